@@ -1,0 +1,211 @@
+#include "proxy/frame_pump.h"
+
+#include <algorithm>
+
+namespace pgmask::proxy {
+
+using protocol::DecodeStatus;
+using protocol::kFrameHeaderSize;
+
+void OutputBatch::Forward(const uint8_t* data, size_t size) {
+  if (size == 0) return;
+  if (!segments_.empty()) {
+    Segment& last = segments_.back();
+    if (last.data != nullptr && last.data + last.size == data) {
+      last.size += size;
+      return;
+    }
+  }
+  segments_.push_back({data, 0, size});
+}
+
+void OutputBatch::Emit(std::string_view bytes) {
+  const size_t start = scratch_.size();
+  scratch_.append(bytes);
+  EmitCommitted(start);
+}
+
+void OutputBatch::EmitCommitted(size_t scratch_start) {
+  const size_t size = scratch_.size() - scratch_start;
+  if (size == 0) return;
+  if (!segments_.empty()) {
+    Segment& last = segments_.back();
+    if (last.data == nullptr && last.offset + last.size == scratch_start) {
+      last.size += size;
+      return;
+    }
+  }
+  segments_.push_back({nullptr, scratch_start, size});
+}
+
+void OutputBatch::Clear() {
+  segments_.clear();
+  scratch_.clear();
+  buffers_.clear();
+}
+
+const std::vector<boost::asio::const_buffer>& OutputBatch::Buffers() {
+  buffers_.clear();
+  for (const Segment& s : segments_) {
+    const void* base = s.data != nullptr ? static_cast<const void*>(s.data) : scratch_.data() + s.offset;
+    buffers_.emplace_back(base, s.size);
+  }
+  return buffers_;
+}
+
+awaitable<FramePump::Readiness> FramePump::WaitReadable() {
+  auto [ec] = co_await source_.async_wait(tcp::socket::wait_read, kUseTuple);
+  if (ec == asio::error::operation_aborted && wake_requested_) {
+    wake_requested_ = false;
+    co_return Readiness::kWoken;
+  }
+  if (ec) {
+    last_error_ = ec;
+    co_return Readiness::kFailed;
+  }
+  co_return Readiness::kReadable;
+}
+
+awaitable<bool> FramePump::ReadSome(size_t want_total) {
+  // Wait for readiness before taking a buffer, so an idle session holds none.
+  if (!last_read_filled_) {
+    const Readiness r = co_await WaitReadable();
+    if (r != Readiness::kReadable) co_return r == Readiness::kWoken;
+  }
+  for (;;) {
+    std::span<uint8_t> space = buffer_.PrepareWrite(std::max(want_total, buffer_.size() + 1));
+    boost::system::error_code ec;
+    const size_t n = source_.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      buffer_.Consume(0);  // gives the storage back if nothing is held
+      const Readiness r = co_await WaitReadable();
+      if (r != Readiness::kReadable) co_return r == Readiness::kWoken;
+      continue;
+    }
+    if (ec) {
+      buffer_.Consume(0);
+      last_error_ = ec;
+      co_return false;
+    }
+    buffer_.Commit(n);
+    last_read_filled_ = n == space.size();
+    co_return true;
+  }
+}
+
+void FramePump::Wake() {
+  wake_requested_ = true;
+  boost::system::error_code ignored;
+  source_.cancel(ignored);
+}
+
+awaitable<bool> FramePump::Fill(size_t n) {
+  while (buffer_.size() < n) {
+    const bool more = co_await ReadSome(n);
+    if (!more) co_return false;
+  }
+  co_return true;
+}
+
+namespace {
+PumpResult EndOfRead(const boost::system::error_code& ec) {
+  if (ec == asio::error::eof) return {PumpEnd::kPeerClosed, "peer closed the connection"};
+  return {PumpEnd::kReadError, "read failed"};
+}
+}  // namespace
+
+awaitable<FramePump::FrameOrEnd> FramePump::ReadFrame(uint32_t max_body) {
+  for (;;) {
+    const std::span<uint8_t> data = buffer_.Data();
+    const protocol::DecodeResult d = decoder_.Decode(data);
+    size_t need = kFrameHeaderSize;
+    if (d.status == DecodeStatus::kViolation) {
+      co_return FrameOrEnd{{}, false, {PumpEnd::kViolation, d.violation}};
+    }
+    if (d.status == DecodeStatus::kFrame) {
+      if (d.header.body_size() > max_body) {
+        co_return FrameOrEnd{{}, false, {PumpEnd::kViolation, "message too large"}};
+      }
+      if (data.size() >= d.header.frame_size()) co_return FrameOrEnd{d.header, true, {}};
+      need = d.header.frame_size();
+    }
+    const bool more = co_await ReadSome(need);
+    if (!more) co_return FrameOrEnd{{}, false, EndOfRead(last_error_)};
+  }
+}
+
+size_t FramePump::Process(FrameSink& sink, bool& stop, PumpResult& result) {
+  const std::span<uint8_t> data = buffer_.Data();
+  size_t pos = 0;
+  need_ = 0;
+  while (pos < data.size()) {
+    if (stream_remaining_ > 0) {
+      const size_t n = std::min(stream_remaining_, data.size() - pos);
+      out_.Forward(data.data() + pos, n);
+      pos += n;
+      stream_remaining_ -= n;
+      continue;
+    }
+    const std::span<uint8_t> rest = data.subspan(pos);
+    const protocol::DecodeResult d = decoder_.Decode(rest);
+    if (d.status == DecodeStatus::kNeedMoreData) {
+      need_ = kFrameHeaderSize;
+      break;
+    }
+    if (d.status == DecodeStatus::kViolation) {
+      stop = true;
+      result = {PumpEnd::kViolation, d.violation};
+      break;
+    }
+    const size_t size = d.header.frame_size();
+    if (rest.size() >= size) {
+      const Verdict v = sink.OnFrame(d.header, rest.first(size), out_);
+      if (v == Verdict::kForward || v == Verdict::kForwardAndStop) out_.Forward(rest.data(), size);
+      pos += size;
+      if (v == Verdict::kForwardAndStop || v == Verdict::kStop) {
+        stop = true;
+        result = {PumpEnd::kStopped, {}};
+        break;
+      }
+      continue;
+    }
+    if (!sink.NeedsWholeFrame(d.header)) {
+      sink.OnStreamedFrame(d.header);
+      out_.Forward(rest.data(), rest.size());
+      stream_remaining_ = size - rest.size();
+      pos = data.size();
+      break;
+    }
+    need_ = size;
+    break;
+  }
+  return pos;
+}
+
+awaitable<PumpResult> FramePump::Relay(tcp::socket& destination, FrameSink& sink, WriterLock* lock) {
+  for (;;) {
+    bool stop = false;
+    PumpResult result{PumpEnd::kStopped, {}};
+    const size_t used = Process(sink, stop, result);
+    if (!stop && sink.OnIdle(out_) == Verdict::kStop) stop = true;
+    if (!out_.empty()) {
+      if (lock != nullptr) {
+        co_await lock->Lock();
+      }
+      auto [ec, n] = co_await asio::async_write(destination, out_.Buffers(), kUseTuple);
+      if (lock != nullptr) lock->Unlock();
+      out_.Clear();
+      if (ec) {
+        last_error_ = ec;
+        write_failed_ = true;
+        co_return PumpResult{PumpEnd::kWriteError, "write failed"};
+      }
+    }
+    buffer_.Consume(used);
+    if (stop) co_return result;
+    const bool more = co_await ReadSome(need_ != 0 ? need_ : buffer_.size() + 1);
+    if (!more) co_return EndOfRead(last_error_);
+  }
+}
+
+}  // namespace pgmask::proxy

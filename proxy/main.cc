@@ -1,0 +1,51 @@
+// pgmask command line: subcommands dispatch to their own files.
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/serve_command.h"
+
+namespace {
+
+constexpr std::string_view kUsage = R"(pgmask - a dynamic data-masking proxy for PostgreSQL
+
+Usage:
+  pgmask serve [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [options]
+  pgmask --version
+  pgmask --help
+
+serve options (each also a key of the --config YAML file; flags win):
+  --listen HOST:PORT          where clients connect (default 127.0.0.1:6432; port 0 picks one)
+  --upstream HOST:PORT        the PostgreSQL server (default 127.0.0.1:5432)
+  --threads N                 worker threads, 0 = one per core (default 0)
+  --max-client-conn N         client sessions at once; beyond it FATAL 53300 (default 1000)
+  --startup-timeout SECONDS   time allowed from connect to ReadyForQuery (default 60)
+  --connect-timeout SECONDS   time allowed to connect to the upstream server (default 10)
+  --shutdown-grace SECONDS    on SIGTERM/SIGINT, how long sessions may finish (default 30)
+  --max-message-size BYTES    largest protocol message accepted (default 1073741823)
+  --log-level LEVEL           debug, info, warn or error (default info)
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string_view command = args.front();
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command == "--version" || command == "-V") {
+    std::cout << "pgmask " << PGMASK_VERSION << "\n";
+    return 0;
+  }
+  const std::vector<std::string_view> rest(args.begin() + 1, args.end());
+  if (command == "serve") return pgmask::proxy::RunServeCommand(rest);
+  std::cerr << "pgmask: unknown command \"" << command << "\"; see pgmask --help\n";
+  return 2;
+}

@@ -1,0 +1,194 @@
+#include "proxy/serve_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <limits>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "protocol/string_view_bridge.h"
+
+namespace pgmask::proxy {
+namespace {
+
+using Setter = std::function<absl::Status(std::string_view value, ServeConfig& config)>;
+
+absl::Status ParseInt(std::string_view value, int min, int max, int& out) {
+  int v = 0;
+  if (!absl::SimpleAtoi(ToAbsl(value), &v) || v < min || v > max) {
+    return absl::InvalidArgumentError(absl::StrCat("expected a whole number from ", min, " to ", max));
+  }
+  out = v;
+  return absl::OkStatus();
+}
+
+absl::Status ParseSeconds(std::string_view value, absl::Duration& out) {
+  double v = 0;
+  if (!absl::SimpleAtod(ToAbsl(value), &v) || !(v > 0) || v > 1e7) {
+    return absl::InvalidArgumentError("expected a positive number of seconds");
+  }
+  out = absl::Seconds(v);
+  return absl::OkStatus();
+}
+
+// One table of settings: the YAML key, its flag and how a value is applied.
+struct Setting {
+  std::string_view key;
+  std::string_view flag;
+  Setter apply;
+};
+
+const std::vector<Setting>& Settings() {
+  static const auto* settings = new std::vector<Setting>{
+      {"listen", "--listen",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         auto hp = ParseHostPort(v);
+         if (!hp.ok()) return hp.status();
+         c.listen = *hp;
+         return absl::OkStatus();
+       }},
+      {"upstream", "--upstream",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         auto hp = ParseHostPort(v);
+         if (!hp.ok()) return hp.status();
+         if (hp->port == 0) return absl::InvalidArgumentError("the upstream port must not be 0");
+         c.upstream = *hp;
+         return absl::OkStatus();
+       }},
+      {"threads", "--threads", [](std::string_view v, ServeConfig& c) { return ParseInt(v, 0, 256, c.threads); }},
+      {"max_client_conn", "--max-client-conn",
+       [](std::string_view v, ServeConfig& c) { return ParseInt(v, 1, 1000000, c.max_client_conn); }},
+      {"startup_timeout", "--startup-timeout",
+       [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.startup_timeout); }},
+      {"connect_timeout", "--connect-timeout",
+       [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.connect_timeout); }},
+      {"shutdown_grace", "--shutdown-grace",
+       [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.shutdown_grace); }},
+      {"max_message_size", "--max-message-size",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         int bytes = 0;
+         absl::Status s = ParseInt(v, 1024, 0x3fffffff, bytes);
+         if (s.ok()) c.max_message_size = static_cast<uint32_t>(bytes);
+         return s;
+       }},
+      {"log_level", "--log-level",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         if (!ParseLogLevel(v, c.log_level)) {
+           return absl::InvalidArgumentError("expected one of debug, info, warn, error");
+         }
+         return absl::OkStatus();
+       }},
+  };
+  return *settings;
+}
+
+const Setting* FindSetting(std::string_view name, bool by_flag) {
+  for (const Setting& s : Settings()) {
+    if ((by_flag ? s.flag : s.key) == name) return &s;
+  }
+  return nullptr;
+}
+
+std::string Where(const std::string& path, const YAML::Mark& mark) {
+  return absl::StrCat(path, ":", mark.line + 1, ":", mark.column + 1);
+}
+
+}  // namespace
+
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
+  HostPort hp;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return absl::InvalidArgumentError(absl::StrFormat("expected [address]:port, got \"%s\"", text));
+    }
+    hp.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return absl::InvalidArgumentError(absl::StrFormat("expected host:port, got \"%s\"", text));
+    }
+    hp.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  int p = 0;
+  if (!absl::SimpleAtoi(ToAbsl(port), &p) || p < 0 || p > 65535) {
+    return absl::InvalidArgumentError(absl::StrFormat("invalid port \"%s\"", port));
+  }
+  hp.port = static_cast<uint16_t>(p);
+  return hp;
+}
+
+absl::Status ApplyConfigFile(const std::string& path, ServeConfig& config) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read the config file"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(path, e.mark), ": ", e.msg));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(path, root.Mark()), ": expected a mapping of settings"));
+  }
+  std::vector<std::string> errors;
+  absl::flat_hash_map<std::string, bool> seen;
+  for (const auto& item : root) {
+    const std::string key = item.first.Scalar();
+    const std::string where = Where(path, item.first.Mark());
+    if (!seen.try_emplace(key, true).second) {
+      errors.push_back(absl::StrCat(where, ": duplicate key \"", key, "\""));
+      continue;
+    }
+    const Setting* setting = FindSetting(key, /*by_flag=*/false);
+    if (setting == nullptr) {
+      errors.push_back(absl::StrCat(where, ": unknown key \"", key, "\""));
+      continue;
+    }
+    if (!item.second.IsScalar()) {
+      errors.push_back(absl::StrCat(Where(path, item.second.Mark()), ": ", key, ": expected a single value"));
+      continue;
+    }
+    const absl::Status s = setting->apply(item.second.Scalar(), config);
+    if (!s.ok()) errors.push_back(absl::StrCat(Where(path, item.second.Mark()), ": ", key, ": ", s.message()));
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  return absl::OkStatus();
+}
+
+absl::Status ApplyServeFlags(const std::vector<std::string_view>& args, ServeConfig& config,
+                             std::string* config_path) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view flag = args[i];
+    std::string_view value;
+    bool has_value = false;
+    if (const size_t eq = flag.find('='); eq != std::string_view::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_value = true;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrFormat("%s: missing value", flag));
+      value = args[++i];
+    }
+    if (flag == "--config") {
+      if (config_path != nullptr) *config_path = std::string(value);
+      continue;
+    }
+    const Setting* setting = FindSetting(flag, /*by_flag=*/true);
+    if (setting == nullptr) return absl::InvalidArgumentError(absl::StrFormat("unknown option %s", flag));
+    const absl::Status s = setting->apply(value, config);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrFormat("%s: %s", flag, ToStd(s.message())));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pgmask::proxy

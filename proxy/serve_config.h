@@ -1,0 +1,46 @@
+// Settings of `pgmask serve`, from a YAML file (--config) and flags; flags win.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proxy/log.h"
+
+namespace pgmask::proxy {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct ServeConfig {
+  HostPort listen{"127.0.0.1", 6432};
+  HostPort upstream{"127.0.0.1", 5432};
+  int threads = 0;  // 0: one per core
+  int max_client_conn = 1000;
+  absl::Duration startup_timeout = absl::Seconds(60);
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration shutdown_grace = absl::Seconds(30);
+  // PostgreSQL's own ceiling for one message; pgmask streams pass-through messages, so a large cap
+  // does not mean large buffers.
+  uint32_t max_message_size = 0x3fffffff;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// "host:port" or "[v6]:port".
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
+
+// Applies the keys of a YAML config file onto `config`. Every error is reported, each as
+// "file:line:column: message", in one status.
+absl::Status ApplyConfigFile(const std::string& path, ServeConfig& config);
+
+// Applies `serve` flags (after the subcommand). `config_path` receives --config if present, which
+// the caller loads first and then applies the flags again on top.
+absl::Status ApplyServeFlags(const std::vector<std::string_view>& args, ServeConfig& config,
+                             std::string* config_path);
+
+}  // namespace pgmask::proxy

@@ -1,0 +1,156 @@
+#include "proxy/server.h"
+
+#include <signal.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <exception>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "proxy/log.h"
+#include "proxy/session.h"
+
+namespace pgmask::proxy {
+namespace {
+
+absl::StatusOr<std::vector<tcp::endpoint>> ResolveUpstream(const HostPort& upstream) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(upstream.host, ec);
+  if (!ec) return std::vector<tcp::endpoint>{tcp::endpoint(address, upstream.port)};
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  const auto results = resolver.resolve(upstream.host, std::to_string(upstream.port), ec);
+  if (ec || results.empty()) {
+    return absl::UnavailableError(absl::StrCat("cannot resolve upstream host \"", upstream.host, "\": ", ec.message()));
+  }
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& r : results) endpoints.push_back(r.endpoint());
+  return endpoints;
+}
+
+}  // namespace
+
+Server::Server(ServeConfig config) : state_(std::move(config)) {}
+
+Server::~Server() {
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+absl::Status Server::Run() {
+  SetLogLevel(state_.config.log_level);
+  auto endpoints = ResolveUpstream(state_.config.upstream);
+  if (!endpoints.ok()) return endpoints.status();
+  state_.upstream_endpoints = *std::move(endpoints);
+
+  int threads = state_.config.threads;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
+  Worker& main_worker = *workers_.front();
+
+  tcp::acceptor acceptor(main_worker.io);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(state_.config.listen.host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("invalid listen address \"", state_.config.listen.host, "\""));
+  const tcp::endpoint listen(address, state_.config.listen.port);
+  if (acceptor.open(listen.protocol(), ec); !ec) {
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    acceptor.bind(listen, ec);
+  }
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", state_.config.listen.host, ":",
+                                               state_.config.listen.port, ": ", ec.message()));
+  }
+  const tcp::endpoint bound = acceptor.local_endpoint();
+
+  ::signal(SIGPIPE, SIG_IGN);
+  asio::signal_set signals(main_worker.io, SIGINT, SIGTERM);
+  signals.async_wait([this, &acceptor](const boost::system::error_code& e, int) {
+    if (!e) asio::co_spawn(workers_.front()->io, Shutdown(acceptor), asio::detached);
+  });
+
+  for (auto& w : workers_) guards_.push_back(asio::make_work_guard(w->io));
+  asio::co_spawn(main_worker.io, Accept(acceptor), asio::detached);
+
+  Logf(LogLevel::kInfo, "pgmask %s listening on %s:%d, upstream %s:%d, %d threads", PGMASK_VERSION,
+       bound.address().to_string(), bound.port(), state_.config.upstream.host, state_.config.upstream.port,
+       threads);
+  for (size_t i = 1; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    w->thread = std::thread([w] { w->io.run(); });
+  }
+  main_worker.io.run();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  Logf(LogLevel::kInfo, "pgmask stopped");
+  return absl::OkStatus();
+}
+
+awaitable<void> Server::Accept(tcp::acceptor& acceptor) {
+  size_t next = 0;
+  for (;;) {
+    Worker& worker = *workers_[next];
+    next = (next + 1) % workers_.size();
+    auto [ec, socket] = co_await acceptor.async_accept(worker.io, kUseTuple);
+    if (ec) {
+      if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+      Logf(LogLevel::kWarn, "accept failed: %s", ec.message());
+      // Out of descriptors: back off instead of spinning on the same error.
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(kUseTuple);
+      continue;
+    }
+    asio::co_spawn(worker.io, RunSession(worker, std::move(socket)), asio::detached);
+  }
+}
+
+awaitable<void> Server::RunSession(Worker& worker, tcp::socket socket) {
+  try {
+    Session session(state_, worker.sessions, std::move(socket));
+    co_await session.Run();
+  } catch (const std::exception& e) {
+    Logf(LogLevel::kError, "session ended by an internal error: %s", e.what());
+  }
+}
+
+awaitable<void> Server::Shutdown(tcp::acceptor& acceptor) {
+  Logf(LogLevel::kInfo, "shutting down: no new connections, %d open, grace %ds",
+       state_.open_connections.load(), static_cast<int>(absl::ToInt64Seconds(state_.config.shutdown_grace)));
+  state_.shutting_down.store(true);
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  for (auto& w : workers_) {
+    asio::post(w->io, [w = w.get()] {
+      for (Session* s : w->sessions.Snapshot()) s->RequestShutdown();
+    });
+  }
+  asio::steady_timer poll(workers_.front()->io);
+  const auto grace_end = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(state_.config.shutdown_grace);
+  while (state_.open_connections.load() > 0 && std::chrono::steady_clock::now() < grace_end) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    co_await poll.async_wait(kUseTuple);
+  }
+  if (state_.open_connections.load() > 0) {
+    Logf(LogLevel::kInfo, "grace period over: closing %d connections", state_.open_connections.load());
+    for (auto& w : workers_) {
+      asio::post(w->io, [w = w.get()] {
+        for (Session* s : w->sessions.Snapshot()) s->ForceClose();
+      });
+    }
+  }
+  // Sessions close their sockets promptly once told; wait a moment for them, then stop regardless.
+  const auto close_end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (state_.open_connections.load() > 0 && std::chrono::steady_clock::now() < close_end) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    co_await poll.async_wait(kUseTuple);
+  }
+  guards_.clear();
+  for (auto& w : workers_) w->io.stop();
+}
+
+}  // namespace pgmask::proxy

@@ -1,0 +1,40 @@
+// The listening side: one io_context and thread per worker, an acceptor that spreads sessions
+// round-robin over the workers, signals, and a two-phase shutdown (drain, then close).
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "proxy/asio.h"
+#include "proxy/proxy_state.h"
+#include "proxy/session_list.h"
+
+namespace pgmask::proxy {
+
+class Server {
+ public:
+  explicit Server(ServeConfig config);
+  ~Server();
+
+  // Serves until SIGINT/SIGTERM and the shutdown that follows; an error if it cannot start.
+  absl::Status Run();
+
+ private:
+  struct Worker {
+    SessionList sessions;  // declared first: destroying `io` destroys sessions, which leave this list
+    asio::io_context io{1};
+    std::thread thread;
+  };
+
+  awaitable<void> Accept(tcp::acceptor& acceptor);
+  awaitable<void> RunSession(Worker& worker, tcp::socket socket);
+  awaitable<void> Shutdown(tcp::acceptor& acceptor);
+
+  ProxyState state_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+};
+
+}  // namespace pgmask::proxy

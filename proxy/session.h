@@ -1,0 +1,80 @@
+// One client connection: the startup handshake (startup packet, upstream connect, authentication
+// relayed unchanged, cancel keys swapped), then two pumps, client->server and server->client.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "protocol/message_writer.h"
+#include "protocol/startup_packet.h"
+#include "proxy/asio.h"
+#include "proxy/frame_pump.h"
+#include "proxy/proxy_state.h"
+#include "proxy/writer_lock.h"
+
+namespace pgmask::proxy {
+
+class SessionList;
+
+// Phases of a session; the server->client pump's behaviour depends on them.
+enum class SessionPhase { kStartup, kAuthenticating, kReady, kClosing };
+
+class Session {
+ public:
+  Session(ProxyState& state, SessionList& list, tcp::socket client);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  awaitable<void> Run();
+
+  // Asks the session to end at its next idle point (between transactions). Session's thread only.
+  void RequestShutdown();
+  // Ends the session now. Session's thread only.
+  void ForceClose();
+
+ private:
+  class ClientSink;
+  class ServerSink;
+  struct Ending {
+    std::string reason;
+  };
+
+  awaitable<Ending> Handshake();
+  awaitable<Ending> HandshakeWithDeadline();
+  awaitable<bool> ReadStartupPacket(protocol::StartupPacket& packet, std::string& raw, Ending& ending);
+  awaitable<Ending> RelayCancel(const protocol::CancelKey& key);
+  awaitable<bool> ConnectUpstream(Ending& ending);
+  awaitable<Ending> RelayAuthentication();
+  awaitable<Ending> RelayTraffic();
+
+  // Writes a message pgmask made to the client, as a whole, between the pump's batches.
+  awaitable<bool> WriteToClient(std::string_view bytes);
+  awaitable<void> SendClientError(std::string_view severity, std::string_view sqlstate, std::string_view message);
+  std::string ClientErrorBytes(std::string_view sqlstate, std::string_view message) const;
+  bool CanWriteToClient() const;
+
+  ProxyState& state_;
+  SessionList& list_;
+  tcp::socket client_;
+  tcp::socket upstream_;
+  FramePump client_pump_;    // reads the client
+  FramePump upstream_pump_;  // reads the server
+  WriterLock client_writer_;
+  std::string id_;
+  std::string user_;
+  std::string database_;
+  std::string peer_;
+  SessionPhase phase_ = SessionPhase::kStartup;
+  protocol::CancelKey client_key_{};
+  bool has_cancel_key_ = false;
+  bool admitted_ = false;
+  bool idle_ = false;             // the server said ReadyForQuery 'I' and the client sent nothing since
+  bool shutdown_requested_ = false;
+  bool goodbye_sent_ = false;
+  bool upstream_sent_fatal_ = false;
+  bool client_terminated_ = false;
+};
+
+}  // namespace pgmask::proxy
