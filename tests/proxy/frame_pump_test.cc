@@ -1,0 +1,160 @@
+#include "proxy/frame_pump.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <string>
+#include <vector>
+
+#include "protocol/message_tags.h"
+
+namespace pgmask::proxy {
+namespace {
+
+using protocol::FrameHeader;
+using protocol::MessageType;
+
+std::string Msg(char tag, const std::string& body) {
+  std::string s(1, tag);
+  const uint32_t len = static_cast<uint32_t>(body.size() + 4);
+  for (int shift : {24, 16, 8, 0}) s.push_back(static_cast<char>(len >> shift));
+  return s + body;
+}
+
+// Records what the pump showed it; forwards everything.
+class RecordingSink : public FrameSink {
+ public:
+  bool NeedsWholeFrame(const FrameHeader& h) override { return h.type() != MessageType::kCopyData; }
+  Verdict OnFrame(const FrameHeader& h, std::span<uint8_t> frame, OutputBatch&) override {
+    whole.push_back(h.type());
+    sizes.push_back(frame.size());
+    return h.type() == MessageType::kTerminate ? Verdict::kForwardAndStop : Verdict::kForward;
+  }
+  void OnStreamedFrame(const FrameHeader& h) override { streamed.push_back(h.type()); }
+  std::vector<MessageType> whole;
+  std::vector<size_t> sizes;
+  std::vector<MessageType> streamed;
+};
+
+// A connected pair of loopback sockets.
+struct SocketPair {
+  explicit SocketPair(asio::io_context& io) : a(io), b(io) {
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    a.connect(acceptor.local_endpoint());
+    b = acceptor.accept();
+    a.non_blocking(true);
+    b.non_blocking(true);
+  }
+  tcp::socket a;
+  tcp::socket b;
+};
+
+struct Outcome {
+  PumpResult result;
+  std::string received;
+};
+
+// Writes `input` into the pump's source in chunks of `chunk` bytes (then closes it unless the
+// input ends the pump itself), relays, and collects what came out the other side.
+Outcome RunPump(const std::string& input, size_t chunk, RecordingSink& sink, uint32_t max_body = 1 << 20) {
+  asio::io_context io;
+  SocketPair source(io);       // source.a: the peer writing; source.b: what the pump reads
+  SocketPair destination(io);  // destination.a: what the pump writes; destination.b: the reader
+  FramePump pump(source.b, protocol::Direction::kFrontend, max_body);
+  Outcome outcome;
+  auto writer = [&]() -> awaitable<void> {
+    for (size_t pos = 0; pos < input.size(); pos += chunk) {
+      co_await asio::async_write(source.a, asio::buffer(input.data() + pos, std::min(chunk, input.size() - pos)),
+                                 kUseTuple);
+      asio::steady_timer pause(io, std::chrono::microseconds(200));
+      co_await pause.async_wait(kUseTuple);
+    }
+    source.a.shutdown(tcp::socket::shutdown_send);
+  };
+  auto relay = [&]() -> awaitable<void> {
+    outcome.result = co_await pump.Relay(destination.a, sink, nullptr);
+    destination.a.shutdown(tcp::socket::shutdown_send);
+  };
+  auto reader = [&]() -> awaitable<void> {
+    char buf[8192];
+    for (;;) {
+      auto [ec, n] = co_await destination.b.async_read_some(asio::buffer(buf), kUseTuple);
+      outcome.received.append(buf, n);
+      if (ec) break;
+    }
+  };
+  asio::co_spawn(io, writer(), asio::detached);
+  asio::co_spawn(io, relay(), asio::detached);
+  asio::co_spawn(io, reader(), asio::detached);
+  io.run_for(std::chrono::seconds(20));
+  return outcome;
+}
+
+const std::string kQuery = Msg('Q', std::string("select 1") + '\0');
+const std::string kSync = Msg('S', "");
+
+TEST(FramePump, ForwardsWholeFramesByteForByte) {
+  for (size_t chunk : {size_t{1}, size_t{3}, size_t{5}, size_t{64}, size_t{1} << 20}) {
+    RecordingSink sink;
+    const std::string input = kQuery + kSync + kQuery;
+    const Outcome o = RunPump(input, chunk, sink);
+    EXPECT_EQ(o.result.end, PumpEnd::kPeerClosed) << chunk;
+    EXPECT_EQ(o.received, input) << chunk;
+    EXPECT_EQ(sink.whole, (std::vector<MessageType>{MessageType::kQuery, MessageType::kSync, MessageType::kQuery}))
+        << chunk;
+  }
+}
+
+TEST(FramePump, StreamsLargePassThroughFramesWithoutBufferingThem) {
+  RecordingSink sink;
+  std::string big(3 * kPooledChunkSize + 17, 'x');
+  const std::string input = Msg('d', big) + kSync;
+  const Outcome o = RunPump(input, 50000, sink);
+  EXPECT_EQ(o.received, input);
+  EXPECT_EQ(sink.streamed, std::vector<MessageType>{MessageType::kCopyData});
+  EXPECT_EQ(sink.whole, std::vector<MessageType>{MessageType::kSync});
+}
+
+TEST(FramePump, BuffersLargeFramesTheSinkMustSeeWhole) {
+  RecordingSink sink;
+  const std::string input = Msg('Q', std::string(2 * kPooledChunkSize, 'y') + '\0');
+  const Outcome o = RunPump(input, 40000, sink);
+  EXPECT_EQ(o.received, input);
+  ASSERT_EQ(sink.whole, std::vector<MessageType>{MessageType::kQuery});
+  EXPECT_EQ(sink.sizes[0], input.size());
+}
+
+TEST(FramePump, StopsAtAViolationWithoutForwardingIt) {
+  RecordingSink sink;
+  std::string unknown("\x01\x00\x00\x00\x04", 5);
+  const Outcome o = RunPump(kQuery + unknown + kQuery, 1 << 20, sink);
+  EXPECT_EQ(o.result.end, PumpEnd::kViolation);
+  EXPECT_EQ(o.received, kQuery);
+}
+
+TEST(FramePump, RefusesMessagesOverTheCap) {
+  RecordingSink sink;
+  const Outcome o = RunPump(Msg('Q', std::string(5000, 'z')), 1 << 20, sink, /*max_body=*/4096);
+  EXPECT_EQ(o.result.end, PumpEnd::kViolation);
+  EXPECT_EQ(o.received, "");
+}
+
+TEST(FramePump, SinkCanStopAfterForwarding) {
+  RecordingSink sink;
+  const std::string terminate = Msg('X', "");
+  const Outcome o = RunPump(kQuery + terminate + kQuery, 1 << 20, sink);
+  EXPECT_EQ(o.result.end, PumpEnd::kStopped);
+  EXPECT_EQ(o.received, kQuery + terminate);
+}
+
+TEST(FramePump, PeerVanishingMidMessageEndsThePump) {
+  RecordingSink sink;
+  const Outcome o = RunPump(kQuery + kQuery.substr(0, 7), 1 << 20, sink);
+  EXPECT_EQ(o.result.end, PumpEnd::kPeerClosed);
+  EXPECT_EQ(o.received, kQuery);
+}
+
+}  // namespace
+}  // namespace pgmask::proxy

@@ -1,0 +1,102 @@
+#include "proxy/serve_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace pgmask::proxy {
+namespace {
+
+std::string WriteTemp(const std::string& text) {
+  char name[] = "/tmp/pgmask-config-XXXXXX";
+  const int fd = mkstemp(name);
+  EXPECT_GE(fd, 0);
+  close(fd);
+  std::ofstream(name) << text;
+  return name;
+}
+
+TEST(HostPort, Parses) {
+  EXPECT_EQ(ParseHostPort("127.0.0.1:6432")->port, 6432);
+  EXPECT_EQ(ParseHostPort("db.internal:5432")->host, "db.internal");
+  EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
+  EXPECT_FALSE(ParseHostPort("127.0.0.1").ok());
+  EXPECT_FALSE(ParseHostPort(":5432").ok());
+  EXPECT_FALSE(ParseHostPort("h:99999").ok());
+  EXPECT_FALSE(ParseHostPort("h:12x").ok());
+  EXPECT_FALSE(ParseHostPort("[::1]5432").ok());
+}
+
+TEST(ConfigFile, AppliesEveryKey) {
+  const std::string path = WriteTemp(R"(listen: 0.0.0.0:7000
+upstream: db:5433
+threads: 3
+max_client_conn: 50
+startup_timeout: 2.5
+connect_timeout: 1
+shutdown_grace: 4
+max_message_size: 2048
+log_level: warn
+)");
+  ServeConfig c;
+  ASSERT_TRUE(ApplyConfigFile(path, c).ok());
+  EXPECT_EQ(c.listen.host, "0.0.0.0");
+  EXPECT_EQ(c.listen.port, 7000);
+  EXPECT_EQ(c.upstream.host, "db");
+  EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.max_client_conn, 50);
+  EXPECT_EQ(c.startup_timeout, absl::Milliseconds(2500));
+  EXPECT_EQ(c.shutdown_grace, absl::Seconds(4));
+  EXPECT_EQ(c.max_message_size, 2048u);
+  EXPECT_EQ(c.log_level, LogLevel::kWarn);
+  std::remove(path.c_str());
+}
+
+TEST(ConfigFile, ReportsEveryErrorWithLineAndColumn) {
+  const std::string path = WriteTemp("threads: many\nbogus: 1\nlisten: nowhere\nthreads: 2\n");
+  ServeConfig c;
+  const absl::Status s = ApplyConfigFile(path, c);
+  ASSERT_FALSE(s.ok());
+  const std::string message(s.message());
+  EXPECT_NE(message.find(path + ":1:10: threads: expected a whole number"), std::string::npos) << message;
+  EXPECT_NE(message.find(path + ":2:1: unknown key \"bogus\""), std::string::npos) << message;
+  EXPECT_NE(message.find(path + ":3:9: listen: expected host:port"), std::string::npos) << message;
+  EXPECT_NE(message.find(path + ":4:1: duplicate key \"threads\""), std::string::npos) << message;
+  std::remove(path.c_str());
+}
+
+TEST(ConfigFile, SyntaxErrorNamesThePlace) {
+  const std::string path = WriteTemp("listen: [unclosed\n");
+  ServeConfig c;
+  const absl::Status s = ApplyConfigFile(path, c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(std::string(s.message()).rfind(path + ":", 0), 0u) << s.message();
+  std::remove(path.c_str());
+}
+
+TEST(ConfigFile, MissingFileAndNonMapping) {
+  ServeConfig c;
+  EXPECT_EQ(ApplyConfigFile("/nonexistent/pgmask.yaml", c).code(), absl::StatusCode::kNotFound);
+  const std::string path = WriteTemp("- a\n- b\n");
+  EXPECT_FALSE(ApplyConfigFile(path, c).ok());
+  std::remove(path.c_str());
+}
+
+TEST(Flags, BothSpellingsAndErrors) {
+  ServeConfig c;
+  std::string config_path;
+  ASSERT_TRUE(ApplyServeFlags({"--listen", "127.0.0.1:0", "--threads=2", "--config", "x.yaml"}, c, &config_path).ok());
+  EXPECT_EQ(c.listen.port, 0);
+  EXPECT_EQ(c.threads, 2);
+  EXPECT_EQ(config_path, "x.yaml");
+  EXPECT_FALSE(ApplyServeFlags({"--nope", "1"}, c, nullptr).ok());
+  EXPECT_FALSE(ApplyServeFlags({"--threads"}, c, nullptr).ok());
+  EXPECT_FALSE(ApplyServeFlags({"--upstream", "db:0"}, c, nullptr).ok());
+  EXPECT_FALSE(ApplyServeFlags({"--startup-timeout", "-1"}, c, nullptr).ok());
+  EXPECT_FALSE(ApplyServeFlags({"--max-message-size", "10"}, c, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace pgmask::proxy
