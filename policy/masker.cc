@@ -1,0 +1,89 @@
+#include "policy/masker.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "policy/utf8.h"
+#include "protocol/string_view_bridge.h"
+
+namespace pgmask::policy {
+
+std::optional<MaskSpec> MaskSpecForAction(Action action, const ColumnRule& rule) {
+  MaskSpec spec;
+  switch (action) {
+    case Action::kClear:
+    case Action::kDeny: return std::nullopt;
+    case Action::kTokenize: spec.kind = MaskKind::kTokenize; return spec;
+    case Action::kNull: spec.kind = MaskKind::kNull; return spec;
+    case Action::kMask: return rule.mask;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::unique_ptr<Masker>> Masker::Create(const MaskSpec& spec, ColumnType type,
+                                                       const Keys& keys) {
+  std::unique_ptr<Masker> masker(new Masker(spec, type));
+  if (spec.kind == MaskKind::kTokenize) {
+    if (!keys.token) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tokenize needs a token key: pass ", ToAbsl(kTokenKeyFlag), " FILE or set ", ToAbsl(kTokenKeyEnv)));
+    }
+    absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Create(*keys.token);
+    if (!tokenizer.ok()) return tokenizer.status();
+    masker->tokenizer_.emplace(*std::move(tokenizer));
+  }
+  if (spec.kind == MaskKind::kHash) {
+    if (!keys.hash) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "hash needs a hash key: pass ", ToAbsl(kHashKeyFlag), " FILE or set ", ToAbsl(kHashKeyEnv)));
+    }
+    absl::StatusOr<KeyedHash> hash = KeyedHash::Create(keys.hash->bytes());
+    if (!hash.ok()) return hash.status();
+    masker->hash_.emplace(*std::move(hash));
+  }
+  return masker;
+}
+
+std::string_view Masker::FallbackText() const {
+  return spec_.kind == MaskKind::kRedact || spec_.kind == MaskKind::kPartial ? spec_.text
+                                                                             : kDefaultRedaction;
+}
+
+MaskOutput Masker::Apply(std::optional<std::string_view> in, std::string& out) {
+  if (!in.has_value() || spec_.kind == MaskKind::kNull || type_ == PgType::kOther) {
+    return MaskOutput::kNull;
+  }
+  out.clear();
+  MaskOutput result = MaskOutput::kValue;
+  if (IsTextLike(type_) && !IsValidUtf8(*in)) {
+    // Invalid UTF-8 cannot be cut at character boundaries: redact all of it.
+    result = AppendRedaction(type_, FallbackText(), out);
+  } else {
+    result = Mask(*in, out);
+  }
+  if (result == MaskOutput::kValue && IsTextLike(type_)) FitTextValue(type_, column_.typmod, out);
+  return result;
+}
+
+MaskOutput Masker::Mask(std::string_view in, std::string& out) {
+  // bpchar arrives blank-padded; the padding is not part of the value.
+  std::string_view value = in;
+  if (type_ == PgType::kBpchar) {
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  }
+  switch (spec_.kind) {
+    case MaskKind::kNull: return MaskOutput::kNull;
+    case MaskKind::kRedact: return AppendRedaction(type_, spec_.text, out);
+    case MaskKind::kPartial: return AppendPartial(spec_, type_, value, out);
+    case MaskKind::kEmail: return AppendEmail(type_, value, out);
+    case MaskKind::kGeneralize: return AppendGeneralized(spec_, column_, type_, value, out);
+    case MaskKind::kHash:
+      return AppendHashValue(hash_->Compute(value), spec_.hash_chars, column_, type_, out);
+    case MaskKind::kTokenize:
+      if (tokenizer_->Tokenize(type_, in, out)) return MaskOutput::kValue;
+      out.clear();
+      return AppendRedaction(type_, kDefaultRedaction, out);
+  }
+  return MaskOutput::kNull;
+}
+
+}  // namespace pgmask::policy
