@@ -119,6 +119,38 @@ absl::StatusOr<ParseView> ParseParse(Bytes body) {
   return p;
 }
 
+absl::StatusOr<TargetView> ParseDescribeOrClose(Bytes body) {
+  ByteReader r(body);
+  const auto kind = r.U8();
+  const auto name = r.CString();
+  if (!kind || !name || (*kind != 'S' && *kind != 'P') || !r.at_end()) return Malformed("Describe/Close");
+  return TargetView{static_cast<char>(*kind), *name};
+}
+
+absl::StatusOr<ExecuteView> ParseExecute(Bytes body) {
+  ByteReader r(body);
+  const auto portal = r.CString();
+  const auto max_rows = r.I32();
+  if (!portal || !max_rows || !r.at_end()) return Malformed("Execute");
+  return ExecuteView{*portal, *max_rows};
+}
+
+absl::StatusOr<CopyResponseView> ParseCopyResponse(Bytes body) {
+  ByteReader r(body);
+  const auto format = r.U8();
+  const auto count = r.I16();
+  if (!format || *format > 1 || !count || *count < 0) return Malformed("Copy response");
+  CopyResponseView view;
+  view.format = static_cast<int8_t>(*format);
+  for (int i = 0; i < *count; ++i) {
+    const auto f = r.I16();
+    if (!f || (*f != 0 && *f != 1)) return Malformed("Copy response");
+    view.column_formats.push_back(*f);
+  }
+  if (!r.at_end()) return Malformed("Copy response");
+  return view;
+}
+
 absl::StatusOr<std::string_view> ParseQuery(Bytes body) {
   ByteReader r(body);
   const auto query = r.CString();

@@ -71,6 +71,28 @@ struct ParseView {
 };
 absl::StatusOr<ParseView> ParseParse(Bytes body);
 
+// Describe ('D') and Close ('C') from the client: 'S' statement or 'P' portal, and its name.
+struct TargetView {
+  char kind;
+  std::string_view name;
+};
+absl::StatusOr<TargetView> ParseDescribeOrClose(Bytes body);
+
+// Execute ('E'): the portal and the row limit (0 = all rows).
+struct ExecuteView {
+  std::string_view portal;
+  int32_t max_rows = 0;
+};
+absl::StatusOr<ExecuteView> ParseExecute(Bytes body);
+
+// CopyInResponse, CopyOutResponse, CopyBothResponse: overall format (0 text, 1 binary) and one
+// format per column.
+struct CopyResponseView {
+  int8_t format = 0;
+  std::vector<int16_t> column_formats;
+};
+absl::StatusOr<CopyResponseView> ParseCopyResponse(Bytes body);
+
 // Query ('Q'): the SQL text without its terminator.
 absl::StatusOr<std::string_view> ParseQuery(Bytes body);
 

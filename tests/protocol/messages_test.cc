@@ -133,6 +133,43 @@ TEST(Parse, ParsesNameQueryAndTypes) {
   }
 }
 
+TEST(DescribeCloseExecute, ParseAndRejectMalformed) {
+  const std::string describe = "P" + CStr("portal");
+  auto d = ParseDescribeOrClose(AsBytes(describe));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->kind, 'P');
+  EXPECT_EQ(d->name, "portal");
+  EXPECT_FALSE(ParseDescribeOrClose(AsBytes("X" + CStr("a"))).ok());
+  EXPECT_FALSE(ParseDescribeOrClose(AsBytes("S")).ok());
+  EXPECT_FALSE(ParseDescribeOrClose(AsBytes("")).ok());
+  std::string execute = CStr("");
+  PutU32(execute, 10);
+  auto e = ParseExecute(AsBytes(execute));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->portal, "");
+  EXPECT_EQ(e->max_rows, 10);
+  for (size_t cut = 0; cut < execute.size(); ++cut) {
+    EXPECT_FALSE(ParseExecute(AsBytes(std::string_view(execute).substr(0, cut))).ok()) << cut;
+  }
+}
+
+TEST(CopyResponse, ParsesAndRejectsMalformed) {
+  std::string body(1, '\1');
+  PutU16(body, 2);
+  PutU16(body, 1);
+  PutU16(body, 1);
+  auto r = ParseCopyResponse(AsBytes(body));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->format, 1);
+  EXPECT_EQ(r->column_formats, (std::vector<int16_t>{1, 1}));
+  for (size_t cut = 0; cut < body.size(); ++cut) {
+    EXPECT_FALSE(ParseCopyResponse(AsBytes(std::string_view(body).substr(0, cut))).ok()) << cut;
+  }
+  std::string bad_format(1, '\2');
+  PutU16(bad_format, 0);
+  EXPECT_FALSE(ParseCopyResponse(AsBytes(bad_format)).ok());
+}
+
 TEST(Query, NeedsItsTerminatorAndNothingAfter) {
   EXPECT_EQ(*ParseQuery(AsBytes(CStr("select 1"))), "select 1");
   EXPECT_FALSE(ParseQuery(AsBytes("select 1")).ok());

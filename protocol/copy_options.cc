@@ -1,0 +1,47 @@
+#include "protocol/copy_options.h"
+
+#include <string_view>
+
+namespace pgmask::protocol {
+
+CopyOptions CopyOptions::ForFormat(CopyFormat format) {
+  CopyOptions options;
+  options.format = format;
+  if (format == CopyFormat::kCsv) {
+    options.delimiter = ',';
+    options.null_string.clear();
+  }
+  return options;
+}
+
+absl::Status ValidateCopyOptions(const CopyOptions& options) {
+  if (options.format == CopyFormat::kBinary) {
+    if (options.header) return absl::InvalidArgumentError("COPY HEADER is not available in binary format");
+    return absl::OkStatus();
+  }
+  const bool csv = options.format == CopyFormat::kCsv;
+  if (options.delimiter == '\n' || options.delimiter == '\r') {
+    return absl::InvalidArgumentError("COPY delimiter cannot be newline or carriage return");
+  }
+  if (options.null_string.find_first_of("\r\n") != std::string::npos) {
+    return absl::InvalidArgumentError("COPY null representation cannot use newline or carriage return");
+  }
+  if (options.null_string.find(options.delimiter) != std::string::npos) {
+    return absl::InvalidArgumentError("COPY delimiter must not appear in the NULL specification");
+  }
+  // In text format these would be read as part of an escape sequence or a number.
+  if (!csv && std::string_view("\\.abcdefghijklmnopqrstuvwxyz0123456789").find(options.delimiter) !=
+                  std::string_view::npos) {
+    return absl::InvalidArgumentError("COPY delimiter cannot be a backslash, '.', a lowercase letter or a digit");
+  }
+  if (!csv) return absl::OkStatus();
+  if (options.delimiter == options.quote) {
+    return absl::InvalidArgumentError("COPY delimiter and quote must be different");
+  }
+  if (options.null_string.find(options.quote) != std::string::npos) {
+    return absl::InvalidArgumentError("CSV quote character must not appear in the NULL specification");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pgmask::protocol
