@@ -4,6 +4,7 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include "absl/status/status.h"
+#include "policy/nesting_check.h"
 
 namespace pgmask::policy {
 
@@ -12,6 +13,8 @@ void ParsedSql::Free::operator()(PgQuery__ParseResult* tree) const {
 }
 
 absl::StatusOr<ParsedSql> ParsedSql::Parse(std::string_view sql) {
+  // Before the parser, which would recurse once per level of a deeply nested statement.
+  if (absl::Status depth = CheckNesting(sql); !depth.ok()) return depth;
   // libpg_query wants a NUL-terminated string; wire messages are, but views need not be.
   const std::string text(sql);
   PgQueryProtobufParseResult result = pg_query_parse_protobuf(text.c_str());

@@ -1,0 +1,553 @@
+#include "policy/analyzer.h"
+
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "policy/analyzer_internal.h"
+#include "policy/function_rules.h"
+
+namespace pgmask::policy {
+namespace analysis_internal {
+namespace {
+
+bool IsPlainDistinct(const PgQuery__SelectStmt& s) {
+  // SELECT DISTINCT is a distinct_clause holding one empty node; DISTINCT ON lists expressions.
+  return s.n_distinct_clause == 1 &&
+         (s.distinct_clause[0] == nullptr || s.distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET);
+}
+
+bool HasUnlisted(const std::vector<OutputColumn>& columns) {
+  for (const OutputColumn& c : columns) {
+    if (c.unlisted) return true;
+  }
+  return false;
+}
+
+std::string TableName(const RangeItem& item, const PgQuery__RangeVar& rv) {
+  const std::string_view schema = Str(rv.schemaname);
+  return schema.empty() ? std::string(Str(rv.relname)) : absl::StrFormat("%s.%s", schema, Str(rv.relname));
+}
+
+std::vector<OutputColumn> ToOutputs(const std::vector<RangeColumn>& columns) {
+  std::vector<OutputColumn> out;
+  out.reserve(columns.size());
+  for (const RangeColumn& c : columns) out.push_back({c.name, c.lineage, c.unlisted});
+  return out;
+}
+
+}  // namespace
+
+DepthGuard::DepthGuard(Analyzer& a) : analyzer_(a) {
+  if (++analyzer_.depth_ > kMaxAnalysisDepth) analyzer_.too_deep_ = true;
+}
+
+void Analyzer::Statement(const PgQuery__Node& statement) {
+  out_.kind = StatementKindOf(statement);
+  StatementBody(statement);
+  if (too_deep_) {
+    Refuse("it is nested too deeply to analyse");
+    for (OutputColumn& c : out_.outputs) c.lineage = Lineage::Everything();
+  }
+}
+
+void Analyzer::StatementBody(const PgQuery__Node& statement) {
+  switch (statement.node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT: {
+      const PgQuery__SelectStmt& s = *statement.select_stmt;
+      std::vector<OutputColumn> outputs = Select(s, nullptr);
+      if (s.into_clause == nullptr) {
+        out_.outputs = std::move(outputs);
+        return;
+      }
+      // SELECT INTO stores its result in a new table instead of returning it.
+      const std::string target = absl::StrFormat("new table %s", Str(s.into_clause->rel->relname));
+      for (const OutputColumn& c : outputs) Write(target, c.lineage);
+      return;
+    }
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+    case PG_QUERY__NODE__NODE_MERGE_STMT:
+      out_.outputs = Query(&statement, nullptr);
+      return;
+    case PG_QUERY__NODE__NODE_COPY_STMT:
+      Copy(*statement.copy_stmt);
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT: {
+      const PgQuery__CreateTableAsStmt& ctas = *statement.create_table_as_stmt;
+      const std::string target = absl::StrFormat("new table %s", Str(ctas.into->rel->relname));
+      if (ctas.query != nullptr && ctas.query->node_case == PG_QUERY__NODE__NODE_EXECUTE_STMT) {
+        // CREATE TABLE AS EXECUTE: the prepared statement's result is not in this text.
+        Write(target, Lineage::Everything());
+        return;
+      }
+      std::vector<OutputColumn> outputs = Query(ctas.query, nullptr);
+      if (ctas.into->skip_data) return;  // WITH NO DATA copies nothing
+      for (const OutputColumn& c : outputs) Write(target, c.lineage);
+      return;
+    }
+    case PG_QUERY__NODE__NODE_EXPLAIN_STMT: {
+      // EXPLAIN ANALYZE runs the statement: everything it would do counts. The plan text itself
+      // names columns and the statement's own literals, never stored values.
+      if (statement.explain_stmt->query != nullptr) StatementBody(*statement.explain_stmt->query);
+      out_.outputs = {OutputColumn{"QUERY PLAN", {}, false}};
+      return;
+    }
+    case PG_QUERY__NODE__NODE_PREPARE_STMT:
+      out_.name = Str(statement.prepare_stmt->name);
+      out_.outputs = Query(statement.prepare_stmt->query, nullptr);
+      return;
+    case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
+      out_.name = Str(statement.declare_cursor_stmt->portalname);
+      out_.outputs = Query(statement.declare_cursor_stmt->query, nullptr);
+      return;
+    case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+      out_.name = Str(statement.execute_stmt->name);
+      for (size_t i = 0; i < statement.execute_stmt->n_params; ++i) {
+        Expr(statement.execute_stmt->params[i], nullptr);
+      }
+      return;
+    case PG_QUERY__NODE__NODE_FETCH_STMT:
+      out_.name = Str(statement.fetch_stmt->portalname);
+      return;
+    case PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT:
+      out_.name = Str(statement.close_portal_stmt->portalname);
+      return;
+    case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+      out_.name = Str(statement.deallocate_stmt->name);
+      return;
+    case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+      Setting(*statement.variable_set_stmt);
+      return;
+    case PG_QUERY__NODE__NODE_DO_STMT:
+      Refuse("DO blocks run code that pgmask cannot analyse");
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+      Refuse("creating functions and procedures is not allowed for restricted roles");
+      return;
+    case PG_QUERY__NODE__NODE_RULE_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_EVENT_TRIG_STMT:
+      Refuse("rules and triggers run statements later that pgmask cannot analyse");
+      return;
+    case PG_QUERY__NODE__NODE_CALL_STMT: {
+      PgQuery__Node call = PG_QUERY__NODE__INIT;
+      call.node_case = PG_QUERY__NODE__NODE_FUNC_CALL;
+      call.func_call = statement.call_stmt->funccall;
+      const Lineage lineage = Expr(&call, nullptr);
+      // A procedure with OUT parameters returns one row of a shape only its definition knows.
+      out_.outputs = {OutputColumn{"*", lineage.empty() ? lineage : Lineage::Everything(), true}};
+      return;
+    }
+    default:
+      // Other utility statements return no stored data; CREATE VIEW only stores a definition,
+      // which is analysed when the view is read.
+      return;
+  }
+}
+
+std::vector<OutputColumn> Analyzer::Query(const PgQuery__Node* node, const Scope* outer) {
+  if (node == nullptr) return {};
+  DepthGuard guard(*this);
+  if (guard.exceeded()) return {OutputColumn{"*", Lineage::Everything(), true}};
+  switch (node->node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT: return Select(*node->select_stmt, outer);
+    case PG_QUERY__NODE__NODE_INSERT_STMT: return Insert(*node->insert_stmt, outer);
+    case PG_QUERY__NODE__NODE_UPDATE_STMT: return Update(*node->update_stmt, outer);
+    case PG_QUERY__NODE__NODE_DELETE_STMT: return Delete(*node->delete_stmt, outer);
+    case PG_QUERY__NODE__NODE_MERGE_STMT:
+      Merge(*node->merge_stmt, outer);
+      return {};
+    default:
+      return {OutputColumn{"*", Lineage::Everything(), true}};
+  }
+}
+
+std::vector<OutputColumn> Analyzer::Select(const PgQuery__SelectStmt& s, const Scope* outer) {
+  DepthGuard guard(*this);
+  if (guard.exceeded()) return {OutputColumn{"*", Lineage::Everything(), true}};
+  const size_t ctes = ctes_.size();
+  PushWith(s.with_clause, outer);
+  std::vector<OutputColumn> out;
+  const bool set_operation = s.op == PG_QUERY__SET_OPERATION__SETOP_UNION ||
+                             s.op == PG_QUERY__SET_OPERATION__SETOP_INTERSECT ||
+                             s.op == PG_QUERY__SET_OPERATION__SETOP_EXCEPT;
+  if (set_operation) {
+    out = SetOperation(s, outer);
+    // ORDER BY and LIMIT of a set operation see only its output columns.
+    SortAndLimit(s, Scope{outer, {}, {}}, out);
+  } else if (s.n_values_lists > 0) {
+    out = Values(s, outer);
+    SortAndLimit(s, Scope{outer, {}, {}}, out);
+  } else {
+    Scope scope{outer, {}, {}};
+    for (size_t i = 0; i < s.n_from_clause; ++i) {
+      std::vector<RangeColumn> star;
+      FromItem(s.from_clause[i], scope, star);
+      scope.star.insert(scope.star.end(), star.begin(), star.end());
+    }
+    if (s.where_clause != nullptr) Condition(s.where_clause, &scope, UsageClause::kWhere);
+    Targets(s.target_list, s.n_target_list, scope, out);
+    for (size_t i = 0; i < s.n_group_clause; ++i) GroupItem(s.group_clause[i], scope, out);
+    if (s.having_clause != nullptr) Condition(s.having_clause, &scope, UsageClause::kHaving);
+    for (size_t i = 0; i < s.n_window_clause; ++i) {
+      const PgQuery__Node* w = s.window_clause[i];
+      if (w != nullptr && w->node_case == PG_QUERY__NODE__NODE_WINDOW_DEF) Window(*w->window_def, &scope);
+    }
+    if (IsPlainDistinct(s)) {
+      for (const OutputColumn& c : out) Use(UsageClause::kDistinct, true, c.lineage);
+    } else {
+      for (size_t i = 0; i < s.n_distinct_clause; ++i) {
+        ClauseItem(s.distinct_clause[i], scope, out, UsageClause::kDistinctOn, true);
+      }
+    }
+    SortAndLimit(s, scope, out);
+  }
+  ctes_.resize(ctes);
+  return out;
+}
+
+std::vector<OutputColumn> Analyzer::SetOperation(const PgQuery__SelectStmt& s, const Scope* outer) {
+  std::vector<OutputColumn> left = s.larg != nullptr ? Select(*s.larg, outer) : std::vector<OutputColumn>{};
+  const std::vector<OutputColumn> right = s.rarg != nullptr ? Select(*s.rarg, outer) : std::vector<OutputColumn>{};
+  if (left.size() != right.size() || HasUnlisted(left) || HasUnlisted(right)) {
+    // Positions cannot be matched: every column may hold anything from either side.
+    Lineage all;
+    for (const OutputColumn& c : left) all.MergeDerived(c.lineage);
+    for (const OutputColumn& c : right) all.MergeDerived(c.lineage);
+    for (OutputColumn& c : left) c.lineage = all;
+    return left;
+  }
+  for (size_t i = 0; i < left.size(); ++i) {
+    if (s.op == PG_QUERY__SET_OPERATION__SETOP_UNION) {
+      left[i].lineage.Merge(right[i].lineage);
+      // UNION without ALL removes duplicates: it reveals equality like DISTINCT.
+      if (!s.all) Use(UsageClause::kDistinct, true, left[i].lineage);
+      continue;
+    }
+    // INTERSECT and EXCEPT compare the branches' values: a predicate, harmless only between two
+    // protected columns both seen as tokens.
+    Lineage compared = left[i].lineage;
+    compared.Merge(right[i].lineage);
+    const bool equality = left[i].lineage.DirectColumn() && right[i].lineage.DirectColumn();
+    Use(UsageClause::kSetOperation, equality, compared);
+  }
+  return left;
+}
+
+std::vector<OutputColumn> Analyzer::Values(const PgQuery__SelectStmt& s, const Scope* outer) {
+  std::vector<OutputColumn> out;
+  for (size_t r = 0; r < s.n_values_lists; ++r) {
+    const PgQuery__Node* row = s.values_lists[r];
+    if (row == nullptr || row->node_case != PG_QUERY__NODE__NODE_LIST) continue;
+    for (size_t c = 0; c < row->list->n_items; ++c) {
+      const Lineage lineage = Expr(row->list->items[c], outer);
+      if (c >= out.size()) out.push_back({absl::StrFormat("column%d", c + 1), {}, false});
+      out[c].lineage.Merge(lineage);
+    }
+  }
+  return out;
+}
+
+void Analyzer::Targets(PgQuery__Node* const* targets, size_t n, const Scope& scope, std::vector<OutputColumn>& out) {
+  Restore<UsageClause> clause(clause_, UsageClause::kCondition);
+  for (size_t i = 0; i < n; ++i) {
+    const PgQuery__Node* t = targets[i];
+    if (t == nullptr || t->node_case != PG_QUERY__NODE__NODE_RES_TARGET) continue;
+    const PgQuery__ResTarget& rt = *t->res_target;
+    const PgQuery__Node* val = rt.val;
+    if (val != nullptr && val->node_case == PG_QUERY__NODE__NODE_COLUMN_REF && val->column_ref->n_fields > 0 &&
+        val->column_ref->fields[val->column_ref->n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR) {
+      const PgQuery__ColumnRef& ref = *val->column_ref;
+      const std::vector<std::string_view> names = Names(ref.fields, ref.n_fields);
+      if (names.empty()) {
+        for (const RangeColumn& c : scope.star) out.push_back({c.name, c.lineage, c.unlisted});
+        continue;
+      }
+      const std::string_view schema = names.size() >= 2 ? names[names.size() - 2] : std::string_view();
+      const RangeItem* item = FindItem(&scope, schema, names.back());
+      if (item == nullptr) {
+        out.push_back({"*", Lineage::Everything(), true});
+        continue;
+      }
+      for (const RangeColumn& c : item->columns) out.push_back({c.name, c.lineage, c.unlisted});
+      continue;
+    }
+    Lineage lineage = Expr(val, &scope);
+    // protobuf-c gives an absent name as "", never null.
+    const std::string_view name = Str(rt.name);
+    out.push_back({name.empty() ? FigureName(val) : std::string(name), std::move(lineage), false});
+  }
+}
+
+void Analyzer::SortAndLimit(const PgQuery__SelectStmt& s, const Scope& scope, const std::vector<OutputColumn>& outputs) {
+  for (size_t i = 0; i < s.n_sort_clause; ++i) {
+    const PgQuery__Node* n = s.sort_clause[i];
+    if (n != nullptr && n->node_case == PG_QUERY__NODE__NODE_SORT_BY) {
+      ClauseItem(n->sort_by->node, scope, outputs, UsageClause::kOrderBy, false);
+    }
+  }
+  Restore<UsageClause> clause(clause_, UsageClause::kLimit);
+  if (s.limit_count != nullptr) Use(UsageClause::kLimit, false, Expr(s.limit_count, &scope));
+  if (s.limit_offset != nullptr) Use(UsageClause::kLimit, false, Expr(s.limit_offset, &scope));
+}
+
+void Analyzer::GroupItem(const PgQuery__Node* node, const Scope& scope, const std::vector<OutputColumn>& outputs) {
+  if (node != nullptr && node->node_case == PG_QUERY__NODE__NODE_GROUPING_SET) {
+    // ROLLUP, CUBE, GROUPING SETS: each element groups like a plain GROUP BY item.
+    for (size_t i = 0; i < node->grouping_set->n_content; ++i) GroupItem(node->grouping_set->content[i], scope, outputs);
+    return;
+  }
+  if (node != nullptr && node->node_case == PG_QUERY__NODE__NODE_ROW_EXPR) {
+    // GROUPING SETS ((a, b)) lists a column group as a row.
+    for (size_t i = 0; i < node->row_expr->n_args; ++i) GroupItem(node->row_expr->args[i], scope, outputs);
+    return;
+  }
+  ClauseItem(node, scope, outputs, UsageClause::kGroupBy, true);
+}
+
+void Analyzer::ClauseItem(const PgQuery__Node* node, const Scope& scope, const std::vector<OutputColumn>& outputs,
+                          UsageClause clause, bool equality_kind) {
+  if (node == nullptr) return;
+  Restore<UsageClause> current(clause_, clause);
+  Lineage lineage;
+  // ORDER BY 2, GROUP BY 1: an output column by position.
+  if (node->node_case == PG_QUERY__NODE__NODE_A_CONST && node->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+    const int position = node->a_const->ival->ival;
+    if (position >= 1 && static_cast<size_t>(position) <= outputs.size()) lineage = outputs[position - 1].lineage;
+    Use(clause, equality_kind && lineage.DirectColumn().has_value(), lineage);
+    return;
+  }
+  // A bare name may be an output column (ORDER BY prefers those, GROUP BY input columns): the
+  // lineage of both counts, which covers whichever PostgreSQL picks.
+  if (node->node_case == PG_QUERY__NODE__NODE_COLUMN_REF && node->column_ref->n_fields == 1 &&
+      node->column_ref->fields[0]->node_case == PG_QUERY__NODE__NODE_STRING) {
+    const std::string_view name = Str(node->column_ref->fields[0]->string->sval);
+    bool output = false;
+    for (const OutputColumn& c : outputs) {
+      if (!c.unlisted && c.name == name) {
+        lineage.Merge(c.lineage);
+        output = true;
+      }
+    }
+    if (output) {
+      bool resolved = false;
+      const Lineage input = ColumnByName(&scope, name, &resolved);
+      if (resolved) lineage.Merge(input);
+      Use(clause, equality_kind && lineage.DirectColumn().has_value(), lineage);
+      return;
+    }
+  }
+  lineage = Expr(node, &scope);
+  Use(clause, equality_kind && lineage.DirectColumn().has_value(), lineage);
+}
+
+void Analyzer::WriteColumns(const RangeItem& target, PgQuery__Node* const* targets, size_t n, const Scope& scope) {
+  Restore<UsageClause> clause(clause_, UsageClause::kCondition);
+  for (size_t i = 0; i < n; ++i) {
+    const PgQuery__Node* t = targets[i];
+    if (t == nullptr || t->node_case != PG_QUERY__NODE__NODE_RES_TARGET) continue;
+    const Lineage lineage = Expr(t->res_target->val, &scope);
+    Write(absl::StrFormat("table %s (column %s)", target.name, Str(t->res_target->name)), lineage);
+  }
+}
+
+std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, const Scope* outer) {
+  const size_t ctes = ctes_.size();
+  PushWith(stmt.with_clause, outer);
+  RangeItem target = Relation(*stmt.relation);
+  const std::string table = TableName(target, *stmt.relation);
+  std::vector<std::string> columns;
+  for (size_t i = 0; i < stmt.n_cols; ++i) {
+    const PgQuery__Node* c = stmt.cols[i];
+    if (c != nullptr && c->node_case == PG_QUERY__NODE__NODE_RES_TARGET) columns.emplace_back(Str(c->res_target->name));
+  }
+  if (columns.empty()) {
+    for (const RangeColumn& c : target.columns) columns.push_back(c.unlisted ? "?" : c.name);
+  }
+  std::vector<OutputColumn> source;
+  if (stmt.select_stmt != nullptr) source = Query(stmt.select_stmt, outer);
+  for (size_t i = 0; i < source.size(); ++i) {
+    const std::string_view column = i < columns.size() ? std::string_view(columns[i]) : "?";
+    Write(absl::StrFormat("table %s (column %s)", table, column), source[i].lineage);
+  }
+  Scope scope{outer, {target}, target.columns};
+  if (stmt.on_conflict_clause != nullptr) {
+    // EXCLUDED holds the rows being inserted.
+    RangeItem excluded{"", "excluded", {}};
+    for (size_t i = 0; i < columns.size(); ++i) {
+      excluded.columns.push_back({columns[i], i < source.size() ? source[i].lineage : Lineage(), false});
+    }
+    Scope conflict{outer, {target, excluded}, {}};
+    const PgQuery__OnConflictClause& oc = *stmt.on_conflict_clause;
+    WriteColumns(target, oc.target_list, oc.n_target_list, conflict);
+    if (oc.where_clause != nullptr) Condition(oc.where_clause, &conflict, UsageClause::kWhere);
+  }
+  std::vector<OutputColumn> out;
+  Targets(stmt.returning_list, stmt.n_returning_list, scope, out);
+  ctes_.resize(ctes);
+  return out;
+}
+
+std::vector<OutputColumn> Analyzer::Update(const PgQuery__UpdateStmt& stmt, const Scope* outer) {
+  const size_t ctes = ctes_.size();
+  PushWith(stmt.with_clause, outer);
+  RangeItem target = Relation(*stmt.relation);
+  Scope scope{outer, {target}, target.columns};
+  for (size_t i = 0; i < stmt.n_from_clause; ++i) {
+    std::vector<RangeColumn> star;
+    FromItem(stmt.from_clause[i], scope, star);
+    scope.star.insert(scope.star.end(), star.begin(), star.end());
+  }
+  target.name = TableName(target, *stmt.relation);
+  WriteColumns(target, stmt.target_list, stmt.n_target_list, scope);
+  if (stmt.where_clause != nullptr) Condition(stmt.where_clause, &scope, UsageClause::kWhere);
+  std::vector<OutputColumn> out;
+  Targets(stmt.returning_list, stmt.n_returning_list, scope, out);
+  ctes_.resize(ctes);
+  return out;
+}
+
+std::vector<OutputColumn> Analyzer::Delete(const PgQuery__DeleteStmt& stmt, const Scope* outer) {
+  const size_t ctes = ctes_.size();
+  PushWith(stmt.with_clause, outer);
+  RangeItem target = Relation(*stmt.relation);
+  Scope scope{outer, {target}, target.columns};
+  for (size_t i = 0; i < stmt.n_using_clause; ++i) {
+    std::vector<RangeColumn> star;
+    FromItem(stmt.using_clause[i], scope, star);
+    scope.star.insert(scope.star.end(), star.begin(), star.end());
+  }
+  if (stmt.where_clause != nullptr) Condition(stmt.where_clause, &scope, UsageClause::kWhere);
+  std::vector<OutputColumn> out;
+  Targets(stmt.returning_list, stmt.n_returning_list, scope, out);
+  ctes_.resize(ctes);
+  return out;
+}
+
+void Analyzer::Merge(const PgQuery__MergeStmt& stmt, const Scope* outer) {
+  const size_t ctes = ctes_.size();
+  PushWith(stmt.with_clause, outer);
+  RangeItem target = Relation(*stmt.relation);
+  Scope scope{outer, {target}, {}};
+  std::vector<RangeColumn> star;
+  FromItem(stmt.source_relation, scope, star);
+  if (stmt.join_condition != nullptr) Condition(stmt.join_condition, &scope, UsageClause::kJoin);
+  target.name = TableName(target, *stmt.relation);
+  for (size_t i = 0; i < stmt.n_merge_when_clauses; ++i) {
+    const PgQuery__Node* n = stmt.merge_when_clauses[i];
+    if (n == nullptr || n->node_case != PG_QUERY__NODE__NODE_MERGE_WHEN_CLAUSE) continue;
+    const PgQuery__MergeWhenClause& when = *n->merge_when_clause;
+    if (when.condition != nullptr) Condition(when.condition, &scope, UsageClause::kWhere);
+    if (when.command_type == PG_QUERY__CMD_TYPE__CMD_UPDATE) {
+      WriteColumns(target, when.target_list, when.n_target_list, scope);
+    } else if (when.command_type == PG_QUERY__CMD_TYPE__CMD_INSERT) {
+      for (size_t v = 0; v < when.n_values; ++v) {
+        const std::string_view column =
+            v < when.n_target_list && when.target_list[v]->node_case == PG_QUERY__NODE__NODE_RES_TARGET
+                ? Str(when.target_list[v]->res_target->name)
+                : std::string_view("?");
+        Write(absl::StrFormat("table %s (column %s)", target.name, column), Expr(when.values[v], &scope));
+      }
+    }
+  }
+  ctes_.resize(ctes);
+}
+
+void Analyzer::Copy(const PgQuery__CopyStmt& stmt) {
+  if (stmt.is_program) Refuse("COPY to or from a program runs a command on the database server");
+  // protobuf-c gives an absent file name as "": STDIN/STDOUT.
+  if (!stmt.is_program && !Str(stmt.filename).empty()) {
+    Refuse("COPY to or from a file reads or writes files on the database server");
+  }
+  if (stmt.is_from) {
+    if (stmt.relation != nullptr) Relation(*stmt.relation);
+    return;
+  }
+  if (stmt.query != nullptr) {
+    out_.outputs = Query(stmt.query, nullptr);
+    return;
+  }
+  if (stmt.relation == nullptr) return;
+  const RangeItem table = Relation(*stmt.relation);
+  if (stmt.n_attlist == 0) {
+    out_.outputs = ToOutputs(table.columns);
+    return;
+  }
+  const Scope scope{nullptr, {table}, {}};
+  for (const std::string_view column : Names(stmt.attlist, stmt.n_attlist)) {
+    bool resolved = false;
+    out_.outputs.push_back({std::string(column), ColumnByName(&scope, column, &resolved), false});
+  }
+}
+
+void Analyzer::Setting(const PgQuery__VariableSetStmt& stmt) {
+  const std::string name(Str(stmt.name));
+  switch (stmt.kind) {
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE: {
+      std::vector<std::string> parts;
+      bool literal = true;
+      for (size_t i = 0; i < stmt.n_args; ++i) {
+        std::optional<std::string> text = ConstText(stmt.args[i]);
+        literal = literal && text.has_value();
+        if (text) parts.push_back(*std::move(text));
+      }
+      std::optional<std::string> value;
+      if (literal) value = absl::StrJoin(parts, ", ");
+      if (std::optional<std::string> reason = SettingChangeReason(name, value)) Refuse(*std::move(reason));
+      out_.settings.push_back({name, std::move(value)});
+      return;
+    }
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET:
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL:
+      // Back to the session's defaults, which the proxy checked at startup; RESET ALL has no name.
+      out_.settings.push_back({name, std::nullopt});
+      return;
+    default:
+      // SET TRANSACTION ..., SET ... FROM CURRENT: nothing pgmask depends on.
+      return;
+  }
+}
+
+void Analyzer::Use(UsageClause clause, bool equality_only, const Lineage& lineage) {
+  if (!record_usages_ || (lineage.direct().empty() && lineage.derived().empty() && !lineage.everything())) return;
+  ColumnUsage usage{clause, equality_only && !lineage.everything(), lineage.Columns(), lineage.everything()};
+  for (const ColumnUsage& u : out_.usages) {
+    if (u == usage) return;
+  }
+  out_.usages.push_back(std::move(usage));
+}
+
+void Analyzer::Refuse(std::string reason) {
+  for (const std::string& r : out_.refusals) {
+    if (r == reason) return;
+  }
+  out_.refusals.push_back(std::move(reason));
+}
+
+void Analyzer::Write(std::string target, const Lineage& lineage) {
+  if (lineage.empty()) return;
+  out_.writes.push_back({std::move(target), lineage});
+}
+
+}  // namespace analysis_internal
+
+std::vector<StatementAnalysis> AnalyzeStatements(const ParsedSql& sql, const Policy& policy,
+                                                 const CatalogView& catalog) {
+  std::vector<StatementAnalysis> result;
+  const PgQuery__ParseResult& tree = sql.tree();
+  result.reserve(tree.n_stmts);
+  for (size_t i = 0; i < tree.n_stmts; ++i) {
+    const PgQuery__RawStmt* raw = tree.stmts[i];
+    StatementAnalysis& analysis = result.emplace_back();
+    analysis.location = raw->stmt_location;
+    analysis.length = raw->stmt_len;
+    if (raw->stmt == nullptr) continue;
+    analysis_internal::Analyzer(policy, catalog, analysis).Statement(*raw->stmt);
+  }
+  return result;
+}
+
+}  // namespace pgmask::policy

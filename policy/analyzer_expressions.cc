@@ -1,0 +1,450 @@
+// Expressions: lineage of values, and the comparisons and conditions protected columns take part in.
+#include <array>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "policy/analyzer_internal.h"
+#include "policy/function_rules.h"
+#include "policy/name_resolution.h"
+
+namespace pgmask::policy::analysis_internal {
+namespace {
+
+// Operators that compute a value rather than compare: everything else (=, <, ~~, ~, @>, &&, @@,
+// ?, <<, ...) counts as a comparison, so an operator unknown here errs towards "predicate".
+bool IsValueOperator(std::string_view op, bool prefix) {
+  if (prefix) return true;  // -x, ~x, |/x, @x
+  static constexpr std::array<std::string_view, 15> kValue = {"+",  "-",   "*",  "/",   "%", "^", "||", "->",
+                                                              "->>", "#>", "#>>", "#-", "#", "&", "|"};
+  for (std::string_view v : kValue) {
+    if (op == v) return true;
+  }
+  return false;
+}
+
+bool IsEqualityOperator(std::string_view op) { return op == "=" || op == "<>" || op == "!="; }
+
+bool RecordsItsOwnUse(const PgQuery__Node& n) {
+  switch (n.node_case) {
+    case PG_QUERY__NODE__NODE_A_EXPR: {
+      if (n.a_expr->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP) return true;
+      const std::vector<std::string_view> names = Names(n.a_expr->name, n.a_expr->n_name);
+      return !IsValueOperator(names.empty() ? "" : names.back(), n.a_expr->lexpr == nullptr);
+    }
+    case PG_QUERY__NODE__NODE_NULL_TEST:
+    case PG_QUERY__NODE__NODE_BOOLEAN_TEST:
+      return true;
+    case PG_QUERY__NODE__NODE_SUB_LINK:
+      return n.sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK ||
+             n.sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK ||
+             n.sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ROWCOMPARE_SUBLINK;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string_view> Names(PgQuery__Node* const* nodes, size_t n) {
+  std::vector<std::string_view> names;
+  names.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (nodes[i] != nullptr && nodes[i]->node_case == PG_QUERY__NODE__NODE_STRING) names.push_back(Str(nodes[i]->string->sval));
+  }
+  return names;
+}
+
+std::optional<std::string> ConstText(const PgQuery__Node* node) {
+  while (node != nullptr && node->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) node = node->type_cast->arg;
+  if (node == nullptr || node->node_case != PG_QUERY__NODE__NODE_A_CONST || node->a_const->isnull) return std::nullopt;
+  const PgQuery__AConst& c = *node->a_const;
+  switch (c.val_case) {
+    case PG_QUERY__A__CONST__VAL_SVAL: return std::string(Str(c.sval->sval));
+    case PG_QUERY__A__CONST__VAL_IVAL: return std::to_string(c.ival->ival);
+    case PG_QUERY__A__CONST__VAL_FVAL: return std::string(Str(c.fval->fval));
+    case PG_QUERY__A__CONST__VAL_BOOLVAL: return std::string(c.boolval->boolval ? "true" : "false");
+    default: return std::nullopt;
+  }
+}
+
+std::string FigureName(const PgQuery__Node* node) {
+  if (node == nullptr) return "?column?";
+  switch (node->node_case) {
+    case PG_QUERY__NODE__NODE_COLUMN_REF: {
+      const std::vector<std::string_view> names = Names(node->column_ref->fields, node->column_ref->n_fields);
+      const size_t n = node->column_ref->n_fields;
+      if (names.empty() || node->column_ref->fields[n - 1]->node_case != PG_QUERY__NODE__NODE_STRING) return "?column?";
+      return std::string(names.back());
+    }
+    case PG_QUERY__NODE__NODE_FUNC_CALL: {
+      const std::vector<std::string_view> names = Names(node->func_call->funcname, node->func_call->n_funcname);
+      return names.empty() ? "?column?" : std::string(names.back());
+    }
+    case PG_QUERY__NODE__NODE_TYPE_CAST: {
+      std::string inner = FigureName(node->type_cast->arg);
+      if (inner != "?column?" || node->type_cast->type_name == nullptr) return inner;
+      const std::vector<std::string_view> names =
+          Names(node->type_cast->type_name->names, node->type_cast->type_name->n_names);
+      return names.empty() ? inner : std::string(names.back());
+    }
+    case PG_QUERY__NODE__NODE_A_INDIRECTION: {
+      const std::vector<std::string_view> names = Names(node->a_indirection->indirection, node->a_indirection->n_indirection);
+      return names.empty() ? FigureName(node->a_indirection->arg) : std::string(names.back());
+    }
+    case PG_QUERY__NODE__NODE_CASE_EXPR: return "case";
+    case PG_QUERY__NODE__NODE_COALESCE_EXPR: return "coalesce";
+    case PG_QUERY__NODE__NODE_ROW_EXPR: return "row";
+    case PG_QUERY__NODE__NODE_A_ARRAY_EXPR: return "array";
+    case PG_QUERY__NODE__NODE_MIN_MAX_EXPR:
+      return node->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
+    case PG_QUERY__NODE__NODE_SUB_LINK:
+      if (node->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK) return "exists";
+      if (node->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK) return "array";
+      return "?column?";
+    default: return "?column?";
+  }
+}
+
+Lineage Analyzer::Expr(const PgQuery__Node* n, const Scope* scope) {
+  if (n == nullptr) return {};
+  DepthGuard guard(*this);
+  if (guard.exceeded()) return Lineage::Everything();
+  switch (n->node_case) {
+    case PG_QUERY__NODE__NODE__NOT_SET:
+    case PG_QUERY__NODE__NODE_PARAM_REF:  // a value the client sends
+    case PG_QUERY__NODE__NODE_A_CONST:
+    case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:  // current_user, current_date, ...
+    case PG_QUERY__NODE__NODE_SET_TO_DEFAULT:
+    case PG_QUERY__NODE__NODE_CURRENT_OF_EXPR:
+    case PG_QUERY__NODE__NODE_A_STAR:
+      return {};
+    case PG_QUERY__NODE__NODE_COLUMN_REF: return ColumnRef(*n->column_ref, scope);
+    case PG_QUERY__NODE__NODE_TYPE_CAST: return Expr(n->type_cast->arg, scope).AsDerived();
+    case PG_QUERY__NODE__NODE_COLLATE_CLAUSE: return Expr(n->collate_clause->arg, scope).AsDerived();
+    case PG_QUERY__NODE__NODE_A_EXPR: return AExpr(*n->a_expr, scope);
+    case PG_QUERY__NODE__NODE_BOOL_EXPR: {
+      Lineage acc;
+      for (size_t i = 0; i < n->bool_expr->n_args; ++i) acc.MergeDerived(Condition(n->bool_expr->args[i], scope, clause_));
+      return acc;
+    }
+    case PG_QUERY__NODE__NODE_NULL_TEST:
+    case PG_QUERY__NODE__NODE_BOOLEAN_TEST: {
+      const Lineage arg = Expr(n->node_case == PG_QUERY__NODE__NODE_NULL_TEST ? n->null_test->arg : n->boolean_test->arg, scope);
+      Use(clause_, false, arg);
+      return arg.AsDerived();
+    }
+    case PG_QUERY__NODE__NODE_SUB_LINK: return SubLink(*n->sub_link, scope);
+    case PG_QUERY__NODE__NODE_FUNC_CALL: return FuncCall(*n->func_call, scope);
+    case PG_QUERY__NODE__NODE_CASE_EXPR: {
+      // The result reveals which branch was taken: the conditions count as inputs too.
+      const PgQuery__CaseExpr& c = *n->case_expr;
+      const Lineage arg = Expr(c.arg, scope);
+      Lineage acc = arg.AsDerived();
+      for (size_t i = 0; i < c.n_args; ++i) {
+        const PgQuery__Node* w = c.args[i];
+        if (w == nullptr || w->node_case != PG_QUERY__NODE__NODE_CASE_WHEN) continue;
+        if (c.arg != nullptr) {
+          // CASE x WHEN v: compares x with v.
+          const Lineage value = Expr(w->case_when->expr, scope);
+          Lineage compared = arg;
+          compared.Merge(value);
+          Use(clause_, false, compared);
+          acc.MergeDerived(value);
+        } else {
+          acc.MergeDerived(Condition(w->case_when->expr, scope, clause_));
+        }
+        acc.MergeDerived(Expr(w->case_when->result, scope));
+      }
+      acc.MergeDerived(Expr(c.defresult, scope));
+      return acc;
+    }
+    case PG_QUERY__NODE__NODE_MIN_MAX_EXPR: {
+      // GREATEST and LEAST compare their arguments.
+      Lineage compared;
+      for (size_t i = 0; i < n->min_max_expr->n_args; ++i) compared.Merge(Expr(n->min_max_expr->args[i], scope));
+      Use(clause_, false, compared);
+      return compared.AsDerived();
+    }
+    case PG_QUERY__NODE__NODE_NAMED_ARG_EXPR: return Expr(n->named_arg_expr->arg, scope);
+    case PG_QUERY__NODE__NODE_RES_TARGET: return Expr(n->res_target->val, scope);
+    case PG_QUERY__NODE__NODE_MULTI_ASSIGN_REF: return Expr(n->multi_assign_ref->source, scope);
+    default:
+      // Constructors (ROW, ARRAY, XML), coalesce, subscripts, field selection, lists and any
+      // node not named above: derived from everything inside it.
+      return GenericChildren(&n->base, scope);
+  }
+}
+
+Lineage Analyzer::GenericChildren(const ProtobufCMessage* message, const Scope* scope) {
+  Lineage acc;
+  if (message == nullptr) return acc;
+  DepthGuard guard(*this);
+  if (guard.exceeded()) return Lineage::Everything();
+  auto visit = [&](const ProtobufCMessage* child) {
+    if (child == nullptr) return;
+    if (child->descriptor == &pg_query__node__descriptor) {
+      acc.MergeDerived(Expr(reinterpret_cast<const PgQuery__Node*>(child), scope));
+    } else {
+      acc.MergeDerived(GenericChildren(child, scope));
+    }
+  };
+  const ProtobufCMessageDescriptor* d = message->descriptor;
+  const char* base = reinterpret_cast<const char*>(message);
+  for (unsigned i = 0; i < d->n_fields; ++i) {
+    const ProtobufCFieldDescriptor& f = d->fields[i];
+    if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
+    if (f.label == PROTOBUF_C_LABEL_REPEATED) {
+      const size_t count = *reinterpret_cast<const size_t*>(base + f.quantifier_offset);
+      const auto* items = *reinterpret_cast<ProtobufCMessage* const* const*>(base + f.offset);
+      for (size_t k = 0; k < count; ++k) visit(items[k]);
+      continue;
+    }
+    if ((f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
+        *reinterpret_cast<const uint32_t*>(base + f.quantifier_offset) != f.id) {
+      continue;
+    }
+    visit(*reinterpret_cast<ProtobufCMessage* const*>(base + f.offset));
+  }
+  return acc;
+}
+
+Lineage Analyzer::Condition(const PgQuery__Node* node, const Scope* scope, UsageClause clause) {
+  if (node == nullptr) return {};
+  Restore<UsageClause> current(clause_, clause);
+  if (node->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR) {
+    Lineage acc;
+    for (size_t i = 0; i < node->bool_expr->n_args; ++i) acc.MergeDerived(Condition(node->bool_expr->args[i], scope, clause));
+    return acc;
+  }
+  const Lineage lineage = Expr(node, scope);
+  // A comparison records its operands itself (it knows whether it is an equality); any other
+  // value tested for truth is a predicate on everything it carries.
+  if (!RecordsItsOwnUse(*node)) Use(clause, false, lineage);
+  return lineage.AsDerived();
+}
+
+Lineage Analyzer::AExpr(const PgQuery__AExpr& e, const Scope* scope) {
+  const std::vector<std::string_view> names = Names(e.name, e.n_name);
+  const std::string_view op = names.empty() ? std::string_view() : names.back();
+  const Lineage left = Expr(e.lexpr, scope);
+  const Lineage right = Expr(e.rexpr, scope);
+  Lineage both = left;
+  both.Merge(right);
+  bool comparison = true;
+  bool equality = false;
+  switch (e.kind) {
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+      comparison = !IsValueOperator(op, e.lexpr == nullptr);
+      equality = IsEqualityOperator(op);
+      break;
+    case PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT:
+      equality = true;
+      break;
+    default:
+      // = ANY/ALL, NULLIF, IN, LIKE, ILIKE, SIMILAR TO, BETWEEN: comparisons beyond equality.
+      break;
+  }
+  // Equality between two plain references to protected columns reveals only what their
+  // tokens reveal; anything involving a literal or an unprotected value is a real predicate.
+  if (comparison) Use(clause_, equality && left.DirectColumn() && right.DirectColumn(), both);
+  return both.AsDerived();
+}
+
+Lineage Analyzer::SubLink(const PgQuery__SubLink& link, const Scope* scope) {
+  const std::vector<OutputColumn> outputs = Query(link.subselect, scope);
+  Lineage sub;
+  if (outputs.size() == 1 && !outputs[0].unlisted) {
+    sub = outputs[0].lineage;
+  } else {
+    for (const OutputColumn& o : outputs) sub.MergeDerived(o.lineage);
+  }
+  switch (link.sub_link_type) {
+    case PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK:
+      // Its value is whether the subquery's conditions matched, recorded there.
+      return {};
+    case PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK:
+      return sub;
+    case PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK:
+    case PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK:
+    case PG_QUERY__SUB_LINK_TYPE__ROWCOMPARE_SUBLINK: {
+      const Lineage test = Expr(link.testexpr, scope);
+      const std::vector<std::string_view> names = Names(link.oper_name, link.n_oper_name);
+      const std::string_view op = names.empty() ? std::string_view("=") : names.back();  // IN has none
+      Lineage compared = test;
+      compared.Merge(sub);
+      Use(clause_, IsEqualityOperator(op) && test.DirectColumn() && sub.DirectColumn(), compared);
+      return compared.AsDerived();
+    }
+    default:
+      return sub.AsDerived();
+  }
+}
+
+Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
+  const std::vector<std::string_view> names = Names(call.funcname, call.n_funcname);
+  if (names.empty()) return Lineage::Everything();
+  const std::string_view name = names.back();
+  const std::string_view schema = names.size() >= 2 ? names[names.size() - 2] : std::string_view();
+  const FunctionOrigin origin = ResolveFunction(catalog_, schema, name);
+  const bool trusted = TrustedFunction(schema, name, origin);
+  FunctionUse use{std::string(schema), std::string(name), origin, trusted};
+  if (std::find(out_.functions.begin(), out_.functions.end(), use) == out_.functions.end()) {
+    out_.functions.push_back(use);
+  }
+  const std::string qualified = schema.empty() ? std::string(name) : absl::StrFormat("%s.%s", schema, name);
+  const std::optional<std::string_view> forbidden = ForbiddenFunctionReason(name);
+  if (forbidden) {
+    Refuse(absl::StrFormat("function %s is not allowed: %s", qualified, *forbidden));
+  } else if (!trusted) {
+    Refuse(absl::StrFormat("function %s is not built in and not listed in settings.trusted_functions", qualified));
+  }
+  Lineage result;
+  std::vector<Lineage> args;
+  args.reserve(call.n_args);
+  for (size_t i = 0; i < call.n_args; ++i) {
+    args.push_back(Expr(call.args[i], scope));
+    result.MergeDerived(args.back());
+  }
+  // FILTER decides which rows an aggregate counts: a condition, and an input of the result.
+  if (call.agg_filter != nullptr) result.MergeDerived(Condition(call.agg_filter, scope, clause_));
+  for (size_t i = 0; i < call.n_agg_order; ++i) {
+    const PgQuery__Node* s = call.agg_order[i];
+    if (s == nullptr || s->node_case != PG_QUERY__NODE__NODE_SORT_BY) continue;
+    Restore<UsageClause> current(clause_, UsageClause::kOrderBy);
+    Use(UsageClause::kOrderBy, false, Expr(s->sort_by->node, scope));
+  }
+  if (call.over != nullptr) Window(*call.over, scope);
+  if (name == "set_config") {
+    const std::optional<std::string> setting = call.n_args > 0 ? ConstText(call.args[0]) : std::nullopt;
+    if (!setting) {
+      Refuse("set_config with a setting name that is not a literal cannot be checked");
+    } else {
+      std::optional<std::string> value = call.n_args > 1 ? ConstText(call.args[1]) : std::nullopt;
+      if (std::optional<std::string> reason = SettingChangeReason(*setting, value)) Refuse(*std::move(reason));
+      out_.settings.push_back({*setting, std::move(value)});
+    }
+  }
+  if (const std::optional<std::string_view> channel = OutOfBandChannel(name)) Write(std::string(*channel), result);
+  // What a function reads beyond its arguments is known only for built-in and trusted ones.
+  if (forbidden || !trusted) return Lineage::Everything();
+  return result;
+}
+
+void Analyzer::Window(const PgQuery__WindowDef& w, const Scope* scope) {
+  Restore<UsageClause> current(clause_, UsageClause::kWindow);
+  for (size_t i = 0; i < w.n_partition_clause; ++i) {
+    const Lineage l = Expr(w.partition_clause[i], scope);
+    Use(UsageClause::kWindow, l.DirectColumn().has_value(), l);
+  }
+  for (size_t i = 0; i < w.n_order_clause; ++i) {
+    const PgQuery__Node* s = w.order_clause[i];
+    if (s != nullptr && s->node_case == PG_QUERY__NODE__NODE_SORT_BY) Use(UsageClause::kWindow, false, Expr(s->sort_by->node, scope));
+  }
+  Use(UsageClause::kWindow, false, Expr(w.start_offset, scope));
+  Use(UsageClause::kWindow, false, Expr(w.end_offset, scope));
+}
+
+bool Analyzer::TrustedFunction(std::string_view schema, std::string_view name, FunctionOrigin origin) const {
+  if (origin == FunctionOrigin::kBuiltin) return true;
+  const std::vector<FunctionName>& trusted = policy_.settings().trusted_functions;
+  for (const FunctionName& t : trusted) {
+    if (t.name == name && t.schema.empty()) return true;
+  }
+  // Every schema the call may resolve to must be trusted for this name.
+  std::vector<std::string_view> candidates;
+  if (!schema.empty()) {
+    candidates.push_back(schema);
+  } else if (const std::vector<std::string>* schemas = catalog_.FunctionSchemas(name)) {
+    const std::vector<std::string>& path = catalog_.data().search_path;
+    for (const std::string& s : *schemas) {
+      if (s != kCatalogSchema && std::find(path.begin(), path.end(), s) != path.end()) candidates.push_back(s);
+    }
+  }
+  if (candidates.empty()) return false;
+  for (std::string_view c : candidates) {
+    bool covered = false;
+    for (const FunctionName& t : trusted) covered = covered || (t.name == name && t.schema == c);
+    if (!covered) return false;
+  }
+  return true;
+}
+
+Lineage Analyzer::ColumnRef(const PgQuery__ColumnRef& ref, const Scope* scope) {
+  const std::vector<std::string_view> names = Names(ref.fields, ref.n_fields);
+  const bool star = ref.n_fields > 0 && ref.fields[ref.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR;
+  if (star) {
+    if (names.empty()) {
+      // A bare * inside an expression: the whole FROM list of this level.
+      Lineage l;
+      if (scope != nullptr) {
+        for (const RangeColumn& c : scope->star) l.MergeDerived(c.lineage);
+      }
+      return l;
+    }
+    const std::string_view schema = names.size() >= 2 ? names[names.size() - 2] : std::string_view();
+    const RangeItem* item = FindItem(scope, schema, names.back());
+    return item != nullptr ? WholeRow(*item) : Lineage::Everything();
+  }
+  if (names.empty() || names.size() != ref.n_fields) return Lineage::Everything();
+  if (names.size() == 1) return ColumnByName(scope, names[0], nullptr);
+  const std::string_view column = names.back();
+  const std::string_view qualifier = names[names.size() - 2];
+  const std::string_view schema = names.size() >= 3 ? names[names.size() - 3] : std::string_view();
+  if (const RangeItem* item = FindItem(scope, schema, qualifier)) {
+    Lineage open;
+    bool has_open = false;
+    for (const RangeColumn& c : item->columns) {
+      if (!c.unlisted && c.name == column) return c.lineage;
+      if (c.unlisted) {
+        open.Merge(c.lineage);
+        has_open = true;
+      }
+    }
+    return has_open ? open : Lineage::Everything();
+  }
+  // `a.b` with no FROM item `a`: field b of composite column a.
+  if (names.size() == 2) return ColumnByName(scope, qualifier, nullptr).AsDerived();
+  return Lineage::Everything();
+}
+
+Lineage Analyzer::ColumnByName(const Scope* scope, std::string_view name, bool* resolved) {
+  // PostgreSQL takes the innermost query level that has the column. A level with unlisted
+  // columns may have it too, so its unlisted lineage counts and the search goes on outwards.
+  Lineage acc;
+  bool open = false;
+  for (const Scope* s = scope; s != nullptr; s = s->parent) {
+    Lineage found;
+    bool definite = false;
+    for (const RangeItem& item : s->items) {
+      for (const RangeColumn& c : item.columns) {
+        if (!c.unlisted && c.name == name) {
+          found.Merge(c.lineage);
+          definite = true;
+        }
+      }
+    }
+    if (definite) {
+      acc.Merge(found);
+      if (resolved != nullptr) *resolved = true;
+      return acc;
+    }
+    for (const RangeItem& item : s->items) {
+      for (const RangeColumn& c : item.columns) {
+        if (c.unlisted) {
+          acc.Merge(c.lineage);
+          open = true;
+        }
+      }
+    }
+  }
+  // No column of that name: a whole-row reference to a FROM item (`SELECT p FROM patients p`).
+  if (const RangeItem* item = FindItem(scope, "", name)) {
+    acc.MergeDerived(WholeRow(*item));
+    open = true;
+  }
+  if (resolved != nullptr) *resolved = open;
+  return open ? acc : Lineage::Everything();
+}
+
+}  // namespace pgmask::policy::analysis_internal

@@ -1,0 +1,362 @@
+// FROM items, relations (tables, views, partitions), CTEs.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "policy/analyzer.h"
+#include "policy/analyzer_internal.h"
+#include "policy/function_rules.h"
+#include "policy/name_resolution.h"
+#include "policy/sql_parse.h"
+
+namespace pgmask::policy::analysis_internal {
+namespace {
+
+const RangeColumn* FindColumn(const std::vector<RangeColumn>& columns, std::string_view name) {
+  for (const RangeColumn& c : columns) {
+    if (!c.unlisted && c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+// A column of one side of a join by name; a side with unlisted columns may hold it there.
+Lineage SideColumn(const std::vector<RangeColumn>& side, std::string_view name) {
+  if (const RangeColumn* c = FindColumn(side, name)) return c->lineage;
+  Lineage open;
+  for (const RangeColumn& c : side) {
+    if (c.unlisted) open.Merge(c.lineage);
+  }
+  return open;
+}
+
+std::vector<RangeColumn> FromOutputs(const std::vector<OutputColumn>& outputs) {
+  std::vector<RangeColumn> columns;
+  columns.reserve(outputs.size());
+  for (const OutputColumn& o : outputs) columns.push_back({o.name, o.lineage, o.unlisted});
+  return columns;
+}
+
+}  // namespace
+
+const RangeItem* FindItem(const Scope* scope, std::string_view schema, std::string_view name) {
+  for (const Scope* s = scope; s != nullptr; s = s->parent) {
+    for (const RangeItem& item : s->items) {
+      if (!item.name.empty() && item.name == name && (schema.empty() || item.schema == schema)) return &item;
+    }
+  }
+  return nullptr;
+}
+
+Lineage WholeRow(const RangeItem& item) {
+  Lineage l;
+  for (const RangeColumn& c : item.columns) l.MergeDerived(c.lineage);
+  return l;
+}
+
+void RenameColumns(const PgQuery__Alias* alias, std::vector<RangeColumn>& columns) {
+  if (alias == nullptr) return;
+  const std::vector<std::string_view> names = Names(alias->colnames, alias->n_colnames);
+  for (size_t i = 0; i < names.size() && i < columns.size(); ++i) {
+    if (!columns[i].unlisted) columns[i].name = names[i];
+  }
+}
+
+void Analyzer::FromItem(const PgQuery__Node* node, Scope& scope, std::vector<RangeColumn>& star) {
+  DepthGuard guard(*this);
+  if (node == nullptr) return;
+  if (guard.exceeded()) {
+    RangeItem item{"", "", {{"*", Lineage::Everything(), true}}};
+    star.insert(star.end(), item.columns.begin(), item.columns.end());
+    scope.items.push_back(std::move(item));
+    return;
+  }
+  switch (node->node_case) {
+    case PG_QUERY__NODE__NODE_RANGE_VAR: {
+      RangeItem item = Relation(*node->range_var);
+      star.insert(star.end(), item.columns.begin(), item.columns.end());
+      scope.items.push_back(std::move(item));
+      return;
+    }
+    case PG_QUERY__NODE__NODE_RANGE_SUBSELECT: {
+      const PgQuery__RangeSubselect& sub = *node->range_subselect;
+      // Only LATERAL subqueries see the FROM items before them.
+      std::vector<OutputColumn> outputs = Query(sub.subquery, sub.lateral ? &scope : scope.parent);
+      RangeItem item{"", sub.alias != nullptr ? std::string(Str(sub.alias->aliasname)) : "", FromOutputs(outputs)};
+      RenameColumns(sub.alias, item.columns);
+      star.insert(star.end(), item.columns.begin(), item.columns.end());
+      scope.items.push_back(std::move(item));
+      return;
+    }
+    case PG_QUERY__NODE__NODE_RANGE_FUNCTION:
+      FunctionItem(*node->range_function, scope, star);
+      return;
+    case PG_QUERY__NODE__NODE_RANGE_TABLE_SAMPLE: {
+      const PgQuery__RangeTableSample& sample = *node->range_table_sample;
+      FromItem(sample.relation, scope, star);
+      for (size_t i = 0; i < sample.n_args; ++i) Use(UsageClause::kCondition, false, Expr(sample.args[i], &scope));
+      return;
+    }
+    case PG_QUERY__NODE__NODE_RANGE_TABLE_FUNC: {
+      // XMLTABLE: every column is computed from the document.
+      const PgQuery__RangeTableFunc& tf = *node->range_table_func;
+      Lineage source = Expr(tf.docexpr, &scope).AsDerived();
+      source.MergeDerived(Expr(tf.rowexpr, &scope));
+      RangeItem item{"", tf.alias != nullptr ? std::string(Str(tf.alias->aliasname)) : "", {}};
+      for (size_t i = 0; i < tf.n_columns; ++i) {
+        const PgQuery__Node* c = tf.columns[i];
+        if (c == nullptr || c->node_case != PG_QUERY__NODE__NODE_RANGE_TABLE_FUNC_COL) continue;
+        Lineage column = source;
+        column.MergeDerived(Expr(c->range_table_func_col->colexpr, &scope));
+        column.MergeDerived(Expr(c->range_table_func_col->coldefexpr, &scope));
+        item.columns.push_back({std::string(Str(c->range_table_func_col->colname)), std::move(column), false});
+      }
+      RenameColumns(tf.alias, item.columns);
+      star.insert(star.end(), item.columns.begin(), item.columns.end());
+      scope.items.push_back(std::move(item));
+      return;
+    }
+    case PG_QUERY__NODE__NODE_JOIN_EXPR:
+      Join(*node->join_expr, scope, star);
+      return;
+    default: {
+      // A FROM item this analyzer does not know: untraceable.
+      RangeItem item{"", "", {{"*", Lineage::Everything(), true}}};
+      star.insert(star.end(), item.columns.begin(), item.columns.end());
+      scope.items.push_back(std::move(item));
+      return;
+    }
+  }
+}
+
+void Analyzer::Join(const PgQuery__JoinExpr& join, Scope& scope, std::vector<RangeColumn>& star) {
+  const size_t first = scope.items.size();
+  std::vector<RangeColumn> left;
+  std::vector<RangeColumn> right;
+  FromItem(join.larg, scope, left);
+  FromItem(join.rarg, scope, right);
+  if (join.quals != nullptr) {
+    // ON sees the join's own inputs and the enclosing query levels, not earlier FROM items.
+    Scope on{scope.parent, {scope.items.begin() + static_cast<ptrdiff_t>(first), scope.items.end()}, {}};
+    Condition(join.quals, &on, UsageClause::kJoin);
+  }
+  std::vector<std::string> merged_names;
+  if (join.is_natural) {
+    for (const RangeColumn& l : left) {
+      if (!l.unlisted && FindColumn(right, l.name) != nullptr) merged_names.push_back(l.name);
+    }
+  } else {
+    for (const std::string_view n : Names(join.using_clause, join.n_using_clause)) merged_names.emplace_back(n);
+  }
+  // USING and NATURAL: each merged column once, first; then the rest of each side.
+  std::vector<RangeColumn> columns;
+  for (const std::string& name : merged_names) {
+    const Lineage l = SideColumn(left, name);
+    const Lineage r = SideColumn(right, name);
+    Lineage both = l;
+    both.Merge(r);
+    Use(UsageClause::kJoin, l.DirectColumn().has_value() && r.DirectColumn().has_value(), both);
+    columns.push_back({name, std::move(both), false});
+  }
+  auto merged = [&](const RangeColumn& c) {
+    return !c.unlisted && std::find(merged_names.begin(), merged_names.end(), c.name) != merged_names.end();
+  };
+  for (const RangeColumn& c : left) {
+    if (!merged(c)) columns.push_back(c);
+  }
+  for (const RangeColumn& c : right) {
+    if (!merged(c)) columns.push_back(c);
+  }
+  if (join.join_using_alias != nullptr) {
+    // JOIN ... USING (a) AS j: j.a names the merged column.
+    RangeItem using_item{"", std::string(Str(join.join_using_alias->aliasname)), {}};
+    using_item.columns.assign(columns.begin(), columns.begin() + static_cast<ptrdiff_t>(merged_names.size()));
+    scope.items.push_back(std::move(using_item));
+  }
+  if (join.alias != nullptr) {
+    // An aliased join hides the names inside it.
+    RangeItem item{"", std::string(Str(join.alias->aliasname)), columns};
+    RenameColumns(join.alias, item.columns);
+    scope.items.erase(scope.items.begin() + static_cast<ptrdiff_t>(first), scope.items.end());
+    columns = item.columns;
+    scope.items.push_back(std::move(item));
+  }
+  star.insert(star.end(), columns.begin(), columns.end());
+}
+
+void Analyzer::FunctionItem(const PgQuery__RangeFunction& rf, Scope& scope, std::vector<RangeColumn>& star) {
+  // Functions in FROM may refer to earlier FROM items (implicitly LATERAL). A built-in or trusted
+  // function's rows derive from its arguments; FuncCall makes anything else untraceable.
+  Lineage lineage;
+  std::vector<RangeColumn> columns;
+  bool defined = rf.n_coldeflist > 0;
+  for (size_t i = 0; i < rf.n_functions; ++i) {
+    const PgQuery__Node* entry = rf.functions[i];
+    if (entry == nullptr || entry->node_case != PG_QUERY__NODE__NODE_LIST || entry->list->n_items == 0) continue;
+    lineage.MergeDerived(Expr(entry->list->items[0], &scope));
+    if (entry->list->n_items > 1 && entry->list->items[1] != nullptr &&
+        entry->list->items[1]->node_case == PG_QUERY__NODE__NODE_LIST && entry->list->items[1]->list->n_items > 0) {
+      defined = true;  // ROWS FROM (f() AS (a int, ...))
+      for (size_t c = 0; c < entry->list->items[1]->list->n_items; ++c) {
+        const PgQuery__Node* def = entry->list->items[1]->list->items[c];
+        if (def != nullptr && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
+          columns.push_back({std::string(Str(def->column_def->colname)), {}, false});
+        }
+      }
+    }
+  }
+  for (size_t c = 0; c < rf.n_coldeflist; ++c) {
+    const PgQuery__Node* def = rf.coldeflist[c];
+    if (def != nullptr && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
+      columns.push_back({std::string(Str(def->column_def->colname)), {}, false});
+    }
+  }
+  if (!defined) {
+    // The function's result shape is in the catalog, not the text: named by the alias's column
+    // list as far as it goes, unlisted beyond.
+    if (rf.alias != nullptr) {
+      for (const std::string_view n : Names(rf.alias->colnames, rf.alias->n_colnames)) {
+        columns.push_back({std::string(n), {}, false});
+      }
+    }
+    columns.push_back({"*", {}, true});
+  }
+  for (RangeColumn& c : columns) c.lineage = lineage;
+  if (rf.ordinality) columns.push_back({"ordinality", {}, false});
+  std::string name;
+  if (rf.alias != nullptr) {
+    name = Str(rf.alias->aliasname);
+  } else if (rf.n_functions == 1 && rf.functions[0]->node_case == PG_QUERY__NODE__NODE_LIST &&
+             rf.functions[0]->list->n_items > 0) {
+    name = FigureName(rf.functions[0]->list->items[0]);
+  }
+  RangeItem item{"", std::move(name), std::move(columns)};
+  if (defined) RenameColumns(rf.alias, item.columns);
+  star.insert(star.end(), item.columns.begin(), item.columns.end());
+  scope.items.push_back(std::move(item));
+}
+
+RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
+  const std::string_view schema = Str(rv.schemaname);
+  const std::string_view name = Str(rv.relname);
+  RangeItem item;
+  item.name = rv.alias != nullptr ? Str(rv.alias->aliasname) : name;
+  if (std::optional<std::string_view> reason = ForbiddenRelationReason(name)) {
+    Refuse(absl::StrFormat("relation %s is not allowed: %s", name, *reason));
+  }
+  const CteEntry* cte = schema.empty() ? FindCte(name) : nullptr;
+  if (cte != nullptr) {
+    if (cte->pending) {
+      item.columns.push_back({"*", {}, true});
+    } else {
+      item.columns = FromOutputs(cte->outputs);
+    }
+  } else if (const CatalogRelation* rel = ResolveRelation(catalog_, schema, name)) {
+    if (rv.alias == nullptr) item.schema = rel->schema;
+    if (rel->kind == RelationKind::kView || rel->kind == RelationKind::kMaterializedView) {
+      item.columns = ViewColumns(*rel);
+    } else {
+      for (const CatalogColumn& c : rel->columns) item.columns.push_back({c.name, ProtectionLineage(*rel, c.name), false});
+    }
+    if (!rel->columns_complete) item.columns.push_back({"*", {}, true});
+  } else {
+    // Unknown to a complete catalog: created in this very batch or since the catalog was read.
+    item.columns.push_back({"*", catalog_.data().lists_every_relation ? Lineage::Everything() : Lineage(), true});
+  }
+  RenameColumns(rv.alias, item.columns);
+  return item;
+}
+
+Lineage Analyzer::ProtectionLineage(const CatalogRelation& relation, std::string_view column) {
+  bool everything = false;
+  const ProtectedColumnSet ids = ColumnProtection(catalog_, policy_, relation, column, everything);
+  if (everything) return Lineage::Everything();
+  Lineage l;
+  for (ProtectedColumnId id : ids.ids()) l.Merge(Lineage::Direct(id));
+  return l;
+}
+
+std::vector<RangeColumn> Analyzer::ViewColumns(const CatalogRelation& view) {
+  std::vector<RangeColumn> columns;
+  for (const CatalogColumn& c : view.columns) columns.push_back({c.name, ProtectionLineage(view, c.name), false});
+  auto untraceable = [&] {
+    for (RangeColumn& c : columns) c.lineage = Lineage::Everything();
+    return columns;
+  };
+  if (view_depth_ >= kMaxViewNesting) return untraceable();
+  absl::StatusOr<ParsedSql> parsed = ParsedSql::Parse(view.view_definition);
+  if (!parsed.ok() || parsed->tree().n_stmts != 1 || parsed->tree().stmts[0]->stmt == nullptr) return untraceable();
+  std::vector<OutputColumn> outputs;
+  {
+    // A view's definition sees none of the statement's CTEs, and its filters are not the
+    // session's predicates.
+    std::vector<CteEntry> statement_ctes = std::exchange(ctes_, {});
+    const bool record = std::exchange(record_usages_, false);
+    ++view_depth_;
+    outputs = Query(parsed->tree().stmts[0]->stmt, nullptr);
+    --view_depth_;
+    record_usages_ = record;
+    ctes_ = std::move(statement_ctes);
+  }
+  bool unlisted = false;
+  for (const OutputColumn& o : outputs) unlisted = unlisted || o.unlisted;
+  if (unlisted || outputs.size() != columns.size()) return untraceable();
+  for (size_t i = 0; i < columns.size(); ++i) columns[i].lineage.Merge(outputs[i].lineage);
+  return columns;
+}
+
+size_t Analyzer::PushWith(const PgQuery__WithClause* with, const Scope* outer) {
+  if (with == nullptr) return 0;
+  const size_t base = ctes_.size();
+  auto analyze = [&](const PgQuery__CommonTableExpr& cte) {
+    std::vector<OutputColumn> outputs = Query(cte.ctequery, outer);
+    const std::vector<std::string_view> names = Names(cte.aliascolnames, cte.n_aliascolnames);
+    for (size_t i = 0; i < names.size() && i < outputs.size(); ++i) {
+      if (!outputs[i].unlisted) outputs[i].name = names[i];
+    }
+    return outputs;
+  };
+  std::vector<const PgQuery__CommonTableExpr*> ctes;
+  for (size_t i = 0; i < with->n_ctes; ++i) {
+    const PgQuery__Node* n = with->ctes[i];
+    if (n != nullptr && n->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR) ctes.push_back(n->common_table_expr);
+  }
+  if (!with->recursive) {
+    // Each CTE sees the ones before it.
+    for (const PgQuery__CommonTableExpr* cte : ctes) {
+      std::vector<OutputColumn> outputs = analyze(*cte);
+      ctes_.push_back({std::string(Str(cte->ctename)), std::move(outputs), false});
+    }
+    return ctes_.size() - base;
+  }
+  // WITH RECURSIVE: every CTE sees every other and itself. Lineage only grows from pass to
+  // pass, so repeating until nothing changes reaches the fixed point.
+  for (const PgQuery__CommonTableExpr* cte : ctes) ctes_.push_back({std::string(Str(cte->ctename)), {}, true});
+  bool changed = true;
+  for (int pass = 0; pass < kMaxRecursivePasses && changed; ++pass) {
+    changed = false;
+    for (size_t i = 0; i < ctes.size(); ++i) {
+      std::vector<OutputColumn> outputs = analyze(*ctes[i]);
+      CteEntry& entry = ctes_[base + i];
+      if (entry.pending || !(outputs == entry.outputs)) {
+        entry.outputs = std::move(outputs);
+        entry.pending = false;
+        changed = true;
+      }
+    }
+  }
+  if (changed) {
+    for (size_t i = base; i < ctes_.size(); ++i) {
+      for (OutputColumn& o : ctes_[i].outputs) o.lineage = Lineage::Everything();
+    }
+  }
+  return ctes_.size() - base;
+}
+
+const CteEntry* Analyzer::FindCte(std::string_view name) const {
+  for (auto it = ctes_.rbegin(); it != ctes_.rend(); ++it) {
+    if (it->name == name) return &*it;
+  }
+  return nullptr;
+}
+
+}  // namespace pgmask::policy::analysis_internal

@@ -1,0 +1,156 @@
+// The analyzer's working state, shared by analyzer.cc (statements and DML), analyzer_from.cc
+// (FROM items, relations, views, CTEs) and analyzer_expressions.cc (expressions, functions,
+// column references). Not part of the policy layer's interface.
+#pragma once
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "policy/catalog_view.h"
+#include "policy/lineage.h"
+#include "policy/policy.h"
+#include "policy/statement_analysis.h"
+
+namespace pgmask::policy::analysis_internal {
+
+inline std::string_view Str(const char* s) { return s == nullptr ? std::string_view() : std::string_view(s); }
+
+// A column of a FROM item. `unlisted` stands for columns the analysis cannot name.
+struct RangeColumn {
+  std::string name;
+  Lineage lineage;
+  bool unlisted = false;
+};
+
+// A FROM item that names can refer to: a relation, subquery, function, CTE or aliased join.
+struct RangeItem {
+  std::string schema;  // the relation's schema when referenced without alias, else empty
+  std::string name;    // alias, relation, CTE or function name; empty when it has none
+  std::vector<RangeColumn> columns;
+};
+
+// One query level: its FROM items, what `*` expands to, and the enclosing level (outer query or,
+// for LATERAL, the items before it).
+struct Scope {
+  const Scope* parent = nullptr;
+  std::vector<RangeItem> items;
+  std::vector<RangeColumn> star;
+};
+
+struct CteEntry {
+  std::string name;
+  std::vector<OutputColumn> outputs;
+  bool pending = false;  // WITH RECURSIVE, before its first pass
+};
+
+class Analyzer {
+ public:
+  Analyzer(const Policy& policy, const CatalogView& catalog, StatementAnalysis& out)
+      : policy_(policy), catalog_(catalog), out_(out) {}
+
+  void Statement(const PgQuery__Node& statement);
+
+ private:
+  friend class DepthGuard;
+
+  // analyzer.cc: statements.
+  void StatementBody(const PgQuery__Node& statement);
+  std::vector<OutputColumn> Query(const PgQuery__Node* node, const Scope* outer);
+  std::vector<OutputColumn> Insert(const PgQuery__InsertStmt& stmt, const Scope* outer);
+  std::vector<OutputColumn> Update(const PgQuery__UpdateStmt& stmt, const Scope* outer);
+  std::vector<OutputColumn> Delete(const PgQuery__DeleteStmt& stmt, const Scope* outer);
+  void Merge(const PgQuery__MergeStmt& stmt, const Scope* outer);
+  void Copy(const PgQuery__CopyStmt& stmt);
+  void Setting(const PgQuery__VariableSetStmt& stmt);
+  std::vector<OutputColumn> Select(const PgQuery__SelectStmt& stmt, const Scope* outer);
+  std::vector<OutputColumn> SetOperation(const PgQuery__SelectStmt& stmt, const Scope* outer);
+  std::vector<OutputColumn> Values(const PgQuery__SelectStmt& stmt, const Scope* outer);
+  void Targets(PgQuery__Node* const* targets, size_t n, const Scope& scope, std::vector<OutputColumn>& out);
+  void SortAndLimit(const PgQuery__SelectStmt& stmt, const Scope& scope, const std::vector<OutputColumn>& outputs);
+  void GroupItem(const PgQuery__Node* node, const Scope& scope, const std::vector<OutputColumn>& outputs);
+  void ClauseItem(const PgQuery__Node* node, const Scope& scope, const std::vector<OutputColumn>& outputs,
+                  UsageClause clause, bool equality_kind);
+  void WriteColumns(const RangeItem& target, PgQuery__Node* const* targets, size_t n, const Scope& scope);
+
+  // analyzer_from.cc: FROM items, relations, views, CTEs.
+  void FromItem(const PgQuery__Node* node, Scope& scope, std::vector<RangeColumn>& star);
+  void Join(const PgQuery__JoinExpr& join, Scope& scope, std::vector<RangeColumn>& star);
+  void FunctionItem(const PgQuery__RangeFunction& function, Scope& scope, std::vector<RangeColumn>& star);
+  RangeItem Relation(const PgQuery__RangeVar& rv);
+  std::vector<RangeColumn> ViewColumns(const CatalogRelation& view);
+  Lineage ProtectionLineage(const CatalogRelation& relation, std::string_view column);
+  size_t PushWith(const PgQuery__WithClause* with, const Scope* outer);
+  const CteEntry* FindCte(std::string_view name) const;
+
+  // analyzer_expressions.cc: expressions.
+  Lineage Expr(const PgQuery__Node* node, const Scope* scope);
+  Lineage Condition(const PgQuery__Node* node, const Scope* scope, UsageClause clause);
+  Lineage AExpr(const PgQuery__AExpr& expr, const Scope* scope);
+  Lineage SubLink(const PgQuery__SubLink& link, const Scope* scope);
+  Lineage FuncCall(const PgQuery__FuncCall& call, const Scope* scope);
+  void Window(const PgQuery__WindowDef& window, const Scope* scope);
+  Lineage GenericChildren(const ProtobufCMessage* message, const Scope* scope);
+  Lineage ColumnRef(const PgQuery__ColumnRef& ref, const Scope* scope);
+  Lineage ColumnByName(const Scope* scope, std::string_view name, bool* resolved);
+  bool TrustedFunction(std::string_view schema, std::string_view name, FunctionOrigin origin) const;
+
+  // Recording.
+  void Use(UsageClause clause, bool equality_only, const Lineage& lineage);
+  void Refuse(std::string reason);
+  void Write(std::string target, const Lineage& lineage);
+
+  const Policy& policy_;
+  const CatalogView& catalog_;
+  StatementAnalysis& out_;
+  std::vector<CteEntry> ctes_;  // innermost last
+  UsageClause clause_ = UsageClause::kCondition;
+  int depth_ = 0;
+  bool too_deep_ = false;
+  int view_depth_ = 0;
+  // False inside view definitions: their filters are the view author's decision, not the
+  // session's, and they do not run as the session's predicates.
+  bool record_usages_ = true;
+};
+
+// Counts nesting; past kMaxAnalysisDepth the analysis stops descending (`exceeded()`).
+class DepthGuard {
+ public:
+  explicit DepthGuard(Analyzer& a);
+  ~DepthGuard() { --analyzer_.depth_; }
+  DepthGuard(const DepthGuard&) = delete;
+  DepthGuard& operator=(const DepthGuard&) = delete;
+  bool exceeded() const { return analyzer_.too_deep_; }
+
+ private:
+  Analyzer& analyzer_;
+};
+
+// Sets `slot` for the rest of the C++ scope and restores it after.
+template <typename T>
+class Restore {
+ public:
+  Restore(T& slot, T value) : slot_(slot), saved_(std::exchange(slot, std::move(value))) {}
+  ~Restore() { slot_ = std::move(saved_); }
+  Restore(const Restore&) = delete;
+  Restore& operator=(const Restore&) = delete;
+
+ private:
+  T& slot_;
+  T saved_;
+};
+
+// Free helpers shared by the three files.
+const RangeItem* FindItem(const Scope* scope, std::string_view schema, std::string_view name);
+Lineage WholeRow(const RangeItem& item);
+std::string FigureName(const PgQuery__Node* node);
+std::optional<std::string> ConstText(const PgQuery__Node* node);
+// The String nodes of a name list (funcname, operator name, column list).
+std::vector<std::string_view> Names(PgQuery__Node* const* nodes, size_t n);
+void RenameColumns(const PgQuery__Alias* alias, std::vector<RangeColumn>& columns);
+
+}  // namespace pgmask::policy::analysis_internal

@@ -1,0 +1,101 @@
+// What the analyzer knows of the database's catalog: the session's search_path, relations with
+// their columns, view definitions and inheritance parents, and function names by schema.
+//
+// The proxy fills a CatalogData from the live catalog over the session's own connection (see the
+// field comments for the query each one comes from) and rebuilds the view after DDL, a
+// search_path change or a policy reload. `pgmask explain` without --upstream uses
+// OfflineCatalog(policy) instead.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "policy/identifier.h"
+#include "policy/policy.h"
+
+namespace pgmask::policy {
+
+enum class RelationKind { kTable, kView, kMaterializedView, kPartitionedTable, kForeignTable };
+
+struct CatalogColumn {
+  std::string name;    // pg_attribute.attname
+  int16_t attnum = 0;  // pg_attribute.attnum
+};
+
+struct CatalogRelation {
+  std::string schema;  // pg_namespace.nspname; the session's own temp schema as "pg_temp"
+  std::string name;    // pg_class.relname
+  RelationKind kind = RelationKind::kTable;
+  // attnum > 0 and not attisdropped, in attnum order: the order `*` expands to.
+  std::vector<CatalogColumn> columns;
+  // False when the relation may have columns not listed (offline mode): `*` then yields a
+  // placeholder for them, and an unknown column name is taken to be one of them.
+  bool columns_complete = true;
+  // Views and materialized views: pg_get_viewdef(oid), run in the session itself so that names
+  // are qualified exactly as the session's search_path needs.
+  std::string view_definition;
+  // pg_inherits.inhparent of this relation (partition or inheritance child), as schema + name.
+  std::vector<QualifiedName> parents;
+};
+
+struct CatalogFunction {
+  std::string schema;  // pg_proc.pronamespace's nspname
+  std::string name;    // pg_proc.proname (overloads need only one entry per schema)
+};
+
+struct CatalogData {
+  // current_schemas(false): the existing schemas of search_path in order. pg_catalog is searched
+  // first unless listed, and relations of schema "pg_temp" before everything (the session's
+  // temp schema; functions are never looked up there), as PostgreSQL does.
+  std::vector<std::string> search_path;
+  std::vector<CatalogRelation> relations;
+  std::vector<CatalogFunction> functions;
+  // True when `relations` lists every relation the session can name: a name it does not know is
+  // then something the analysis cannot trace (created in the same batch, a race with DDL) and
+  // counts as derived from every protected column. False (offline): an unknown relation is an
+  // ordinary table without protected columns whose columns are unknown.
+  bool lists_every_relation = true;
+  // True when `functions` lists every function: an unknown function is then untrusted. False
+  // (offline): an unknown function without a schema, or in pg_catalog, is assumed built-in.
+  bool lists_every_function = true;
+};
+
+class CatalogView {
+ public:
+  explicit CatalogView(CatalogData data);
+  // The indexes point into data(): moving keeps the vectors' buffers, copying would not.
+  CatalogView(CatalogView&&) = default;
+  CatalogView& operator=(CatalogView&&) = default;
+  CatalogView(const CatalogView&) = delete;
+  CatalogView& operator=(const CatalogView&) = delete;
+
+  const CatalogData& data() const { return data_; }
+  // The relation schema.name exactly, or null.
+  const CatalogRelation* Find(std::string_view schema, std::string_view name) const;
+  // Direct partitions and inheritance children of `relation`.
+  const std::vector<const CatalogRelation*>& Children(const CatalogRelation& relation) const;
+  // Whether some function called `name` exists in `schema`.
+  bool HasFunction(std::string_view schema, std::string_view name) const;
+  // The schemas that have a function called `name`.
+  const std::vector<std::string>* FunctionSchemas(std::string_view name) const;
+
+ private:
+  static std::string Key(std::string_view schema, std::string_view name);
+
+  CatalogData data_;
+  absl::flat_hash_map<std::string, const CatalogRelation*> relations_;
+  absl::flat_hash_map<const CatalogRelation*, std::vector<const CatalogRelation*>> children_;
+  absl::flat_hash_map<std::string, std::vector<std::string>> function_schemas_;
+};
+
+// The catalog `pgmask explain` assumes without a database: every table of the policy exists with
+// its protected columns (and unknown others), search_path is `public`, other relations are
+// ordinary tables without protected columns, and unknown unqualified functions are built-ins.
+// It cannot know views, partitions, inheritance or user-defined functions.
+CatalogView OfflineCatalog(const Policy& policy);
+
+}  // namespace pgmask::policy

@@ -1,0 +1,29 @@
+// Recognises `COPY ... TO STDOUT`, the one result that arrives without a RowDescription, and
+// derives what the proxy needs to mask it: a SELECT that returns the same columns in the same
+// order (to be described by the server, which yields their table OIDs and column numbers), and
+// the COPY options that shape the data.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "policy/sql_parse.h"
+
+namespace pgmask::policy {
+
+struct CopyToClient {
+  std::string describe_sql;
+  std::string format = "text";  // text, csv or binary
+  std::optional<std::string> delimiter;
+  std::optional<std::string> null_string;
+  std::optional<std::string> quote;
+  std::optional<std::string> escape;
+  bool header = false;
+};
+
+// The COPY TO STDOUT in `sql`, if any. More than one statement with a COPY TO STDOUT among them
+// is an error: its data could not be told apart from the other results.
+absl::StatusOr<std::optional<CopyToClient>> FindCopyToClient(const ParsedSql& sql);
+
+}  // namespace pgmask::policy

@@ -1,0 +1,111 @@
+#include "policy/function_rules.h"
+
+#include <array>
+
+#include "absl/strings/match.h"
+#include "protocol/string_view_bridge.h"
+
+namespace pgmask::policy {
+namespace {
+
+struct Rule {
+  std::string_view name;
+  bool prefix;  // matches every name starting with `name`
+  std::string_view reason;
+};
+
+constexpr std::string_view kRunsSql = "it runs SQL given as text, which pgmask cannot analyse";
+constexpr std::string_view kReadsFiles = "it reads or writes files on the database server";
+constexpr std::string_view kLargeObjects = "it reads or writes large objects, which pgmask cannot mask";
+constexpr std::string_view kOtherDatabase = "it reaches another database outside pgmask";
+constexpr std::string_view kQueryText = "it exposes other sessions' query text";
+constexpr std::string_view kStatistics = "it exposes column statistics (most common values, histograms)";
+constexpr std::string_view kDecoding = "it exposes row data from the write-ahead log";
+
+constexpr std::array kFunctionRules = {
+    Rule{"query_to_xml", true, kRunsSql},  // query_to_xml, _xmlschema, _xml_and_xmlschema
+    Rule{"table_to_xml", true, kRunsSql},
+    Rule{"cursor_to_xml", true, kRunsSql},
+    Rule{"schema_to_xml", true, kRunsSql},
+    Rule{"database_to_xml", true, kRunsSql},
+    Rule{"ts_stat", false, kRunsSql},
+    Rule{"ts_rewrite", false, kRunsSql},
+    Rule{"pg_read_file", false, kReadsFiles},
+    Rule{"pg_read_binary_file", false, kReadsFiles},
+    Rule{"pg_ls_", true, kReadsFiles},  // pg_ls_dir, pg_ls_logdir, pg_ls_waldir, pg_ls_tmpdir...
+    Rule{"pg_stat_file", false, kReadsFiles},
+    Rule{"pg_file_", true, kReadsFiles},  // adminpack: pg_file_write, _rename, _unlink, _sync
+    Rule{"pg_logdir_ls", false, kReadsFiles},
+    Rule{"lo_", true, kLargeObjects},
+    Rule{"loread", false, kLargeObjects},
+    Rule{"lowrite", false, kLargeObjects},
+    Rule{"dblink", true, kOtherDatabase},
+    Rule{"pg_stat_get_activity", false, kQueryText},
+    Rule{"pg_stat_get_backend_activity", false, kQueryText},
+    Rule{"pg_stat_statements", false, kQueryText},
+    Rule{"pg_stat_monitor", false, kQueryText},
+    Rule{"pg_mcv_list_items", false, kStatistics},
+    Rule{"pg_logical_slot_", true, kDecoding},
+};
+
+constexpr std::array kRelationRules = {
+    Rule{"pg_statistic", true, kStatistics},  // pg_statistic, pg_statistic_ext, _ext_data
+    Rule{"pg_stats", true, kStatistics},      // pg_stats, pg_stats_ext, pg_stats_ext_exprs
+    Rule{"pg_stat_activity", false, kQueryText},
+    Rule{"pg_stat_statements", false, kQueryText},
+    Rule{"pg_stat_monitor", false, kQueryText},
+};
+
+template <size_t N>
+std::optional<std::string_view> Match(const std::array<Rule, N>& rules, std::string_view name) {
+  for (const Rule& r : rules) {
+    if (r.prefix ? name.substr(0, r.name.size()) == r.name : name == r.name) return r.reason;
+  }
+  return std::nullopt;
+}
+
+bool EqualsIgnoreCase(std::optional<std::string_view> value, std::string_view expected) {
+  return value.has_value() && absl::EqualsIgnoreCase(ToAbsl(*value), ToAbsl(expected));
+}
+
+}  // namespace
+
+std::optional<std::string_view> ForbiddenFunctionReason(std::string_view name) {
+  return Match(kFunctionRules, name);
+}
+
+std::optional<std::string_view> ForbiddenRelationReason(std::string_view name) {
+  return Match(kRelationRules, name);
+}
+
+std::optional<std::string_view> OutOfBandChannel(std::string_view name) {
+  if (name == "pg_notify") return "a notification payload";
+  if (name == "set_config") return "a setting";
+  if (name == "pg_logical_emit_message") return "the write-ahead log";
+  return std::nullopt;
+}
+
+std::optional<std::string> SettingChangeReason(std::string_view name, std::optional<std::string_view> value) {
+  if (name == "standard_conforming_strings") {
+    for (std::string_view on : {"on", "true", "yes", "1"}) {
+      if (EqualsIgnoreCase(value, on)) return std::nullopt;
+    }
+    return std::string("standard_conforming_strings may only be on: it changes how SQL text is read");
+  }
+  if (name == "backslash_quote") {
+    if (EqualsIgnoreCase(value, "safe_encoding")) return std::nullopt;
+    return std::string("backslash_quote may only be safe_encoding: it changes how SQL text is read");
+  }
+  if (name == "client_encoding") {
+    for (std::string_view utf8 : {"utf8", "utf-8", "unicode"}) {
+      if (EqualsIgnoreCase(value, utf8)) return std::nullopt;
+    }
+    return std::string("client_encoding may only be UTF8");
+  }
+  if (name == "session_authorization") {
+    return std::string("SET SESSION AUTHORIZATION is not allowed for restricted roles");
+  }
+  return std::nullopt;
+}
+
+}  // namespace pgmask::policy

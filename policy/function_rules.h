@@ -1,0 +1,33 @@
+// Functions, relations and settings a restricted session may not use whatever the columns
+// involved (BRIEF, "How a decision is made", item 4). Names are matched without their schema:
+// extensions such as dblink install into any schema, and a user-defined function shadowing one of
+// these names is refused as well (fail closed).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pgmask::policy {
+
+// Why a function is refused: it runs SQL text given as a string, reads files, large objects or
+// other sessions' query text, or reaches another database. nullopt when none of these.
+std::optional<std::string_view> ForbiddenFunctionReason(std::string_view name);
+
+// Why a relation is refused: a catalog view or table exposing column statistics (most common
+// values, histograms) or other sessions' query text. nullopt when none of these.
+std::optional<std::string_view> ForbiddenRelationReason(std::string_view name);
+
+// The channel a function sends an argument out through, outside the result rows the proxy masks
+// (notification payloads, settings readable with SHOW, the WAL), or nullopt.
+std::optional<std::string_view> OutOfBandChannel(std::string_view name);
+
+// Why setting `name` to `value` is refused, or nullopt when it may change. `value` is the literal
+// text, nullopt when it is not a literal (or, for set_config, not known before execution).
+// Refused: standard_conforming_strings other than on and backslash_quote other than
+// safe_encoding (the parser pgmask uses reads SQL text with exactly these), a client_encoding
+// other than UTF8, and session_authorization. SET ROLE is allowed: it can never reach beyond the
+// identity the proxy computed.
+std::optional<std::string> SettingChangeReason(std::string_view name, std::optional<std::string_view> value);
+
+}  // namespace pgmask::policy

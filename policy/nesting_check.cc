@@ -1,0 +1,102 @@
+#include "policy/nesting_check.h"
+
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pgmask::policy {
+namespace {
+
+enum class TokenRole { kOpen, kClose, kOperator, kChainEnd, kOther };
+
+TokenRole RoleOf(const PgQuery__ScanToken& t) {
+  switch (t.token) {
+    case PG_QUERY__TOKEN__ASCII_40:  // (
+    case PG_QUERY__TOKEN__ASCII_91:  // [
+    case PG_QUERY__TOKEN__CASE:
+      return TokenRole::kOpen;
+    case PG_QUERY__TOKEN__ASCII_41:  // )
+    case PG_QUERY__TOKEN__ASCII_93:  // ]
+    case PG_QUERY__TOKEN__END_P:
+      return TokenRole::kClose;
+    case PG_QUERY__TOKEN__ASCII_37:  // %
+    case PG_QUERY__TOKEN__ASCII_42:  // *
+    case PG_QUERY__TOKEN__ASCII_43:  // +
+    case PG_QUERY__TOKEN__ASCII_45:  // -
+    case PG_QUERY__TOKEN__ASCII_47:  // /
+    case PG_QUERY__TOKEN__ASCII_60:  // <
+    case PG_QUERY__TOKEN__ASCII_61:  // =
+    case PG_QUERY__TOKEN__ASCII_62:  // >
+    case PG_QUERY__TOKEN__ASCII_94:  // ^
+    case PG_QUERY__TOKEN__Op:
+    case PG_QUERY__TOKEN__TYPECAST:
+    case PG_QUERY__TOKEN__NOT:
+    case PG_QUERY__TOKEN__IS:
+    case PG_QUERY__TOKEN__LIKE:
+    case PG_QUERY__TOKEN__ILIKE:
+    case PG_QUERY__TOKEN__SIMILAR:
+    case PG_QUERY__TOKEN__BETWEEN:
+    case PG_QUERY__TOKEN__COLLATE:
+    case PG_QUERY__TOKEN__AT:
+      return TokenRole::kOperator;
+    case PG_QUERY__TOKEN__ASCII_44:  // ,
+    case PG_QUERY__TOKEN__ASCII_59:  // ;
+      return TokenRole::kChainEnd;
+    default:
+      return t.keyword_kind == PG_QUERY__KEYWORD_KIND__NO_KEYWORD ? TokenRole::kOther : TokenRole::kChainEnd;
+  }
+}
+
+}  // namespace
+
+absl::Status CheckNesting(std::string_view sql, int max_depth) {
+  if (sql.size() > kMaxAnalysedSqlBytes) {
+    return absl::InvalidArgumentError("statement too long to analyse");
+  }
+  const std::string text(sql);
+  PgQueryScanResult scan = pg_query_scan(text.c_str());
+  if (scan.error != nullptr) {
+    pg_query_free_scan_result(scan);
+    return absl::OkStatus();  // the parser reports the same error with its own message
+  }
+  std::unique_ptr<PgQuery__ScanResult, void (*)(PgQuery__ScanResult*)> tokens(
+      pg_query__scan_result__unpack(nullptr, scan.pbuf.len, reinterpret_cast<const uint8_t*>(scan.pbuf.data)),
+      [](PgQuery__ScanResult* r) { pg_query__scan_result__free_unpacked(r, nullptr); });
+  pg_query_free_scan_result(scan);
+  if (tokens == nullptr) return absl::InvalidArgumentError("statement could not be scanned");
+  // Per open bracket: the depth it started at and the length of the operator chain inside it.
+  struct Frame {
+    int base;
+    int chain;
+  };
+  std::vector<Frame> frames{{0, 0}};
+  for (size_t i = 0; i < tokens->n_tokens; ++i) {
+    Frame& top = frames.back();
+    switch (RoleOf(*tokens->tokens[i])) {
+      case TokenRole::kOpen:
+        frames.push_back({top.base + top.chain + 1, 0});
+        break;
+      case TokenRole::kClose:
+        if (frames.size() > 1) frames.pop_back();
+        break;
+      case TokenRole::kOperator:
+        ++top.chain;
+        break;
+      case TokenRole::kChainEnd:
+        top.chain = 0;
+        break;
+      case TokenRole::kOther:
+        break;
+    }
+    const Frame& now = frames.back();
+    if (now.base + now.chain > max_depth) {
+      return absl::InvalidArgumentError("statement nested too deeply to analyse");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pgmask::policy

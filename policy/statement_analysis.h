@@ -1,0 +1,97 @@
+// What the analyzer finds in one statement, independent of any role: the lineage of every output
+// column, where protected columns are used other than as output, the functions called, the data
+// written into tables or side channels, and the refusal triggers that hold for every restricted
+// role. decision.h turns it into a per-session verdict.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/lineage.h"
+#include "policy/name_resolution.h"
+#include "policy/statement_kind.h"
+
+namespace pgmask::policy {
+
+struct OutputColumn {
+  std::string name;  // as PostgreSQL would name it ("?column?" for an anonymous expression)
+  Lineage lineage;
+  // Stands for zero or more columns the analysis cannot list: the unlisted columns of a
+  // relation the catalog does not fully know, or the columns of a function returning a record.
+  bool unlisted = false;
+  bool operator==(const OutputColumn&) const = default;
+};
+
+// Where a protected column is used other than as an output value.
+enum class UsageClause {
+  kWhere,
+  kJoin,          // JOIN ON / USING / NATURAL, MERGE ON
+  kHaving,
+  kOrderBy,       // ORDER BY, and ordered aggregates
+  kGroupBy,
+  kDistinct,      // SELECT DISTINCT, and UNION without ALL
+  kDistinctOn,
+  kWindow,        // PARTITION BY, window ORDER BY and frame offsets
+  kLimit,         // LIMIT, OFFSET, FETCH FIRST
+  kSetOperation,  // INTERSECT, EXCEPT
+  kCondition,     // any other comparison, pattern match or condition (CASE WHEN, FILTER, ...)
+};
+
+std::string_view UsageClauseName(UsageClause clause);
+
+struct ColumnUsage {
+  UsageClause clause;
+  // Only equality is revealed: grouping, DISTINCT, PARTITION BY or an equality comparison, where
+  // every operand is a plain reference to a protected column. Allowed for roles that see all of
+  // `columns` tokenized or hashed (tokens reveal equality anyway).
+  bool equality_only = false;
+  // The protected columns of the usage; for an equality comparison both sides.
+  ProtectedColumnSet columns;
+  bool everything = false;  // an untraceable operand: every protected column
+  bool operator==(const ColumnUsage&) const = default;
+};
+
+struct FunctionUse {
+  std::string schema;  // as written; empty when unqualified
+  std::string name;
+  FunctionOrigin origin = FunctionOrigin::kUnknown;
+  bool trusted = false;  // built-in, or listed in settings.trusted_functions
+  bool operator==(const FunctionUse&) const = default;
+};
+
+// Protected data stored into a table or sent out of band by the statement itself.
+struct DataWrite {
+  std::string target;  // "table public.archive (column ssn)", "a notification payload", ...
+  Lineage lineage;
+};
+
+// A setting the statement changes: the proxy tracks search_path (name resolution) itself.
+struct SettingChange {
+  std::string name;
+  std::optional<std::string> value;  // literal text; nullopt for RESET/DEFAULT or a non-literal
+};
+
+struct StatementAnalysis {
+  StatementKind kind = StatementKind::kUtility;
+  // The statement's text within the query string (RawStmt location and length; length 0 means
+  // "to the end").
+  int32_t location = 0;
+  int32_t length = 0;
+  // PREPARE/EXECUTE/DEALLOCATE: the statement name; DECLARE/FETCH/MOVE/CLOSE: the cursor name.
+  std::string name;
+  // The result columns in order. For PREPARE and DECLARE those of the inner query, which
+  // EXECUTE and FETCH return later; EXECUTE and FETCH themselves have none here (the proxy
+  // looks the name up). EXPLAIN: its plan text, which holds no protected value.
+  std::vector<OutputColumn> outputs;
+  std::vector<ColumnUsage> usages;
+  std::vector<FunctionUse> functions;
+  std::vector<DataWrite> writes;
+  std::vector<SettingChange> settings;
+  // Reasons every restricted role is refused, whatever its actions.
+  std::vector<std::string> refusals;
+};
+
+}  // namespace pgmask::policy
