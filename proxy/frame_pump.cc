@@ -44,6 +44,11 @@ void OutputBatch::Clear() {
   buffers_.clear();
 }
 
+void OutputBatch::ReleaseMemory() {
+  constexpr size_t kKeep = 4096;
+  if (scratch_.capacity() > kKeep) std::string().swap(scratch_);
+}
+
 const std::vector<boost::asio::const_buffer>& OutputBatch::Buffers() {
   buffers_.clear();
   for (const Segment& s : segments_) {
@@ -69,6 +74,7 @@ awaitable<FramePump::Readiness> FramePump::WaitReadable() {
 awaitable<bool> FramePump::ReadSome(size_t want_total) {
   // Wait for readiness before taking a buffer, so an idle session holds none.
   if (!last_read_filled_) {
+    if (buffer_.empty()) out_.ReleaseMemory();
     const Readiness r = co_await WaitReadable();
     if (r != Readiness::kReadable) co_return r == Readiness::kWoken;
   }
@@ -200,6 +206,7 @@ awaitable<PumpResult> FramePump::Relay(tcp::socket& destination, FrameSink& sink
         write_failed_ = true;
         co_return PumpResult{PumpEnd::kWriteError, "write failed"};
       }
+      sink.OnWritten();
     }
     buffer_.Consume(used);
     if (stop) co_return result;

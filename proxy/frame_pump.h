@@ -27,6 +27,9 @@ class OutputBatch {
   void EmitCommitted(size_t scratch_start);
   bool empty() const { return segments_.empty(); }
   void Clear();
+  // Gives back a large scratch buffer; called when the session goes idle so that a session that
+  // once masked a big result does not keep its buffer.
+  void ReleaseMemory();
   const std::vector<boost::asio::const_buffer>& Buffers();
 
  private:
@@ -58,6 +61,8 @@ class FrameSink {
   virtual void OnStreamedFrame(const protocol::FrameHeader& header) {}
   // Called before the pump waits for more input; may emit or ask to stop.
   virtual Verdict OnIdle(OutputBatch& out) { return Verdict::kForward; }
+  // Called after a batch was written to the destination (for the statement timer).
+  virtual void OnWritten() {}
 };
 
 enum class PumpEnd {

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/policy_commands.h"
 #include "proxy/serve_command.h"
 
 namespace {
@@ -12,6 +13,8 @@ constexpr std::string_view kUsage = R"(pgmask - a dynamic data-masking proxy for
 
 Usage:
   pgmask serve [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [options]
+  pgmask check POLICY_FILE
+  pgmask detokenize [--token-key-file FILE] [--type TYPE] TOKEN...
   pgmask --version
   pgmask --help
 
@@ -25,6 +28,11 @@ serve options (each also a key of the --config YAML file; flags win):
   --shutdown-grace SECONDS    on SIGTERM/SIGINT, how long sessions may finish (default 30)
   --max-message-size BYTES    largest protocol message accepted (default 1073741823)
   --log-level LEVEL           debug, info, warn or error (default info)
+  --policy FILE               the masking policy (YAML); without it pgmask only relays
+  --token-key-file FILE       key for tokenize (else PGMASK_TOKEN_KEY)
+  --hash-key-file FILE        key for hash (else PGMASK_HASH_KEY)
+  --policy-poll SECONDS       how often the policy file is checked for changes (default 1)
+SIGHUP reloads the policy; an invalid policy is rejected and the one in force is kept.
 )";
 
 }  // namespace
@@ -46,6 +54,8 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::string_view> rest(args.begin() + 1, args.end());
   if (command == "serve") return pgmask::proxy::RunServeCommand(rest);
+  if (command == "check") return pgmask::proxy::RunCheck(rest);
+  if (command == "detokenize") return pgmask::proxy::RunDetokenize(rest);
   std::cerr << "pgmask: unknown command \"" << command << "\"; see pgmask --help\n";
   return 2;
 }

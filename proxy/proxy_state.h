@@ -6,6 +6,8 @@
 
 #include "proxy/asio.h"
 #include "proxy/cancel_registry.h"
+#include "proxy/metrics.h"
+#include "proxy/policy_store.h"
 #include "proxy/serve_config.h"
 
 namespace pgmask::proxy {
@@ -16,6 +18,8 @@ struct ProxyState {
   const ServeConfig config;
   std::vector<tcp::endpoint> upstream_endpoints;
   CancelRegistry cancel_registry;
+  PolicyStore policies;
+  Metrics metrics;
   std::atomic<int> admitted_sessions{0};  // sessions past the startup packet, counted for max_client_conn
   std::atomic<int> open_connections{0};   // every accepted socket, for shutdown
   std::atomic<bool> shutting_down{false};

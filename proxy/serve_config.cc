@@ -36,6 +36,12 @@ absl::Status ParseSeconds(std::string_view value, absl::Duration& out) {
   return absl::OkStatus();
 }
 
+absl::Status SetString(std::string_view value, std::string& out) {
+  if (value.empty()) return absl::InvalidArgumentError("expected a path");
+  out = std::string(value);
+  return absl::OkStatus();
+}
+
 // One table of settings: the YAML key, its flag and how a value is applied.
 struct Setting {
   std::string_view key;
@@ -75,6 +81,30 @@ const std::vector<Setting>& Settings() {
          absl::Status s = ParseInt(v, 1024, 0x3fffffff, bytes);
          if (s.ok()) c.max_message_size = static_cast<uint32_t>(bytes);
          return s;
+       }},
+      {"policy", "--policy",
+       [](std::string_view v, ServeConfig& c) { return SetString(v, c.policy_file); }},
+      {"token_key_file", "--token-key-file",
+       [](std::string_view v, ServeConfig& c) { return SetString(v, c.token_key_file); }},
+      {"hash_key_file", "--hash-key-file",
+       [](std::string_view v, ServeConfig& c) { return SetString(v, c.hash_key_file); }},
+      {"policy_poll", "--policy-poll",
+       [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.policy_poll); }},
+      {"admin", "--admin",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         if (v == "off") {
+           c.admin.reset();
+           return absl::OkStatus();
+         }
+         auto hp = ParseHostPort(v);
+         if (!hp.ok()) return hp.status();
+         c.admin = *hp;
+         return absl::OkStatus();
+       }},
+      {"log_format", "--log-format",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         if (!ParseLogFormat(v, c.log_format)) return absl::InvalidArgumentError("expected plain or json");
+         return absl::OkStatus();
        }},
       {"log_level", "--log-level",
        [](std::string_view v, ServeConfig& c) -> absl::Status {

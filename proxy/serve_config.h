@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,13 @@ struct ServeConfig {
   // does not mean large buffers.
   uint32_t max_message_size = 0x3fffffff;
   LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kPlain;
+  std::string policy_file;     // empty: relay everything unchanged
+  std::string token_key_file;  // else PGMASK_TOKEN_KEY
+  std::string hash_key_file;   // else PGMASK_HASH_KEY
+  absl::Duration policy_poll = absl::Seconds(1);  // how often the policy file is checked for changes
+  // The admin HTTP listener (/metrics, /healthz, /readyz); nullopt: none.
+  std::optional<HostPort> admin;
 };
 
 // "host:port" or "[v6]:port".

@@ -3,12 +3,15 @@
 #include <signal.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <exception>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "policy/key_file.h"
+#include "proxy/admin_server.h"
 #include "proxy/log.h"
 #include "proxy/session.h"
 
@@ -42,9 +45,16 @@ Server::~Server() {
 
 absl::Status Server::Run() {
   SetLogLevel(state_.config.log_level);
+  SetLogFormat(state_.config.log_format);
   auto endpoints = ResolveUpstream(state_.config.upstream);
   if (!endpoints.ok()) return endpoints.status();
   state_.upstream_endpoints = *std::move(endpoints);
+
+  if (!state_.config.policy_file.empty()) {
+    auto keys = policy::LoadKeys(state_.config.token_key_file, state_.config.hash_key_file);
+    if (!keys.ok()) return keys.status();
+    if (absl::Status s = state_.policies.Load(state_.config.policy_file, *std::move(keys)); !s.ok()) return s;
+  }
 
   int threads = state_.config.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -67,18 +77,33 @@ absl::Status Server::Run() {
   }
   const tcp::endpoint bound = acceptor.local_endpoint();
 
+  AdminServer admin(state_, main_worker.io);
+  if (state_.config.admin) {
+    if (absl::Status s = admin.Listen(*state_.config.admin); !s.ok()) return s;
+  }
+
   ::signal(SIGPIPE, SIG_IGN);
   asio::signal_set signals(main_worker.io, SIGINT, SIGTERM);
   signals.async_wait([this, &acceptor](const boost::system::error_code& e, int) {
     if (!e) asio::co_spawn(workers_.front()->io, Shutdown(acceptor), asio::detached);
   });
 
+  asio::signal_set reload_signal(main_worker.io, SIGHUP);
+  asio::co_spawn(main_worker.io, WatchPolicy(reload_signal), asio::detached);
+
   for (auto& w : workers_) guards_.push_back(asio::make_work_guard(w->io));
   asio::co_spawn(main_worker.io, Accept(acceptor), asio::detached);
+  if (state_.config.admin) admin.Start();
 
   Logf(LogLevel::kInfo, "pgmask %s listening on %s:%d, upstream %s:%d, %d threads", PGMASK_VERSION,
        bound.address().to_string(), bound.port(), state_.config.upstream.host, state_.config.upstream.port,
        threads);
+  // After the line above: tests read the first "listening on" as the SQL port.
+  if (state_.config.admin) {
+    const tcp::endpoint admin_bound = admin.local_endpoint();
+    Logf(LogLevel::kInfo, "admin listening on %s:%d (/metrics, /healthz, /readyz)", admin_bound.address().to_string(),
+         admin_bound.port());
+  }
   for (size_t i = 1; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
     w->thread = std::thread([w] { w->io.run(); });
@@ -89,6 +114,28 @@ absl::Status Server::Run() {
   }
   Logf(LogLevel::kInfo, "pgmask stopped");
   return absl::OkStatus();
+}
+
+awaitable<void> Server::WatchPolicy(asio::signal_set& reload_signal) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer poll(workers_.front()->io);
+  while (!state_.shutting_down.load()) {
+    // Without a policy there is nothing to poll, but SIGHUP must still not end the process.
+    poll.expires_after(state_.policies.enabled() ? absl::ToChronoNanoseconds(state_.config.policy_poll)
+                                                 : std::chrono::hours(24));
+    auto woke = co_await (reload_signal.async_wait(kUseTuple) || poll.async_wait(kUseTuple));
+    if (state_.shutting_down.load()) break;
+    if (woke.index() == 0) {
+      if (!state_.policies.enabled()) {
+        Logf(LogLevel::kInfo, "SIGHUP: no policy configured, nothing to reload");
+        continue;
+      }
+      Logf(LogLevel::kInfo, "SIGHUP: reloading the policy");
+      state_.policies.Reload();
+    } else {
+      state_.policies.ReloadIfChanged();
+    }
+  }
 }
 
 awaitable<void> Server::Accept(tcp::acceptor& acceptor) {
@@ -105,6 +152,7 @@ awaitable<void> Server::Accept(tcp::acceptor& acceptor) {
       co_await pause.async_wait(kUseTuple);
       continue;
     }
+    state_.metrics.ConnectionAccepted();
     asio::co_spawn(worker.io, RunSession(worker, std::move(socket)), asio::detached);
   }
 }

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include <boost/asio/signal_set.hpp>
+
 #include "proxy/asio.h"
 #include "proxy/proxy_state.h"
 #include "proxy/session_list.h"
@@ -29,6 +31,8 @@ class Server {
   };
 
   awaitable<void> Accept(tcp::acceptor& acceptor);
+  // Reloads the policy on SIGHUP and when its file changes.
+  awaitable<void> WatchPolicy(asio::signal_set& reload_signal);
   awaitable<void> RunSession(Worker& worker, tcp::socket socket);
   awaitable<void> Shutdown(tcp::acceptor& acceptor);
 

@@ -13,7 +13,9 @@
 #include "absl/time/clock.h"
 #include "protocol/messages.h"
 #include "protocol/string_view_bridge.h"
+#include "proxy/client_sink.h"
 #include "proxy/log.h"
+#include "proxy/server_sink.h"
 #include "proxy/session_list.h"
 
 namespace pgmask::proxy {
@@ -63,89 +65,25 @@ bool IsFatal(std::string_view severity) { return severity == "FATAL" || severity
 
 }  // namespace
 
-// client -> server traffic after the handshake.
-class Session::ClientSink final : public FrameSink {
- public:
-  explicit ClientSink(Session& s) : s_(s) {}
-  bool NeedsWholeFrame(const FrameHeader& h) override { return h.type() != MessageType::kCopyData; }
-  void OnStreamedFrame(const FrameHeader&) override { s_.idle_ = false; }
-  Verdict OnFrame(const FrameHeader& h, std::span<uint8_t>, OutputBatch&) override {
-    s_.idle_ = false;
-    if (h.type() == MessageType::kTerminate) {
-      s_.client_terminated_ = true;
-      return Verdict::kForwardAndStop;
-    }
-    return Verdict::kForward;
-  }
-
- private:
-  Session& s_;
-};
-
-// server -> client traffic after the handshake.
-class Session::ServerSink final : public FrameSink {
- public:
-  explicit ServerSink(Session& s) : s_(s) {}
-  bool NeedsWholeFrame(const FrameHeader& h) override {
-    return h.type() != MessageType::kDataRow && h.type() != MessageType::kCopyData;
-  }
-  Verdict OnFrame(const FrameHeader& h, std::span<uint8_t> frame, OutputBatch&) override {
-    const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
-    switch (h.type()) {
-      case MessageType::kReadyForQuery: {
-        const auto status = protocol::ParseReadyForQuery(body);
-        s_.idle_ = status.ok() && *status == 'I';
-        return Verdict::kForward;
-      }
-      case MessageType::kErrorResponse: {
-        const auto error = protocol::ParseErrorNotice(body);
-        if (error.ok() && IsFatal(error->severity())) s_.upstream_sent_fatal_ = true;
-        return Verdict::kForward;
-      }
-      case MessageType::kBackendKeyData:
-        // Only valid during startup; the upstream key must never reach the client.
-        return Verdict::kDrop;
-      default:
-        return Verdict::kForward;
-    }
-  }
-  Verdict OnIdle(OutputBatch& out) override {
-    if (!s_.shutdown_requested_ || !s_.idle_ || s_.goodbye_sent_ || !s_.upstream_pump_.at_message_boundary()) {
-      return Verdict::kForward;
-    }
-    s_.goodbye_sent_ = true;
-    out.Emit(s_.ClientErrorBytes("57P01", "terminating connection because pgmask is shutting down"));
-    return Verdict::kStop;
-  }
-
- private:
-  Session& s_;
-};
-
 Session::Session(ProxyState& state, SessionList& list, tcp::socket client)
-    : state_(state),
+    : proxy_(state),
       list_(list),
+      state_(state),
       client_(std::move(client)),
       upstream_(client_.get_executor()),
       client_pump_(client_, Direction::kFrontend, state.config.max_message_size),
       upstream_pump_(upstream_, Direction::kBackend, state.config.max_message_size),
-      client_writer_(client_.get_executor()),
-      id_(NewSessionId()) {
+      client_writer_(client_.get_executor()) {
+  state_.id = NewSessionId();
   list_.Add(this);
-  state_.open_connections.fetch_add(1, std::memory_order_relaxed);
+  proxy_.open_connections.fetch_add(1, std::memory_order_relaxed);
 }
 
 Session::~Session() {
-  if (has_cancel_key_) state_.cancel_registry.Unregister(client_key_);
-  if (admitted_) state_.admitted_sessions.fetch_sub(1, std::memory_order_relaxed);
-  state_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (has_cancel_key_) proxy_.cancel_registry.Unregister(client_key_);
+  if (admitted_) proxy_.admitted_sessions.fetch_sub(1, std::memory_order_relaxed);
+  proxy_.open_connections.fetch_sub(1, std::memory_order_relaxed);
   list_.Remove(this);
-}
-
-std::string Session::ClientErrorBytes(std::string_view sqlstate, std::string_view message) const {
-  std::string out;
-  protocol::WriteErrorResponse(out, {"FATAL", sqlstate, message});
-  return out;
 }
 
 bool Session::CanWriteToClient() const { return client_.is_open() && upstream_pump_.at_message_boundary(); }
@@ -168,7 +106,7 @@ awaitable<void> Session::SendClientError(std::string_view severity, std::string_
 awaitable<void> Session::Run() {
   const absl::Time started = absl::Now();
   peer_ = EndpointText(client_);
-  Logf(LogLevel::kInfo, "session=%s open client=%s", id_, peer_);
+  Logf(LogLevel::kInfo, "session=%s open client=%s", state_.id, peer_);
   boost::system::error_code ignored;
   client_.set_option(tcp::no_delay(true), ignored);
   client_.non_blocking(true, ignored);
@@ -181,21 +119,22 @@ awaitable<void> Session::Run() {
   } catch (const std::exception& e) {
     ending.reason = absl::StrFormat("internal error: %s", e.what());
   }
+  proxy_.metrics.SessionEnded(phase_ == SessionPhase::kReady, ending.reason);
   phase_ = SessionPhase::kClosing;
   client_.close(ignored);
   upstream_.close(ignored);
-  Logf(LogLevel::kInfo, "session=%s close reason=\"%s\" duration_ms=%d", id_, ending.reason,
+  Logf(LogLevel::kInfo, "session=%s close reason=\"%s\" duration_ms=%d", state_.id, ending.reason,
        absl::ToInt64Milliseconds(absl::Now() - started));
 }
 
 awaitable<Session::Ending> Session::HandshakeWithDeadline() {
   using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer deadline(client_.get_executor(), ToChrono(state_.config.startup_timeout));
+  asio::steady_timer deadline(client_.get_executor(), ToChrono(proxy_.config.startup_timeout));
   auto result = co_await (Handshake() || deadline.async_wait(asio::use_awaitable));
   if (result.index() == 0) co_return std::get<0>(std::move(result));
   // The handshake was cut at an arbitrary point; only say why if no message is half written.
   if (!client_writer_.busy()) {
-    co_await SendClientError("FATAL", "08006", "canceling authentication due to timeout");
+    co_await SendClientError("FATAL", "57014", "canceling authentication due to timeout");
   }
   co_return Ending{"startup timeout"};
 }
@@ -258,13 +197,13 @@ awaitable<Session::Ending> Session::Handshake() {
 
   user_ = std::string(packet.params.Get("user").value_or(""));
   database_ = std::string(packet.params.Get("database").value_or(user_));
-  Logf(LogLevel::kInfo, "session=%s login user=%s database=%s", id_, user_, database_);
-  if (state_.shutting_down.load(std::memory_order_relaxed)) {
+  Logf(LogLevel::kInfo, "session=%s login user=%s database=%s", state_.id, user_, database_);
+  if (proxy_.shutting_down.load(std::memory_order_relaxed)) {
     co_await SendClientError("FATAL", "57P01", "pgmask is shutting down");
     co_return Ending{"refused: shutting down"};
   }
-  if (state_.admitted_sessions.fetch_add(1, std::memory_order_relaxed) >= state_.config.max_client_conn) {
-    state_.admitted_sessions.fetch_sub(1, std::memory_order_relaxed);
+  if (proxy_.admitted_sessions.fetch_add(1, std::memory_order_relaxed) >= proxy_.config.max_client_conn) {
+    proxy_.admitted_sessions.fetch_sub(1, std::memory_order_relaxed);
     co_await SendClientError("FATAL", "53300", "sorry, too many clients already");
     co_return Ending{"refused: too many clients"};
   }
@@ -283,13 +222,13 @@ awaitable<Session::Ending> Session::Handshake() {
 
 awaitable<bool> Session::ConnectUpstream(Ending& ending) {
   using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer deadline(client_.get_executor(), ToChrono(state_.config.connect_timeout));
-  auto result = co_await (asio::async_connect(upstream_, state_.upstream_endpoints, kUseTuple) ||
+  asio::steady_timer deadline(client_.get_executor(), ToChrono(proxy_.config.connect_timeout));
+  auto result = co_await (asio::async_connect(upstream_, proxy_.upstream_endpoints, kUseTuple) ||
                           deadline.async_wait(asio::use_awaitable));
   boost::system::error_code ec = asio::error::timed_out;
   if (result.index() == 0) ec = std::get<0>(std::get<0>(result));
   if (ec) {
-    Logf(LogLevel::kWarn, "session=%s upstream connect failed: %s", id_, ec.message());
+    Logf(LogLevel::kWarn, "session=%s upstream connect failed: %s", state_.id, ec.message());
     co_await SendClientError("FATAL", "08001", "pgmask could not connect to the upstream server");
     ending.reason = "upstream unreachable";
     co_return false;
@@ -321,7 +260,7 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
         co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
         co_return Ending{absl::StrFormat("upstream protocol violation: %s", frame.end.detail)};
       }
-      if (!upstream_sent_fatal_) {
+      if (!state_.upstream_sent_fatal) {
         co_await SendClientError("FATAL", "08006", "the upstream server closed the connection");
       }
       co_return Ending{"upstream closed during authentication"};
@@ -349,20 +288,20 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
           co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
           co_return Ending{"upstream protocol violation: key data"};
         }
-        client_key_ = state_.cancel_registry.Register({upstream_.remote_endpoint(), *key});
+        client_key_ = proxy_.cancel_registry.Register({upstream_.remote_endpoint(), *key});
         has_cancel_key_ = true;
         protocol::WriteBackendKeyData(to_client, client_key_);
         break;
       }
       case MessageType::kErrorResponse: {
         const auto error = protocol::ParseErrorNotice(body);
-        if (error.ok() && IsFatal(error->severity())) upstream_sent_fatal_ = true;
+        if (error.ok() && IsFatal(error->severity())) state_.upstream_sent_fatal = true;
         to_client.append(as_text);
         break;
       }
       case MessageType::kReadyForQuery: {
         const auto status = protocol::ParseReadyForQuery(body);
-        idle_ = status.ok() && *status == 'I';
+        state_.idle = status.ok() && *status == 'I';
         to_client.append(as_text);
         done = true;
         break;
@@ -378,6 +317,13 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
         co_return Ending{"upstream protocol violation: unexpected message during startup"};
     }
     upstream_pump_.Consume(size);
+    if (done && state_.policy_enabled()) {
+      const bool loaded = co_await LoadCatalog();
+      if (!loaded) {
+        co_await SendClientError("FATAL", "XX000", "pgmask could not read the catalog it needs to apply the policy");
+        co_return Ending{"catalog could not be read"};
+      }
+    }
     if (done) {
       const bool flushed = co_await flush();
       if (!flushed) co_return Ending{"client closed during startup"};
@@ -408,19 +354,54 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
         co_return Ending{"upstream write failed"};
       }
     }
-    if (upstream_sent_fatal_) {
+    if (state_.upstream_sent_fatal) {
       co_await flush();
       co_return Ending{"upstream refused the login"};
     }
   }
 }
 
+awaitable<bool> Session::LoadCatalog() {
+  state_.policy_generation = proxy_.policies.generation();
+  SessionCatalog catalog;
+  catalog.policy = proxy_.policies.current();
+  std::string query;
+  protocol::MessageWriter w(query);
+  w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(CatalogQuery(*catalog.policy));
+  w.End();
+  auto [ec, n] = co_await asio::async_write(upstream_, asio::buffer(query), kUseTuple);
+  if (ec) co_return false;
+  bool ok = true;
+  std::vector<protocol::WireValue> row;
+  for (;;) {
+    auto frame = co_await upstream_pump_.ReadFrame(proxy_.config.max_message_size);
+    if (!frame.ok) co_return false;
+    const size_t size = frame.header.frame_size();
+    const protocol::Bytes body = upstream_pump_.Buffered().subspan(protocol::kFrameHeaderSize, size - protocol::kFrameHeaderSize);
+    switch (frame.header.type()) {
+      case MessageType::kDataRow:
+        ok = ok && protocol::ParseDataRow(body, row).ok() && AddCatalogRow(row, catalog).ok();
+        break;
+      case MessageType::kErrorResponse:
+        ok = false;
+        break;
+      case MessageType::kReadyForQuery:
+        upstream_pump_.Consume(size);
+        if (ok) state_.ActivateCatalog(std::move(catalog));
+        co_return ok;
+      default:
+        break;  // RowDescription, CommandComplete, notices
+    }
+    upstream_pump_.Consume(size);
+  }
+}
+
 awaitable<Session::Ending> Session::RelayCancel(const protocol::CancelKey& key) {
-  const std::optional<CancelTarget> target = state_.cancel_registry.Find(key);
+  const std::optional<CancelTarget> target = proxy_.cancel_registry.Find(key);
   if (!target) co_return Ending{"cancel request with an unknown key"};
   using namespace asio::experimental::awaitable_operators;
   tcp::socket cancel_socket(client_.get_executor());
-  asio::steady_timer deadline(client_.get_executor(), ToChrono(state_.config.connect_timeout));
+  asio::steady_timer deadline(client_.get_executor(), ToChrono(proxy_.config.connect_timeout));
   auto connected = co_await (cancel_socket.async_connect(target->upstream, kUseTuple) ||
                              deadline.async_wait(asio::use_awaitable));
   if (connected.index() != 0 || std::get<0>(std::get<0>(connected))) {
@@ -434,8 +415,8 @@ awaitable<Session::Ending> Session::RelayCancel(const protocol::CancelKey& key) 
 
 awaitable<Session::Ending> Session::RelayTraffic() {
   using namespace asio::experimental::awaitable_operators;
-  ClientSink client_sink(*this);
-  ServerSink server_sink(*this);
+  ClientSink client_sink(state_);
+  ServerSink server_sink(state_, upstream_pump_);
   auto result = co_await (client_pump_.Relay(upstream_, client_sink, nullptr) ||
                           upstream_pump_.Relay(client_, server_sink, &client_writer_));
   if (result.index() == 0) {
@@ -444,7 +425,7 @@ awaitable<Session::Ending> Session::RelayTraffic() {
       case PumpEnd::kStopped:
         co_return Ending{"client terminated"};
       case PumpEnd::kViolation:
-        Logf(LogLevel::kWarn, "session=%s client protocol violation: %s", id_, r.detail);
+        Logf(LogLevel::kWarn, "session=%s client protocol violation: %s", state_.id, r.detail);
         co_await SendClientError("FATAL", "08P01", r.detail);
         co_return Ending{absl::StrFormat("client protocol violation: %s", r.detail)};
       case PumpEnd::kWriteError:
@@ -461,18 +442,23 @@ awaitable<Session::Ending> Session::RelayTraffic() {
     }
   }
   const PumpResult r = std::get<1>(result);
+  if (state_.server_violation) {
+    Logf(LogLevel::kWarn, "session=%s upstream sent a malformed result message", state_.id);
+    co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
+    co_return Ending{"upstream protocol violation: malformed result"};
+  }
   switch (r.end) {
     case PumpEnd::kStopped:
-      co_return Ending{goodbye_sent_ ? "shutdown" : "stopped"};
+      co_return Ending{state_.goodbye_sent ? "shutdown" : "stopped"};
     case PumpEnd::kViolation:
-      Logf(LogLevel::kWarn, "session=%s upstream protocol violation: %s", id_, r.detail);
+      Logf(LogLevel::kWarn, "session=%s upstream protocol violation: %s", state_.id, r.detail);
       co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
       co_return Ending{absl::StrFormat("upstream protocol violation: %s", r.detail)};
     case PumpEnd::kWriteError:
       co_return Ending{"client disconnected"};
     case PumpEnd::kPeerClosed:
     case PumpEnd::kReadError:
-      if (!upstream_sent_fatal_) {
+      if (!state_.upstream_sent_fatal) {
         co_await SendClientError("FATAL", "08006", "the upstream server closed the connection unexpectedly");
       }
       co_return Ending{"upstream closed"};
@@ -481,8 +467,8 @@ awaitable<Session::Ending> Session::RelayTraffic() {
 }
 
 void Session::RequestShutdown() {
-  shutdown_requested_ = true;
-  if (phase_ == SessionPhase::kReady && idle_) upstream_pump_.Wake();
+  state_.shutdown_requested = true;
+  if (phase_ == SessionPhase::kReady && state_.idle) upstream_pump_.Wake();
 }
 
 void Session::ForceClose() {

@@ -11,13 +11,14 @@
 #include "proxy/asio.h"
 #include "proxy/frame_pump.h"
 #include "proxy/proxy_state.h"
+#include "proxy/session_state.h"
 #include "proxy/writer_lock.h"
 
 namespace pgmask::proxy {
 
 class SessionList;
 
-// Phases of a session; the server->client pump's behaviour depends on them.
+// Phases of a session, in order.
 enum class SessionPhase { kStartup, kAuthenticating, kReady, kClosing };
 
 class Session {
@@ -35,8 +36,6 @@ class Session {
   void ForceClose();
 
  private:
-  class ClientSink;
-  class ServerSink;
   struct Ending {
     std::string reason;
   };
@@ -47,22 +46,23 @@ class Session {
   awaitable<Ending> RelayCancel(const protocol::CancelKey& key);
   awaitable<bool> ConnectUpstream(Ending& ending);
   awaitable<Ending> RelayAuthentication();
+  // Reads the session catalog before the client sees its first ReadyForQuery.
+  awaitable<bool> LoadCatalog();
   awaitable<Ending> RelayTraffic();
 
   // Writes a message pgmask made to the client, as a whole, between the pump's batches.
   awaitable<bool> WriteToClient(std::string_view bytes);
   awaitable<void> SendClientError(std::string_view severity, std::string_view sqlstate, std::string_view message);
-  std::string ClientErrorBytes(std::string_view sqlstate, std::string_view message) const;
   bool CanWriteToClient() const;
 
-  ProxyState& state_;
+  ProxyState& proxy_;
   SessionList& list_;
+  SessionState state_;
   tcp::socket client_;
   tcp::socket upstream_;
   FramePump client_pump_;    // reads the client
   FramePump upstream_pump_;  // reads the server
   WriterLock client_writer_;
-  std::string id_;
   std::string user_;
   std::string database_;
   std::string peer_;
@@ -70,11 +70,6 @@ class Session {
   protocol::CancelKey client_key_{};
   bool has_cancel_key_ = false;
   bool admitted_ = false;
-  bool idle_ = false;             // the server said ReadyForQuery 'I' and the client sent nothing since
-  bool shutdown_requested_ = false;
-  bool goodbye_sent_ = false;
-  bool upstream_sent_fatal_ = false;
-  bool client_terminated_ = false;
 };
 
 }  // namespace pgmask::proxy

@@ -98,5 +98,39 @@ TEST(Flags, BothSpellingsAndErrors) {
   EXPECT_FALSE(ApplyServeFlags({"--max-message-size", "10"}, c, nullptr).ok());
 }
 
+TEST(ConfigFile, AdminAndLogFormat) {
+  ServeConfig defaults;
+  EXPECT_FALSE(defaults.admin.has_value());  // no admin listener unless asked for
+  EXPECT_EQ(defaults.log_format, LogFormat::kPlain);
+
+  const std::string path = WriteTemp("admin: 0.0.0.0:9187\nlog_format: json\n");
+  ServeConfig c;
+  ASSERT_TRUE(ApplyConfigFile(path, c).ok());
+  ASSERT_TRUE(c.admin.has_value());
+  EXPECT_EQ(c.admin->host, "0.0.0.0");
+  EXPECT_EQ(c.admin->port, 9187);
+  EXPECT_EQ(c.log_format, LogFormat::kJson);
+  // A flag wins over the file, and "off" turns the listener off again.
+  ASSERT_TRUE(ApplyServeFlags({"--admin", "off", "--log-format=plain"}, c, nullptr).ok());
+  EXPECT_FALSE(c.admin.has_value());
+  EXPECT_EQ(c.log_format, LogFormat::kPlain);
+  std::remove(path.c_str());
+}
+
+TEST(ConfigFile, BadAdminAndLogFormatNameThePlace) {
+  const std::string path = WriteTemp("log_format: xml\nadmin: 9187\nadmin_port: 1\n");
+  ServeConfig c;
+  const absl::Status s = ApplyConfigFile(path, c);
+  ASSERT_FALSE(s.ok());
+  const std::string message(s.message());
+  EXPECT_NE(message.find(path + ":1:13: log_format: expected plain or json"), std::string::npos) << message;
+  EXPECT_NE(message.find(path + ":2:8: admin: expected host:port"), std::string::npos) << message;
+  EXPECT_NE(message.find(path + ":3:1: unknown key \"admin_port\""), std::string::npos) << message;
+  std::remove(path.c_str());
+
+  EXPECT_FALSE(ApplyServeFlags({"--admin", "127.0.0.1:70000"}, c, nullptr).ok());
+  EXPECT_FALSE(ApplyServeFlags({"--log-format", "JSON"}, c, nullptr).ok());
+}
+
 }  // namespace
 }  // namespace pgmask::proxy

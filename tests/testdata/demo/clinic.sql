@@ -126,5 +126,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON public.patients, public.visits, public.p
   TO app_backend;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app_backend;
 GRANT SELECT ON public.patients, public.visits, public.payments TO analyst, support, auditor;
+-- Reading the sequences lets these roles run pg_dump (through pgmask: a masked dump).
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO analyst, support, auditor;
 
 ANALYZE public.patients, public.visits, public.payments;

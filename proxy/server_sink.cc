@@ -1,0 +1,356 @@
+#include "proxy/server_sink.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "protocol/message_writer.h"
+#include "protocol/string_view_bridge.h"
+#include "proxy/log.h"
+#include "proxy/pending_responses.h"
+
+namespace pgmask::proxy {
+
+using protocol::MessageType;
+
+namespace {
+
+bool IsFatal(std::string_view severity) { return severity == "FATAL" || severity == "PANIC"; }
+
+// Commands after which the protected columns or the role's memberships may have changed.
+bool ChangesCatalog(std::string_view tag) {
+  for (std::string_view prefix : {"CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "IMPORT"}) {
+    if (absl::StartsWith(ToAbsl(tag), ToAbsl(prefix))) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string FatalErrorBytes(std::string_view sqlstate, std::string_view message) {
+  std::string out;
+  protocol::WriteErrorResponse(out, {"FATAL", sqlstate, message});
+  return out;
+}
+
+bool ServerSink::NeedsWholeFrame(const protocol::FrameHeader& h) {
+  switch (h.type()) {
+    case MessageType::kDataRow:
+      return s_.refresh_in_flight || s_.masker.active() || s_.suppress_until_ready;
+    case MessageType::kCopyData:
+      return s_.copy_rewriter.has_value() || s_.suppress_until_ready;
+    default:
+      return true;
+  }
+}
+
+bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdict& verdict) {
+  verdict = Verdict::kDrop;
+  switch (type) {
+    case MessageType::kDataRow:
+      if (!protocol::ParseDataRow(body, values_).ok() || !AddCatalogRow(values_, s_.pending_catalog).ok()) {
+        s_.refresh_failed = true;
+      }
+      return true;
+    case MessageType::kRowDescription:
+    case MessageType::kCommandComplete:
+    case MessageType::kNoticeResponse:
+    case MessageType::kEmptyQueryResponse:
+      return true;
+    case MessageType::kErrorResponse: {
+      s_.refresh_failed = true;
+      const auto error = protocol::ParseErrorNotice(body);
+      // A FATAL error ends the session: the client must see it.
+      return !(error.ok() && IsFatal(error->severity()));
+    }
+    case MessageType::kReadyForQuery: {
+      s_.refresh_in_flight = false;
+      s_.outstanding_syncs = std::max(0, s_.outstanding_syncs - 1);
+      const auto status = protocol::ParseReadyForQuery(body);
+      if (status.ok()) s_.transaction_status = *status;
+      if (s_.refresh_failed) {
+        // Keep the catalog we have and try again at the next safe point.
+        s_.catalog_stale = true;
+        Logf(LogLevel::kWarn, "session=%s catalog refresh failed; keeping the previous catalog", s_.id);
+      } else {
+        s_.ActivateCatalog(std::move(s_.pending_catalog));
+      }
+      return true;
+    }
+    default:
+      return false;  // asynchronous messages (notifications, parameter changes) pass as usual
+  }
+}
+
+Verdict ServerSink::Refuse(const std::string& message, OutputBatch& out) {
+  Logf(LogLevel::kInfo, "session=%s result refused: %s", s_.id, message);
+  s_.proxy.metrics.StatementRefused(StatementRefusal::kDeniedResult);
+  const size_t start = out.scratch().size();
+  protocol::WriteErrorResponse(out.scratch(), {"ERROR", "42501", message});
+  out.EmitCommitted(start);
+  s_.suppress_until_ready = true;
+  s_.masker.EndResult();
+  return Verdict::kDrop;
+}
+
+Verdict ServerSink::OnRowDescription(protocol::Bytes body, OutputBatch& out) {
+  if (s_.all_clear) return Verdict::kForward;
+  if (!protocol::ParseRowDescription(body, fields_).ok()) {
+    s_.server_violation = true;
+    return Verdict::kStop;
+  }
+  DeniedColumn denied;
+  if (s_.masker.Plan(fields_, denied) != ResultMasker::PlanResult::kDenied) return Verdict::kForward;
+  // The statement check missed it; refuse here, before any row, and drop the rest of the result.
+  return Refuse("pgmask: permission denied for column " + denied.column + " (class " + denied.classification + ")",
+                out);
+}
+
+Verdict ServerSink::OnDataRow(protocol::Bytes body, OutputBatch& out) {
+  if (!s_.all_clear && !s_.pending.empty() && s_.pending.front().kind == PendingKind::kExecute &&
+      !s_.execute_planned) {
+    // Rows of an Execute: masked by the description of the portal that produced them.
+    s_.execute_planned = true;
+    const std::vector<protocol::FieldDescription>* fields = s_.pending.PortalFields(s_.pending.front().portal);
+    if (fields == nullptr) return Refuse("pgmask: refused rows of a portal whose columns are unknown", out);
+    DeniedColumn denied;
+    if (s_.masker.Plan(*fields, denied) == ResultMasker::PlanResult::kDenied) {
+      return Refuse("pgmask: permission denied for column " + denied.column + " (class " + denied.classification + ")",
+                    out);
+    }
+  }
+  if (!s_.masker.active()) return Verdict::kForward;
+  const size_t start = out.scratch().size();
+  if (!s_.masker.MaskRow(body, out.scratch())) {
+    s_.server_violation = true;
+    return Verdict::kStop;
+  }
+  out.EmitCommitted(start);
+  return Verdict::kDrop;
+}
+
+bool ServerSink::Account(MessageType type, protocol::Bytes body) {
+  PendingResponses& pending = s_.pending;
+  if (pending.empty()) return true;
+  switch (type) {
+    case MessageType::kNoticeResponse:
+    case MessageType::kNotificationResponse:
+    case MessageType::kParameterStatus:
+      return true;  // asynchronous: answers nothing
+    default:
+      break;
+  }
+  const PendingResponse& front = pending.front();
+  // pgmask's own messages (a Describe before an Execute or a COPY, with its Parse and Sync):
+  // their answers go nowhere.
+  const bool forward = !front.injected;
+  auto end_execute = [&] {
+    s_.execute_planned = false;
+    s_.masker.EndResult();
+    pending.Pop();
+  };
+  switch (type) {
+    case MessageType::kParseComplete:
+      if (front.kind == PendingKind::kParse) pending.Pop();
+      return forward;
+    case MessageType::kParameterDescription:
+      return forward;
+    case MessageType::kBindComplete:
+      if (front.kind == PendingKind::kBind) {
+        pending.DropPortalFields(front.portal);
+        pending.Pop();
+      }
+      return true;
+    case MessageType::kCloseComplete:
+      if (front.kind == PendingKind::kClose) {
+        if (front.closes_portal) pending.DropPortalFields(front.portal);
+        pending.Pop();
+      }
+      return true;
+    case MessageType::kRowDescription:
+    case MessageType::kNoData: {
+      if (front.kind == PendingKind::kDescribeStatement) {
+        if (!forward) {
+          // The columns of a COPY TO STDOUT that follows.
+          if (type == MessageType::kNoData || !protocol::ParseRowDescription(body, fields_).ok()) fields_.clear();
+          for (protocol::FieldDescription& f : fields_) f.name = {};
+          s_.copy_fields = fields_;
+        }
+        pending.Pop();
+        return forward;
+      }
+      if (front.kind != PendingKind::kDescribePortal) return true;  // a simple query's result
+      if (type == MessageType::kNoData || !protocol::ParseRowDescription(body, fields_).ok()) fields_.clear();
+      pending.SetPortalFields(front.portal, fields_);
+      const bool forward = !front.injected;
+      pending.Pop();
+      return forward;
+    }
+    case MessageType::kCommandComplete:
+    case MessageType::kPortalSuspended:
+    case MessageType::kEmptyQueryResponse:
+      if (front.kind == PendingKind::kExecute) {
+        end_execute();
+      } else {
+        s_.masker.EndResult();
+      }
+      return true;
+    case MessageType::kErrorResponse:
+      s_.execute_planned = false;
+      s_.masker.EndResult();
+      // A simple query or function call still ends with ReadyForQuery; the extended protocol skips
+      // everything the client sent up to its Sync.
+      if (front.kind != PendingKind::kQuery && front.kind != PendingKind::kFunctionCall) pending.DropUntilSync();
+      return forward;
+    case MessageType::kReadyForQuery:
+      if (front.kind == PendingKind::kQuery || front.kind == PendingKind::kSync ||
+          front.kind == PendingKind::kFunctionCall) {
+        pending.Pop();
+      }
+      return forward;
+    default:
+      return true;
+  }
+}
+
+Verdict ServerSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) {
+  const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
+  const MessageType type = h.type();
+  s_.timer.ServerFrame(type == MessageType::kReadyForQuery);
+  if (s_.refresh_in_flight) {
+    Verdict verdict;
+    if (OnRefreshResponse(type, body, verdict)) return verdict;
+  }
+  if (type == MessageType::kCommandComplete && !s_.suppress_until_ready) {
+    s_.proxy.metrics.StatementCompleted(s_.masker.active());
+  }
+  // DataRows and RowDescriptions of a simple query are matched in their own handlers.
+  if (s_.policy_enabled() && type != MessageType::kDataRow) {
+    const bool forward = Account(type, body);
+    if (!forward) return Verdict::kDrop;
+  }
+  switch (type) {
+    case MessageType::kReadyForQuery: {
+      const auto status = protocol::ParseReadyForQuery(body);
+      if (status.ok()) s_.transaction_status = *status;
+      s_.idle = status.ok() && *status == 'I';
+      s_.outstanding_syncs = std::max(0, s_.outstanding_syncs - 1);
+      s_.suppress_until_ready = false;
+      s_.masker.EndResult();
+      s_.EndCopy();
+      return Verdict::kForward;
+    }
+    case MessageType::kErrorResponse: {
+      const auto error = protocol::ParseErrorNotice(body);
+      if (error.ok() && IsFatal(error->severity())) {
+        s_.upstream_sent_fatal = true;
+        return Verdict::kForward;
+      }
+      return s_.suppress_until_ready ? Verdict::kDrop : Verdict::kForward;
+    }
+    case MessageType::kBackendKeyData:
+      // Only valid during startup; the upstream key must never reach the client.
+      return Verdict::kDrop;
+    case MessageType::kNotificationResponse:
+    case MessageType::kParameterStatus:
+    case MessageType::kNoticeResponse:
+      return Verdict::kForward;  // asynchronous: never part of a refused result
+    default:
+      break;
+  }
+  if (s_.suppress_until_ready) return Verdict::kDrop;
+  switch (type) {
+    case MessageType::kRowDescription:
+      return OnRowDescription(body, out);
+    case MessageType::kDataRow:
+      return OnDataRow(body, out);
+    case MessageType::kCommandComplete: {
+      const auto tag = protocol::ParseQuery(body);  // same layout: one string
+      if (tag.ok() && ChangesCatalog(*tag)) s_.catalog_stale = true;
+      s_.masker.EndResult();
+      return Verdict::kForward;
+    }
+    case MessageType::kEmptyQueryResponse:
+      s_.masker.EndResult();
+      return Verdict::kForward;
+    case MessageType::kCopyOutResponse:
+      return s_.all_clear ? Verdict::kForward : OnCopyOut(body, out);
+    case MessageType::kCopyData:
+      return s_.copy_rewriter ? OnCopyData(body, out) : Verdict::kForward;
+    case MessageType::kCopyDone:
+      if (s_.copy_rewriter) {
+        const bool complete = s_.copy_rewriter->Finish().ok();
+        s_.copy_rewriter.reset();
+        if (!complete) {
+          s_.server_violation = true;
+          return Verdict::kStop;
+        }
+      }
+      return Verdict::kForward;
+    default:
+      return Verdict::kForward;
+  }
+}
+
+Verdict ServerSink::OnCopyOut(protocol::Bytes body, OutputBatch& out) {
+  const auto response = protocol::ParseCopyResponse(body);
+  if (!response.ok()) {
+    s_.server_violation = true;
+    return Verdict::kStop;
+  }
+  // Columns pgmask described itself; a COPY it did not see (through Parse, or run by a function)
+  // has none, and its data is refused rather than guessed at.
+  if (!s_.copy_fields || !s_.copy_options || s_.copy_fields->size() != response->column_formats.size()) {
+    return Refuse("pgmask: refused COPY data whose columns could not be described", out);
+  }
+  std::vector<protocol::FieldDescription> fields = *s_.copy_fields;
+  for (protocol::FieldDescription& f : fields) f.format = response->format == 1 ? 1 : 0;
+  DeniedColumn denied;
+  switch (s_.masker.Plan(fields, denied)) {
+    case ResultMasker::PlanResult::kDenied:
+      return Refuse("pgmask: permission denied for column " + denied.column + " (class " + denied.classification + ")",
+                    out);
+    case ResultMasker::PlanResult::kPassThrough:
+      return Verdict::kForward;
+    case ResultMasker::PlanResult::kMask:
+      break;
+  }
+  auto rewriter = protocol::CopyOutRewriter::Create(*s_.copy_options, fields.size());
+  if (!rewriter.ok()) return Refuse("pgmask: refused COPY data in a format it cannot mask", out);
+  s_.copy_rewriter.emplace(*std::move(rewriter));
+  return Verdict::kForward;
+}
+
+Verdict ServerSink::OnCopyData(protocol::Bytes body, OutputBatch& out) {
+  ResultMasker& masker = s_.masker;
+  const std::string_view payload(reinterpret_cast<const char*>(body.data()), body.size());
+  const absl::Status status = s_.copy_rewriter->Rewrite(
+      payload,
+      [&masker](size_t column, std::optional<std::string_view> value) {
+        if (!masker.masks(column)) return protocol::FieldReplacement::Keep();
+        const std::optional<std::string_view> masked = masker.MaskValue(column, value);
+        return masked ? protocol::FieldReplacement::Value(*masked) : protocol::FieldReplacement::Null();
+      },
+      copy_out_);
+  if (!status.ok()) {
+    s_.server_violation = true;
+    return Verdict::kStop;
+  }
+  if (copy_out_.empty()) return Verdict::kDrop;
+  const size_t start = out.scratch().size();
+  protocol::MessageWriter w(out.scratch());
+  w.Begin(protocol::BackendTag(MessageType::kCopyData)).Raw(copy_out_);
+  w.End();
+  out.EmitCommitted(start);
+  return Verdict::kDrop;
+}
+
+Verdict ServerSink::OnIdle(OutputBatch& out) {
+  if (!s_.shutdown_requested || !s_.idle || s_.goodbye_sent || !upstream_pump_.at_message_boundary()) {
+    return Verdict::kForward;
+  }
+  s_.goodbye_sent = true;
+  out.Emit(FatalErrorBytes("57P01", "terminating connection because pgmask is shutting down"));
+  return Verdict::kStop;
+}
+
+}  // namespace pgmask::proxy

@@ -1,0 +1,47 @@
+// server -> client traffic after the handshake: masks result rows, refuses results that would
+// show a denied column (the backstop behind the statement check), swallows the answers to
+// pgmask's own catalog queries, and says goodbye at an idle point when shutting down.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "protocol/messages.h"
+#include "proxy/frame_pump.h"
+#include "proxy/session_state.h"
+
+namespace pgmask::proxy {
+
+class ServerSink final : public FrameSink {
+ public:
+  ServerSink(SessionState& s, const FramePump& upstream_pump) : s_(s), upstream_pump_(upstream_pump) {}
+
+  bool NeedsWholeFrame(const protocol::FrameHeader& h) override;
+  Verdict OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) override;
+  Verdict OnIdle(OutputBatch& out) override;
+  void OnWritten() override { s_.timer.ServerWritten(); }
+
+ private:
+  // The answer to an injected catalog query; false for messages that are not part of it.
+  bool OnRefreshResponse(protocol::MessageType type, protocol::Bytes body, Verdict& verdict);
+  Verdict OnRowDescription(protocol::Bytes body, OutputBatch& out);
+  // Matches a response to what the client asked for. Returns false when the answer is pgmask's own
+  // (an injected Describe) and must not be forwarded.
+  bool Account(protocol::MessageType type, protocol::Bytes body);
+  Verdict OnDataRow(protocol::Bytes body, OutputBatch& out);
+  // Refuses the current result in place of its rows, and drops the rest until ReadyForQuery.
+  Verdict OnCopyOut(protocol::Bytes body, OutputBatch& out);
+  Verdict OnCopyData(protocol::Bytes body, OutputBatch& out);
+  Verdict Refuse(const std::string& message, OutputBatch& out);
+
+  SessionState& s_;
+  const FramePump& upstream_pump_;
+  std::vector<protocol::FieldDescription> fields_;
+  std::vector<protocol::WireValue> values_;
+  std::string copy_out_;  // one rewritten CopyData payload, reused
+};
+
+// A FATAL ErrorResponse with pgmask's own message.
+std::string FatalErrorBytes(std::string_view sqlstate, std::string_view message);
+
+}  // namespace pgmask::proxy

@@ -1,0 +1,191 @@
+"""Masking on every path a driver takes (issue: extended query, binary results, COPY, cursors).
+
+The clear role must see what PostgreSQL sent; a masked role must never see a protected value,
+whatever protocol path the rows take."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import wire
+from conftest import DEMO_SQL, REPO_ROOT
+
+POLICY = REPO_ROOT / "tests" / "testdata" / "policy" / "clinic.yaml"
+DB = "clinic_drivers"
+SSN_SQL = "SELECT id, ssn, email FROM patients WHERE id <= %s ORDER BY id"
+
+
+@pytest.fixture(scope="module")
+def clinic(postgres):
+    postgres.psql(f"DROP DATABASE IF EXISTS {DB}")
+    postgres.psql(f"CREATE DATABASE {DB}")
+    postgres.psql_file(DEMO_SQL, dbname=DB)
+    return postgres
+
+
+@pytest.fixture
+def masked(pgmask_factory, clinic, tmp_path: Path):
+    (tmp_path / "token.key").write_text("33" * 32)
+    (tmp_path / "hash.key").write_text("44" * 32)
+    return pgmask_factory("--policy", str(POLICY), "--token-key-file", str(tmp_path / "token.key"),
+                          "--hash-key-file", str(tmp_path / "hash.key"))
+
+
+@pytest.fixture
+def truth(clinic, connect):
+    conn = connect(clinic.port, dbname=DB)
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, ssn, email FROM patients ORDER BY id")
+        return {row[0]: row for row in cur.fetchall()}
+
+
+def assert_masked(rows, truth):
+    assert rows, "no rows came back"
+    for row in rows:
+        real = truth[row[0]]
+        assert row[1] != real[1] and row[2] != real[2], f"protected value in clear for id {row[0]}"
+
+
+def test_clear_role_sees_postgres_values_on_every_path(masked, connect, truth):
+    conn = connect(masked.port, user="app_backend", dbname=DB)
+    for binary in (False, True):
+        with conn.cursor(binary=binary) as cur:
+            cur.execute(SSN_SQL, (20,))
+            assert cur.fetchall() == [truth[i] for i in range(1, 21)]
+    for _ in range(3):
+        assert conn.execute(SSN_SQL, (5,), prepare=True).fetchall() == [truth[i] for i in range(1, 6)]
+
+
+def test_parameterised_query_is_masked(masked, connect, truth):
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    assert_masked(conn.execute(SSN_SQL, (20,)).fetchall(), truth)
+
+
+def test_prepared_statement_executed_again_is_masked(masked, connect, truth):
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    for limit in (3, 4, 5, 6, 7):
+        assert_masked(conn.execute(SSN_SQL, (limit,), prepare=True).fetchall(), truth)
+
+
+def test_binary_results_are_never_clear(masked, connect, truth):
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    with conn.cursor(binary=True) as cur:
+        cur.execute(SSN_SQL, (20,))
+        rows = cur.fetchall()
+    assert len(rows) == 20
+    for row in rows:
+        real = truth[row[0]]
+        # Masked in the binary encoding itself: the same masks as in text format.
+        assert row[1] == "XXX-XX-" + real[1][-4:], (row, real)
+        assert row[2].endswith("@***." + real[2].rsplit(".", 1)[1]), (row, real)
+
+
+def test_binary_results_of_other_types_are_masked_in_their_encoding(masked, connect, clinic):
+    direct = connect(clinic.port, dbname=DB)
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    sql = "SELECT payments.id, dob, amount FROM patients JOIN payments ON payments.patient_id = patients.id ORDER BY payments.id LIMIT 20"
+    with direct.cursor(binary=True) as cur:
+        cur.execute(sql)
+        real = cur.fetchall()
+    with conn.cursor(binary=True) as cur:
+        cur.execute(sql)
+        seen = cur.fetchall()
+    assert [r[0] for r in seen] == [r[0] for r in real]
+    for (_, dob, amount), (_, real_dob, real_amount) in zip(seen, real):
+        assert (dob.year, dob.month, dob.day) == (real_dob.year, 1, 1)   # generalize(year), date binary
+        assert amount == (real_amount // 100) * 100                     # generalize(100), numeric binary
+
+
+def test_pipeline_mode_is_masked(masked, connect, truth):
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    with conn.pipeline():
+        cursors = [conn.execute(SSN_SQL, (n,)) for n in (1, 2, 3)]
+        conn.execute("SELECT 1")
+    for cur in cursors:
+        assert_masked(cur.fetchall(), truth)
+
+
+def test_server_side_cursor_is_masked(masked, connect, truth):
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    conn.autocommit = False
+    with conn.cursor(name="patients_cursor") as cur:
+        cur.itersize = 7
+        cur.execute("SELECT id, ssn, email FROM patients ORDER BY id")
+        rows = cur.fetchmany(30)
+    conn.rollback()
+    assert_masked(rows, truth)
+
+
+def test_denied_column_via_extended_protocol_is_refused(masked, connect):
+    conn = connect(masked.port, user="analyst", dbname=DB)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT card_number FROM payments WHERE id = %s", (1,))
+    assert conn.execute("SELECT count(*) FROM patients WHERE id < %s", (10,)).fetchone() == (9,)
+
+
+def _extended(sock, *messages: bytes) -> list[tuple[bytes, bytes]]:
+    sock.sendall(b"".join(messages))
+    return wire.read_until_ready(sock)
+
+
+def _parse(name: str, sql: str) -> bytes:
+    return wire.message(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
+
+
+def _bind(portal: str, statement: str, result_format: int = 0) -> bytes:
+    return wire.message(b"B", portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!hhhh", 0, 0, 1,
+                                                                                               result_format))
+
+
+def _execute(portal: str, max_rows: int = 0) -> bytes:
+    return wire.message(b"E", portal.encode() + b"\0" + struct.pack("!i", max_rows))
+
+
+SYNC = wire.message(b"S")
+
+
+def _data_rows(messages) -> list[list[bytes | None]]:
+    rows = []
+    for tag, body in messages:
+        if tag != b"D":
+            continue
+        (count,), pos, values = struct.unpack_from("!h", body), 2, []
+        for _ in range(count):
+            (size,) = struct.unpack_from("!i", body, pos)
+            pos += 4
+            values.append(None if size < 0 else body[pos:pos + size])
+            pos += max(size, 0)
+        rows.append(values)
+    return rows
+
+
+def test_execute_without_describe_is_masked_and_the_client_sees_no_extra_message(masked, truth):
+    """JDBC-style: the statement was described once; later Executes come without any Describe.
+    pgmask describes the portal itself and must not show its answer to the client."""
+    with wire.connect(masked.port) as sock:
+        wire.login(sock, "auditor", DB)
+        _extended(sock, _parse("s1", "SELECT id, ssn, email FROM patients ORDER BY id LIMIT 5"), SYNC)
+        for portal in ("", "p1"):
+            messages = _extended(sock, _bind(portal, "s1"), _execute(portal), SYNC)
+            tags = [tag for tag, _ in messages]
+            assert tags == [b"2"] + [b"D"] * 5 + [b"C", b"Z"], tags
+            for values in _data_rows(messages):
+                real = truth[int(values[0])]
+                assert values[1].decode() != real[1] and values[2].decode() != real[2]
+
+
+def test_row_limited_execute_is_masked_across_portal_suspension(masked, truth):
+    with wire.connect(masked.port) as sock:
+        wire.login(sock, "auditor", DB)
+        messages = _extended(sock, _parse("", "SELECT id, ssn, email FROM patients ORDER BY id LIMIT 10"),
+                             _bind("", ""), _execute("", 4), _execute("", 4), _execute("", 4), SYNC)
+        tags = [tag for tag, _ in messages]
+        assert tags == [b"1", b"2"] + [b"D"] * 4 + [b"s"] + [b"D"] * 4 + [b"s"] + [b"D"] * 2 + [b"C", b"Z"], tags
+        rows = _data_rows(messages)
+        assert len(rows) == 10
+        for values in rows:
+            assert values[1].decode() != truth[int(values[0])][1]
