@@ -42,6 +42,23 @@ HBA_HOST_RULES = [
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SQL = REPO_ROOT / "tests" / "testdata" / "demo" / "clinic.sql"
+DEMO_POLICY = REPO_ROOT / "tests" / "testdata" / "policy" / "clinic.yaml"
+
+
+def load_demo(cluster: PostgresCluster, dbname: str) -> PostgresCluster:
+    """A fresh database with the demo clinic data; each suite uses its own name so suites can
+    share a cluster."""
+    cluster.psql(f"DROP DATABASE IF EXISTS {dbname}")
+    cluster.psql(f"CREATE DATABASE {dbname}")
+    cluster.psql_file(DEMO_SQL, dbname=dbname)
+    return cluster
+
+
+def key_flags(directory: Path, token_hex: str = "11" * 32, hash_hex: str = "22" * 32) -> list[str]:
+    """Writes a token and a hash key into `directory` and returns the pgmask flags naming them."""
+    (directory / "token.key").write_text(token_hex + "\n")
+    (directory / "hash.key").write_text(hash_hex + "\n")
+    return ["--token-key-file", str(directory / "token.key"), "--hash-key-file", str(directory / "hash.key")]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,28 +10,22 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import DEMO_SQL, REPO_ROOT
+from conftest import DEMO_POLICY, key_flags, load_demo
 from pgharness import client_env, run_client
 
-POLICY = REPO_ROOT / "tests" / "testdata" / "policy" / "clinic.yaml"
 DB = "clinic_copy"
 
 
 @pytest.fixture(scope="module")
 def clinic(postgres):
-    postgres.psql(f"DROP DATABASE IF EXISTS {DB}")
-    postgres.psql(f"CREATE DATABASE {DB}")
-    postgres.psql_file(DEMO_SQL, dbname=DB)
+    load_demo(postgres, DB)
     postgres.psql("CREATE TABLE IF NOT EXISTS inbox (id int, note text); GRANT ALL ON inbox TO app_backend", dbname=DB)
     return postgres
 
 
 @pytest.fixture
 def masked(pgmask_factory, clinic, tmp_path: Path):
-    (tmp_path / "token.key").write_text("55" * 32)
-    (tmp_path / "hash.key").write_text("66" * 32)
-    return pgmask_factory("--policy", str(POLICY), "--token-key-file", str(tmp_path / "token.key"),
-                          "--hash-key-file", str(tmp_path / "hash.key"))
+    return pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path))
 
 
 def psql(port: int, user: str, command: str, dbname: str = DB) -> subprocess.CompletedProcess:

@@ -12,27 +12,20 @@ import psycopg
 import pytest
 
 import wire
-from conftest import DEMO_SQL, REPO_ROOT
+from conftest import DEMO_POLICY, key_flags, load_demo
 
-POLICY = REPO_ROOT / "tests" / "testdata" / "policy" / "clinic.yaml"
 DB = "clinic_drivers"
 SSN_SQL = "SELECT id, ssn, email FROM patients WHERE id <= %s ORDER BY id"
 
 
 @pytest.fixture(scope="module")
 def clinic(postgres):
-    postgres.psql(f"DROP DATABASE IF EXISTS {DB}")
-    postgres.psql(f"CREATE DATABASE {DB}")
-    postgres.psql_file(DEMO_SQL, dbname=DB)
-    return postgres
+    return load_demo(postgres, DB)
 
 
 @pytest.fixture
 def masked(pgmask_factory, clinic, tmp_path: Path):
-    (tmp_path / "token.key").write_text("33" * 32)
-    (tmp_path / "hash.key").write_text("44" * 32)
-    return pgmask_factory("--policy", str(POLICY), "--token-key-file", str(tmp_path / "token.key"),
-                          "--hash-key-file", str(tmp_path / "hash.key"))
+    return pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path))
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import DEMO_SQL, REPO_ROOT
+from conftest import DEMO_POLICY, key_flags, load_demo
 from pgharness import run_client
 
-POLICY = REPO_ROOT / "tests" / "testdata" / "policy" / "clinic.yaml"
+POLICY = DEMO_POLICY
 SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 # Its own database, so this suite can share a cluster with others that load the demo too.
 DB = "clinic_masking"
@@ -25,9 +25,7 @@ DB = "clinic_masking"
 
 @pytest.fixture(scope="module")
 def clinic(postgres):
-    postgres.psql(f"DROP DATABASE IF EXISTS {DB}")
-    postgres.psql(f"CREATE DATABASE {DB}")
-    postgres.psql_file(DEMO_SQL, dbname=DB)
+    load_demo(postgres, DB)
     # A role the policy does not list.
     postgres.psql("DROP ROLE IF EXISTS intern; CREATE ROLE intern LOGIN", dbname=DB)
     postgres.psql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO intern", dbname=DB)
@@ -36,9 +34,7 @@ def clinic(postgres):
 
 @pytest.fixture
 def keys(tmp_path: Path) -> list[str]:
-    (tmp_path / "token.key").write_text("11" * 32 + "\n")
-    (tmp_path / "hash.key").write_text("22" * 32 + "\n")
-    return ["--token-key-file", str(tmp_path / "token.key"), "--hash-key-file", str(tmp_path / "hash.key")]
+    return key_flags(tmp_path)
 
 
 @pytest.fixture

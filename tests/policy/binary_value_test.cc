@@ -5,17 +5,12 @@
 #include <string>
 
 #include "policy/pg_type.h"
+#include "tests/hex.h"
 
 namespace pgmask::policy {
 namespace {
 
-std::string FromHex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
+using pgmask::testing::FromHex;
 
 std::string ToHex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -181,7 +176,7 @@ const RoundTripCase kRoundTrips[] = {
      "03780010ffffffffffffffffffffffffffffffff"},
 };
 
-class BinaryValueRoundTripTest : public testing::TestWithParam<RoundTripCase> {};
+class BinaryValueRoundTripTest : public ::testing::TestWithParam<RoundTripCase> {};
 
 TEST_P(BinaryValueRoundTripTest, DecodesToServerText) {
   const RoundTripCase& c = GetParam();
@@ -198,8 +193,8 @@ TEST_P(BinaryValueRoundTripTest, EncodesToServerBytes) {
   EXPECT_EQ(ToHex(binary), c.hex);
 }
 
-INSTANTIATE_TEST_SUITE_P(PostgresVectors, BinaryValueRoundTripTest, testing::ValuesIn(kRoundTrips),
-                         [](const testing::TestParamInfo<RoundTripCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(PostgresVectors, BinaryValueRoundTripTest, ::testing::ValuesIn(kRoundTrips),
+                         [](const ::testing::TestParamInfo<RoundTripCase>& info) { return info.param.name; });
 
 // Text the server accepts in other spellings than it prints, encoded as the server encodes the
 // value it reads (vectors from PostgreSQL 15 as above).
@@ -246,7 +241,7 @@ const EncodeCase kEncodes[] = {
     {"InetV6Expanded", type_oid::kInet, "fe80::1:0:0:0:1", "03800010fe800000000000010000000000000001"},
 };
 
-class BinaryValueEncodeTest : public testing::TestWithParam<EncodeCase> {};
+class BinaryValueEncodeTest : public ::testing::TestWithParam<EncodeCase> {};
 
 TEST_P(BinaryValueEncodeTest, EncodesToServerBytes) {
   const EncodeCase& c = GetParam();
@@ -255,8 +250,8 @@ TEST_P(BinaryValueEncodeTest, EncodesToServerBytes) {
   EXPECT_EQ(ToHex(binary), c.hex);
 }
 
-INSTANTIATE_TEST_SUITE_P(PostgresVectors, BinaryValueEncodeTest, testing::ValuesIn(kEncodes),
-                         [](const testing::TestParamInfo<EncodeCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(PostgresVectors, BinaryValueEncodeTest, ::testing::ValuesIn(kEncodes),
+                         [](const ::testing::TestParamInfo<EncodeCase>& info) { return info.param.name; });
 
 struct BadBinaryCase {
   std::string name;
@@ -306,7 +301,7 @@ const BadBinaryCase kBadBinaries[] = {
     {"Bytea", 17, "00"},
 };
 
-class BinaryValueBadBinaryTest : public testing::TestWithParam<BadBinaryCase> {};
+class BinaryValueBadBinaryTest : public ::testing::TestWithParam<BadBinaryCase> {};
 
 TEST_P(BinaryValueBadBinaryTest, IsRejected) {
   const BadBinaryCase& c = GetParam();
@@ -314,8 +309,8 @@ TEST_P(BinaryValueBadBinaryTest, IsRejected) {
   EXPECT_FALSE(BinaryToText(c.oid, kNoTypmod, FromHex(c.hex), text));
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, BinaryValueBadBinaryTest, testing::ValuesIn(kBadBinaries),
-                         [](const testing::TestParamInfo<BadBinaryCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, BinaryValueBadBinaryTest, ::testing::ValuesIn(kBadBinaries),
+                         [](const ::testing::TestParamInfo<BadBinaryCase>& info) { return info.param.name; });
 
 struct BadTextCase {
   std::string name;
@@ -378,7 +373,7 @@ const BadTextCase kBadTexts[] = {
     {"Interval", 1186, "1 day"},
 };
 
-class BinaryValueBadTextTest : public testing::TestWithParam<BadTextCase> {};
+class BinaryValueBadTextTest : public ::testing::TestWithParam<BadTextCase> {};
 
 TEST_P(BinaryValueBadTextTest, IsRejected) {
   const BadTextCase& c = GetParam();
@@ -386,8 +381,8 @@ TEST_P(BinaryValueBadTextTest, IsRejected) {
   EXPECT_FALSE(TextToBinary(c.oid, c.typmod, c.text, binary));
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, BinaryValueBadTextTest, testing::ValuesIn(kBadTexts),
-                         [](const testing::TestParamInfo<BadTextCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, BinaryValueBadTextTest, ::testing::ValuesIn(kBadTexts),
+                         [](const ::testing::TestParamInfo<BadTextCase>& info) { return info.param.name; });
 
 TEST(BinaryValueTest, SupportsExactlyTheKnownTypes) {
   for (const uint32_t oid : {type_oid::kText, type_oid::kNumeric, type_oid::kInet, type_oid::kJsonb}) {

@@ -4,17 +4,12 @@
 
 #include <string>
 #include <vector>
+#include "tests/hex.h"
 
 namespace pgmask::policy {
 namespace {
 
-std::string FromHex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
+using pgmask::testing::FromHex;
 
 std::vector<uint8_t> ToNumerals(std::string_view s) {
   std::vector<uint8_t> out;
@@ -56,7 +51,7 @@ const NistCase kNistCases[] = {
     {"Sample9", kKey256, kTweak11, 36, "0123456789abcdefghi", "xs8a0azh2avyalyzuwd"},
 };
 
-class Ff1NistTest : public testing::TestWithParam<NistCase> {};
+class Ff1NistTest : public ::testing::TestWithParam<NistCase> {};
 
 TEST_P(Ff1NistTest, EncryptsAndDecryptsTheSample) {
   const NistCase& c = GetParam();
@@ -96,8 +91,8 @@ TEST(Ff1Test, NativeAndBignumPathsAgree) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Nist, Ff1NistTest, testing::ValuesIn(kNistCases),
-                         [](const testing::TestParamInfo<NistCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Nist, Ff1NistTest, ::testing::ValuesIn(kNistCases),
+                         [](const ::testing::TestParamInfo<NistCase>& info) { return info.param.name; });
 
 TEST(Ff1Test, RejectsBadKeysAndDomains) {
   EXPECT_FALSE(Ff1::Create("short").ok());

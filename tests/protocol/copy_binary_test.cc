@@ -3,17 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include "tests/hex.h"
 
 namespace pgmask::protocol {
 namespace {
 
-std::string FromHex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
+using pgmask::testing::FromHex;
 
 // COPY (SELECT 1::int, 'ab'::text, NULL::text UNION ALL SELECT 2, '', 'x') TO STDOUT
 // (FORMAT binary) from PostgreSQL 15: header, two tuples, trailer.
@@ -57,7 +52,7 @@ const HeaderCase kHeaders[] = {
     {"WrongFirstByte", "X", std::nullopt},
 };
 
-class CopyBinaryHeaderTest : public testing::TestWithParam<HeaderCase> {};
+class CopyBinaryHeaderTest : public ::testing::TestWithParam<HeaderCase> {};
 
 TEST_P(CopyBinaryHeaderTest, Parses) {
   const HeaderCase& c = GetParam();
@@ -68,8 +63,8 @@ TEST_P(CopyBinaryHeaderTest, Parses) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, CopyBinaryHeaderTest, testing::ValuesIn(kHeaders),
-                         [](const testing::TestParamInfo<HeaderCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, CopyBinaryHeaderTest, ::testing::ValuesIn(kHeaders),
+                         [](const ::testing::TestParamInfo<HeaderCase>& info) { return info.param.name; });
 
 TEST(CopyBinaryTest, ReadsServerTuplesAndTrailer) {
   const std::string data = kTuple1 + kTuple2 + kTrailer;
@@ -124,15 +119,15 @@ const BadTupleCase kBadTuples[] = {
     {"OverOneGigabyte", FromHex("0001" "40000001")},
 };
 
-class CopyBinaryBadTupleTest : public testing::TestWithParam<BadTupleCase> {};
+class CopyBinaryBadTupleTest : public ::testing::TestWithParam<BadTupleCase> {};
 
 TEST_P(CopyBinaryBadTupleTest, IsRefused) {
   CopyBinaryTuple tuple;
   EXPECT_FALSE(tuple.Read(GetParam().data).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, CopyBinaryBadTupleTest, testing::ValuesIn(kBadTuples),
-                         [](const testing::TestParamInfo<BadTupleCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, CopyBinaryBadTupleTest, ::testing::ValuesIn(kBadTuples),
+                         [](const ::testing::TestParamInfo<BadTupleCase>& info) { return info.param.name; });
 
 TEST(CopyBinaryTest, LengthBeyondDataNeedsMore) {
   CopyBinaryTuple tuple;
@@ -164,7 +159,7 @@ const RewriteCase kRewrites[] = {
     {"EmptyValue", FieldReplacement::Value(""), FromHex("0003" "00000004" "00000001" "00000000" "ffffffff")},
 };
 
-class CopyBinaryRewriteTest : public testing::TestWithParam<RewriteCase> {};
+class CopyBinaryRewriteTest : public ::testing::TestWithParam<RewriteCase> {};
 
 TEST_P(CopyBinaryRewriteTest, ReplacesColumnOne) {
   const RewriteCase& c = GetParam();
@@ -181,8 +176,8 @@ TEST_P(CopyBinaryRewriteTest, ReplacesColumnOne) {
   EXPECT_EQ(out, c.tuple);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, CopyBinaryRewriteTest, testing::ValuesIn(kRewrites),
-                         [](const testing::TestParamInfo<RewriteCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, CopyBinaryRewriteTest, ::testing::ValuesIn(kRewrites),
+                         [](const ::testing::TestParamInfo<RewriteCase>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace pgmask::protocol

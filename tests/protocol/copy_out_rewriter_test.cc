@@ -4,17 +4,12 @@
 
 #include <string>
 #include <vector>
+#include "tests/hex.h"
 
 namespace pgmask::protocol {
 namespace {
 
-std::string FromHex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
+using pgmask::testing::FromHex;
 
 CopyOptions Options(CopyFormat format, bool header = false) {
   CopyOptions options = CopyOptions::ForFormat(format);
@@ -65,7 +60,7 @@ const StreamCase kStreams[] = {
     {"BinaryByteByByte", Options(CopyFormat::kBinary), 3, {}, kBinaryHeader + kMasked1 + kTrailer, 1},
 };
 
-class CopyOutStreamTest : public testing::TestWithParam<StreamCase> {};
+class CopyOutStreamTest : public ::testing::TestWithParam<StreamCase> {};
 
 TEST_P(CopyOutStreamTest, Rewrites) {
   const StreamCase& c = GetParam();
@@ -87,8 +82,8 @@ TEST_P(CopyOutStreamTest, Rewrites) {
   EXPECT_EQ(rewriter->rows(), c.rows);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, CopyOutStreamTest, testing::ValuesIn(kStreams),
-                         [](const testing::TestParamInfo<StreamCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, CopyOutStreamTest, ::testing::ValuesIn(kStreams),
+                         [](const ::testing::TestParamInfo<StreamCase>& info) { return info.param.name; });
 
 TEST(CopyOutRewriterTest, OneMessagePerRowGivesOneRowPerMessage) {
   absl::StatusOr<CopyOutRewriter> rewriter = CopyOutRewriter::Create(Options(CopyFormat::kText), 2);
@@ -140,7 +135,7 @@ const ErrorCase kErrors[] = {
     {"CsvEndsInsideQuote", Options(CopyFormat::kCsv), 2, {"1,\"ab\n"}, true},
 };
 
-class CopyOutErrorTest : public testing::TestWithParam<ErrorCase> {};
+class CopyOutErrorTest : public ::testing::TestWithParam<ErrorCase> {};
 
 TEST_P(CopyOutErrorTest, FailsClosed) {
   const ErrorCase& c = GetParam();
@@ -160,8 +155,8 @@ TEST_P(CopyOutErrorTest, FailsClosed) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, CopyOutErrorTest, testing::ValuesIn(kErrors),
-                         [](const testing::TestParamInfo<ErrorCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, CopyOutErrorTest, ::testing::ValuesIn(kErrors),
+                         [](const ::testing::TestParamInfo<ErrorCase>& info) { return info.param.name; });
 
 TEST(CopyOutRewriterTest, PartialRowIsCapped) {
   absl::StatusOr<CopyOutRewriter> rewriter = CopyOutRewriter::Create(Options(CopyFormat::kText), 1, 8);
