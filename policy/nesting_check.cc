@@ -3,6 +3,8 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,22 +52,48 @@ TokenRole RoleOf(const PgQuery__ScanToken& t) {
   }
 }
 
+using ScanTokens = std::unique_ptr<PgQuery__ScanResult, void (*)(PgQuery__ScanResult*)>;
+
+// The tokens of `text`; null when the scanner reports an error (`lexical_error` set) or its
+// output cannot be read.
+ScanTokens Scan(const std::string& text, bool& lexical_error) {
+  PgQueryScanResult scan = pg_query_scan(text.c_str());
+  ScanTokens tokens(nullptr, [](PgQuery__ScanResult* r) { pg_query__scan_result__free_unpacked(r, nullptr); });
+  lexical_error = scan.error != nullptr;
+  if (!lexical_error) {
+    tokens.reset(
+        pg_query__scan_result__unpack(nullptr, scan.pbuf.len, reinterpret_cast<const uint8_t*>(scan.pbuf.data)));
+  }
+  pg_query_free_scan_result(scan);
+  return tokens;
+}
+
 }  // namespace
+
+int MaxParameterNumber(std::string_view sql) {
+  const std::string text(sql);
+  bool lexical_error = false;
+  const ScanTokens tokens = Scan(text, lexical_error);
+  if (tokens == nullptr) return 0;
+  int max = 0;
+  for (size_t i = 0; i < tokens->n_tokens; ++i) {
+    const PgQuery__ScanToken& t = *tokens->tokens[i];
+    if (t.token != PG_QUERY__TOKEN__PARAM || t.end <= t.start + 1) continue;
+    // "$12": the digits after the dollar sign; absurd numbers are capped by the protocol's int16.
+    const int n = std::atoi(text.substr(static_cast<size_t>(t.start) + 1, static_cast<size_t>(t.end - t.start - 1)).c_str());
+    if (n > max) max = std::min(n, 65535);
+  }
+  return max;
+}
 
 absl::Status CheckNesting(std::string_view sql, int max_depth) {
   if (sql.size() > kMaxAnalysedSqlBytes) {
     return absl::InvalidArgumentError("statement too long to analyse");
   }
   const std::string text(sql);
-  PgQueryScanResult scan = pg_query_scan(text.c_str());
-  if (scan.error != nullptr) {
-    pg_query_free_scan_result(scan);
-    return absl::OkStatus();  // the parser reports the same error with its own message
-  }
-  std::unique_ptr<PgQuery__ScanResult, void (*)(PgQuery__ScanResult*)> tokens(
-      pg_query__scan_result__unpack(nullptr, scan.pbuf.len, reinterpret_cast<const uint8_t*>(scan.pbuf.data)),
-      [](PgQuery__ScanResult* r) { pg_query__scan_result__free_unpacked(r, nullptr); });
-  pg_query_free_scan_result(scan);
+  bool lexical_error = false;
+  const ScanTokens tokens = Scan(text, lexical_error);
+  if (lexical_error) return absl::OkStatus();  // the parser reports the same error itself
   if (tokens == nullptr) return absl::InvalidArgumentError("statement could not be scanned");
   // Per open bracket: the depth it started at and the length of the operator chain inside it.
   struct Frame {

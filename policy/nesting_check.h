@@ -22,4 +22,7 @@ inline constexpr size_t kMaxAnalysedSqlBytes = size_t{16} << 20;
 // keywords end a chain, so long lists and flat conditions stay cheap.
 absl::Status CheckNesting(std::string_view sql, int max_depth = kMaxExpressionDepth);
 
+// The highest `$n` parameter the statement text refers to (0 for none), from the same tokens.
+int MaxParameterNumber(std::string_view sql);
+
 }  // namespace pgmask::policy

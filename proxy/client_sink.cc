@@ -2,6 +2,7 @@
 
 #include "protocol/message_writer.h"
 #include "protocol/messages.h"
+#include "protocol/string_view_bridge.h"
 #include "proxy/log.h"
 #include "proxy/statement_guard.h"
 
@@ -23,6 +24,8 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   Verdict verdict = Verdict::kForward;
   if (!s_.all_clear && (type == MessageType::kQuery || type == MessageType::kParse)) {
     verdict = Guard(h, frame.subspan(protocol::kFrameHeaderSize), out);
+  } else if (type == MessageType::kBind && !s_.refused_statements.empty()) {
+    verdict = NullBindIfRefused(frame.subspan(protocol::kFrameHeaderSize), out);
   }
   Track(type);
   if (s_.policy_enabled()) Expect(type, frame.subspan(protocol::kFrameHeaderSize), out);
@@ -80,6 +83,7 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       const auto target = protocol::ParseDescribeOrClose(body);
       const bool portal = target.ok() && target->kind == 'P';
       if (portal) pending.ForgetPortal(target->name);
+      if (target.ok() && !portal) s_.refused_statements.erase(ToAbsl(target->name));
       pending.Push(PendingKind::kClose, portal ? target->name : std::string_view(), false, portal);
       break;
     }
@@ -172,6 +176,16 @@ void ClientSink::DescribeCopy(const policy::CopyToClient& copy, OutputBatch& out
   s_.copy_rewriter.reset();
 }
 
+Verdict ClientSink::NullBindIfRefused(protocol::Bytes body, OutputBatch& out) {
+  const auto bind = protocol::ParseBind(body);
+  if (!bind.ok() || !s_.refused_statements.contains(ToAbsl(bind->statement))) return Verdict::kForward;
+  // The values would only reach a statement that raises; NULLs bind to any type in any format.
+  const size_t start = out.scratch().size();
+  AppendNullBind(*bind, out.scratch());
+  out.EmitCommitted(start);
+  return Verdict::kDrop;
+}
+
 Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out) {
   std::optional<protocol::ParseView> parse;
   std::string_view sql;
@@ -185,6 +199,7 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
     parse = *p;
     sql = parse->query;
   }
+  if (parse) s_.refused_statements.erase(ToAbsl(parse->statement));
   const StatementFacts& facts = AnalyzeStatement(sql, s_.catalog.policy);
   std::optional<std::string> refusal = CheckForDeniedOutput(facts, *s_.catalog.policy, *s_.actions);
   if (!refusal && !facts.copy_error.empty()) refusal = "pgmask: " + facts.copy_error;
@@ -199,6 +214,7 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
   const size_t start = out.scratch().size();
   if (parse) {
     AppendRefusalParse(*parse, *refusal, out.scratch());
+    s_.refused_statements.emplace(parse->statement);
   } else {
     AppendRefusalQuery(*refusal, out.scratch());
   }

@@ -22,6 +22,7 @@ class ClientSink final : public FrameSink {
   // the client's is in flight (an injected Query mid extended-protocol would close its portals).
   void MaybeRefreshCatalog(OutputBatch& out);
   void DescribeCopy(const policy::CopyToClient& copy, OutputBatch& out);
+  Verdict NullBindIfRefused(protocol::Bytes body, OutputBatch& out);
   Verdict Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out);
   void Track(protocol::MessageType type);
   // Records what the server will answer; before an Execute of a portal nobody described, adds

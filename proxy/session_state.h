@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "policy/effective_action.h"
 #include "protocol/copy_out_rewriter.h"
 #include "proxy/pending_responses.h"
@@ -47,6 +48,8 @@ struct SessionState {
   // session into a restricted one mid-conversation).
   PendingResponses pending;
   bool execute_planned = false;  // the plan for the Execute at the front of `pending` is built
+  // Prepared statements pgmask replaced by a refusal: their Binds carry NULLs instead of values.
+  absl::flat_hash_set<std::string> refused_statements;
 
   // A COPY ... TO STDOUT of a restricted session: its options, its columns (from pgmask's own
   // Describe of an equivalent SELECT) and, once the data flows, the rewriter.

@@ -1,9 +1,11 @@
 #include "proxy/statement_guard.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
+#include "policy/nesting_check.h"
 #include "policy/output_references.h"
 #include "policy/sql_parse.h"
 #include "protocol/message_tags.h"
@@ -100,9 +102,26 @@ void AppendRefusalParse(const protocol::ParseView& parse, std::string_view messa
   protocol::MessageWriter w(out);
   w.Begin(protocol::FrontendTag(protocol::MessageType::kParse))
       .CString(parse.statement)
-      .CString(RefusalStatement(message))
-      .Int16(static_cast<int16_t>(parse.parameter_type_count));
-  for (size_t i = 0; i < parse.parameter_type_count; ++i) w.Int32(static_cast<int32_t>(parse.ParameterType(i)));
+      .CString(RefusalStatement(message));
+  constexpr int32_t kTextOid = 25;
+  const size_t count = std::max<size_t>(parse.parameter_type_count, policy::MaxParameterNumber(parse.query));
+  w.Int16(static_cast<int16_t>(count));
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t declared = i < parse.parameter_type_count ? parse.ParameterType(i) : 0;
+    w.Int32(declared != 0 ? static_cast<int32_t>(declared) : kTextOid);
+  }
+  w.End();
+}
+
+void AppendNullBind(const protocol::BindView& bind, std::string& out) {
+  protocol::MessageWriter w(out);
+  w.Begin(protocol::FrontendTag(protocol::MessageType::kBind)).CString(bind.portal).CString(bind.statement);
+  w.Int16(static_cast<int16_t>(bind.parameter_formats.count()));
+  for (size_t i = 0; i < bind.parameter_formats.count(); ++i) w.Int16(bind.parameter_formats.ForColumn(i));
+  w.Int16(static_cast<int16_t>(bind.parameters.size()));
+  for (size_t i = 0; i < bind.parameters.size(); ++i) w.Int32(-1);
+  w.Int16(static_cast<int16_t>(bind.result_formats.count()));
+  for (size_t i = 0; i < bind.result_formats.count(); ++i) w.Int16(bind.result_formats.ForColumn(i));
   w.End();
 }
 

@@ -36,7 +36,12 @@ std::string RefusalStatement(std::string_view message);
 
 // A Query message running RefusalStatement(message), appended to `out`.
 void AppendRefusalQuery(std::string_view message, std::string& out);
-// A Parse message for the same statement name and parameter types whose Execute raises instead.
+// A Parse message for the same statement name whose Execute raises instead. It declares as many
+// parameters as the original uses (its own types, text for the rest), so every Bind the client
+// sends for it has the right count; those Binds are rewritten to all-NULL values
+// (AppendNullBind), which any type accepts in either format.
 void AppendRefusalParse(const protocol::ParseView& parse, std::string_view message, std::string& out);
+// The Bind `bind` with every parameter value replaced by NULL.
+void AppendNullBind(const protocol::BindView& bind, std::string& out);
 
 }  // namespace pgmask::proxy

@@ -171,6 +171,25 @@ def test_execute_without_describe_is_masked_and_the_client_sees_no_extra_message
                 assert values[1].decode() != real[1] and values[2].decode() != real[2]
 
 
+def test_refused_statement_with_undeclared_parameter_types_fails_with_42501(masked):
+    """libpq's PQexecParams with paramTypes NULL declares no types; the refusal must still be the
+    policy's 42501 at Execute, not a Bind error, and the session must stay usable."""
+    with wire.connect(masked.port) as sock:
+        wire.login(sock, "analyst", DB)
+        # One binary int4 parameter (bytes 00 00 00 2a): not valid as text, so only NULLs bind.
+        bind = wire.message(b"B", b"\0\0" + struct.pack("!hhh", 1, 1, 1) + struct.pack("!ii", 4, 42)
+                            + struct.pack("!h", 0))
+        sock.sendall(wire.message(b"P", b"\0SELECT card_number FROM payments WHERE id = $1\0" + struct.pack("!h", 0))
+                     + bind + _execute("") + SYNC)
+        with pytest.raises(wire.ServerError) as refused:
+            wire.read_until_ready(sock)
+        assert refused.value.sqlstate == "42501", refused.value
+        tag, _ = wire.read_message(sock)
+        assert tag == b"Z"
+        messages = _extended(sock, _parse("", "SELECT 1"), _bind("", ""), _execute(""), SYNC)
+        assert [t for t, _ in messages] == [b"1", b"2", b"D", b"C", b"Z"]
+
+
 def test_row_limited_execute_is_masked_across_portal_suspension(masked, truth):
     with wire.connect(masked.port) as sock:
         wire.login(sock, "auditor", DB)
