@@ -72,6 +72,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--pgmask", default=os.environ.get("PGMASK_BIN"),
                      help="path of the pgmask binary (default: $PGMASK_BIN)")
+    parser.addoption("--libpq-client", default=os.environ.get("PGMASK_LIBPQ_CLIENT"),
+                     help="path of the libpq test client, tests/clients/libpq_client.c "
+                          "(default: $PGMASK_LIBPQ_CLIENT, else next to the pgmask binary's build)")
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +85,18 @@ def pgmask_bin(request: pytest.FixtureRequest) -> Path:
     path = Path(value)
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise pytest.UsageError(f"pgmask binary {path} is missing or not executable")
+    return path
+
+
+@pytest.fixture(scope="session")
+def libpq_client_bin(request: pytest.FixtureRequest, pgmask_bin: Path) -> Path:
+    """The libpq client built by CMake (target pgmask_libpq_client); without the option, the one
+    in the same build tree as --pgmask."""
+    value = request.config.getoption("--libpq-client")
+    path = Path(value) if value else pgmask_bin.parent / "tests" / "clients" / "pgmask_libpq_client"
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise pytest.UsageError(f"libpq client {path} is missing or not executable: "
+                                "build the pgmask_libpq_client target or pass --libpq-client=PATH")
     return path
 
 
