@@ -143,6 +143,18 @@ def pgmask_factory(pgmask_bin: Path, postgres: PostgresCluster, tmp_path: Path):
     assert not problems, "pgmask teardown:\n" + "\n".join(problems)
 
 
+@pytest.fixture(scope="module")
+def clinic(postgres, request) -> PostgresCluster:
+    """The demo clinic data in the database the test module names as DB."""
+    return load_demo(postgres, request.module.DB)
+
+
+@pytest.fixture
+def masked(pgmask_factory, clinic, tmp_path: Path) -> Pgmask:
+    """pgmask with the demo policy and throwaway keys in front of the clinic database."""
+    return pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path))
+
+
 @pytest.fixture
 def pgmask(pgmask_factory) -> Pgmask:
     return pgmask_factory()

@@ -14,7 +14,7 @@ import pytest
 
 from clientout import (assert_error, assert_patient_rows_masked, assert_payment_rows_masked, ok_rows, parse,
                        read_truth, run_client)
-from conftest import DEMO_POLICY, REPO_ROOT, key_flags, load_demo
+from conftest import REPO_ROOT
 
 DB = "clinic_client_jdbc"
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")  # Debian libpostgresql-jdbc-java (scripts/setup)
@@ -39,18 +39,8 @@ def jdbc_classes(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clinic(postgres):
-    return load_demo(postgres, DB)
-
-
-@pytest.fixture(scope="module")
 def truth(clinic):
     return read_truth(clinic.port, DB)
-
-
-@pytest.fixture
-def masked(pgmask_factory, clinic, tmp_path: Path):
-    return pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path))
 
 
 def run(classes: Path, port: int, user: str, mode: str) -> tuple[str, dict]:

@@ -12,7 +12,7 @@ import pytest
 
 from clientout import (Result, assert_error, assert_patient_rows_masked, assert_payment_rows_masked, ok_rows,
                        parse, read_truth, run_client)
-from conftest import DEMO_POLICY, key_flags, load_demo
+
 
 DB = "clinic_client_libpq"
 
@@ -26,18 +26,8 @@ PAYMENT_LABELS = {"payments-text": [1, 2, 3], "payments-binary": [1, 2, 3],
 
 
 @pytest.fixture(scope="module")
-def clinic(postgres):
-    return load_demo(postgres, DB)
-
-
-@pytest.fixture(scope="module")
 def truth(clinic):
     return read_truth(clinic.port, DB)
-
-
-@pytest.fixture
-def masked(pgmask_factory, clinic, tmp_path: Path):
-    return pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path))
 
 
 def run(libpq_client_bin: Path, port: int, user: str) -> tuple[str, dict[str, Result]]:

@@ -13,7 +13,7 @@ import pytest
 
 from clientout import (assert_error, assert_patient_rows_masked, assert_payment_rows_masked, ok_rows, parse,
                        read_truth, run_client)
-from conftest import DEMO_POLICY, REPO_ROOT, key_flags, load_demo
+from conftest import REPO_ROOT, load_demo
 
 DB = "clinic_client_node"
 NODE_MODULES = Path("/opt/pgmask-tools/node/node_modules")  # scripts/setup installs pg and pg-cursor here
@@ -35,11 +35,6 @@ def clinic(postgres):
 @pytest.fixture(scope="module")
 def truth(clinic):
     return read_truth(clinic.port, DB)
-
-
-@pytest.fixture
-def masked(pgmask_factory, clinic, tmp_path: Path):
-    return pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path))
 
 
 def run(port: int, user: str) -> tuple[str, dict]:

@@ -6,26 +6,15 @@ whatever protocol path the rows take."""
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import psycopg
 import pytest
 
 import wire
-from conftest import DEMO_POLICY, key_flags, load_demo
+
 
 DB = "clinic_drivers"
 SSN_SQL = "SELECT id, ssn, email FROM patients WHERE id <= %s ORDER BY id"
-
-
-@pytest.fixture(scope="module")
-def clinic(postgres):
-    return load_demo(postgres, DB)
-
-
-@pytest.fixture
-def masked(pgmask_factory, clinic, tmp_path: Path):
-    return pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path))
 
 
 @pytest.fixture
