@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from conftest import DEMO_POLICY, key_flags, load_demo
+from conftest import load_demo
 from pgharness import client_env, run_client
 
 DB = "clinic_copy"
@@ -21,11 +20,6 @@ def clinic(postgres):
     load_demo(postgres, DB)
     postgres.psql("CREATE TABLE IF NOT EXISTS inbox (id int, note text); GRANT ALL ON inbox TO app_backend", dbname=DB)
     return postgres
-
-
-@pytest.fixture
-def masked(pgmask_factory, clinic, tmp_path: Path):
-    return pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path))
 
 
 def psql(port: int, user: str, command: str, dbname: str = DB) -> subprocess.CompletedProcess:
