@@ -317,13 +317,15 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
   if (call.over != nullptr) Window(*call.over, scope);
   if (name == "set_config") {
     const std::optional<std::string> setting = call.n_args > 0 ? ConstText(call.args[0]) : std::nullopt;
-    if (!setting) {
-      Refuse("set_config with a setting name that is not a literal cannot be checked");
-    } else {
-      std::optional<std::string> value = call.n_args > 1 ? ConstText(call.args[1]) : std::nullopt;
+    std::optional<std::string> value = call.n_args > 1 ? ConstText(call.args[1]) : std::nullopt;
+    if (setting) {
       if (std::optional<std::string> reason = SettingChangeReason(*setting, value)) Refuse(*std::move(reason));
-      out_.settings.push_back({*setting, std::move(value)});
     }
+    // A name known only at execution (pg_dump sets settings it reads from pg_settings) is
+    // recorded as a change of an unknown setting: the proxy reads search_path again after it, and
+    // refuses the session's statements while client_encoding or standard_conforming_strings,
+    // which PostgreSQL reports whenever they change, read SQL text differently from its parser.
+    out_.settings.push_back({setting.value_or(""), std::move(value)});
   }
   if (const std::optional<std::string_view> channel = OutOfBandChannel(name)) Write(std::string(*channel), result);
   // What a function reads beyond its arguments is known only for built-in and trusted ones.
@@ -356,7 +358,7 @@ bool Analyzer::TrustedFunction(std::string_view schema, std::string_view name, F
   if (!schema.empty()) {
     candidates.push_back(schema);
   } else if (const std::vector<std::string>* schemas = catalog_.FunctionSchemas(name)) {
-    const std::vector<std::string>& path = catalog_.data().search_path;
+    const std::vector<std::string>& path = catalog_.search_path();
     for (const std::string& s : *schemas) {
       if (s != kCatalogSchema && std::find(path.begin(), path.end(), s) != path.end()) candidates.push_back(s);
     }
@@ -368,6 +370,13 @@ bool Analyzer::TrustedFunction(std::string_view schema, std::string_view name, F
     if (!covered) return false;
   }
   return true;
+}
+
+bool IsSystemColumn(std::string_view name) {
+  for (std::string_view system : {"tableoid", "xmin", "xmax", "cmin", "cmax", "ctid"}) {
+    if (name == system) return true;
+  }
+  return false;
 }
 
 Lineage Analyzer::ColumnRef(const PgQuery__ColumnRef& ref, const Scope* scope) {
@@ -401,6 +410,7 @@ Lineage Analyzer::ColumnRef(const PgQuery__ColumnRef& ref, const Scope* scope) {
         has_open = true;
       }
     }
+    if (item->system_columns && IsSystemColumn(column)) return Lineage();
     return has_open ? open : Lineage::Everything();
   }
   // `a.b` with no FROM item `a`: field b of composite column a.
@@ -423,6 +433,9 @@ Lineage Analyzer::ColumnByName(const Scope* scope, std::string_view name, bool* 
           definite = true;
         }
       }
+    }
+    if (!definite && IsSystemColumn(name)) {
+      for (const RangeItem& item : s->items) definite = definite || item.system_columns;
     }
     if (definite) {
       acc.Merge(found);

@@ -252,6 +252,7 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
     }
   } else if (const CatalogRelation* rel = ResolveRelation(catalog_, schema, name)) {
     if (rv.alias == nullptr) item.schema = rel->schema;
+    item.system_columns = rel->kind != RelationKind::kView;
     if (rel->kind == RelationKind::kView || rel->kind == RelationKind::kMaterializedView) {
       item.columns = ViewColumns(*rel);
     } else {
@@ -261,6 +262,9 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
   } else {
     // Unknown to a complete catalog: created in this very batch or since the catalog was read.
     item.columns.push_back({"*", catalog_.data().lists_every_relation ? Lineage::Everything() : Lineage(), true});
+    if (catalog_.data().lists_every_relation) {
+      out_.unknown_relations.push_back(schema.empty() ? std::string(name) : absl::StrFormat("%s.%s", schema, name));
+    }
   }
   RenameColumns(rv.alias, item.columns);
   return item;

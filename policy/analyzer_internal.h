@@ -32,7 +32,13 @@ struct RangeItem {
   std::string schema;  // the relation's schema when referenced without alias, else empty
   std::string name;    // alias, relation, CTE or function name; empty when it has none
   std::vector<RangeColumn> columns;
+  // A stored relation: it also has the system columns (ctid, xmin, tableoid...), which hold no
+  // row data.
+  bool system_columns = false;
 };
+
+// tableoid, xmin, xmax, cmin, cmax, ctid.
+bool IsSystemColumn(std::string_view name);
 
 // One query level: its FROM items, what `*` expands to, and the enclosing level (outer query or,
 // for LATERAL, the items before it).

@@ -7,7 +7,7 @@
 
 namespace pgmask::policy {
 
-std::string CatalogView::Key(std::string_view schema, std::string_view name) {
+std::string CatalogSnapshot::Key(std::string_view schema, std::string_view name) {
   // NUL cannot occur in a catalog name, so the key is unambiguous.
   std::string key(schema);
   key.push_back('\0');
@@ -15,7 +15,8 @@ std::string CatalogView::Key(std::string_view schema, std::string_view name) {
   return key;
 }
 
-CatalogView::CatalogView(CatalogData data) : data_(std::move(data)) {
+CatalogSnapshot::CatalogSnapshot(CatalogData data) : data_(std::move(data)) {
+  data_.search_path.clear();
   for (const CatalogRelation& r : data_.relations) relations_.emplace(Key(r.schema, r.name), &r);
   for (const CatalogRelation& r : data_.relations) {
     for (const QualifiedName& parent : r.parents) {
@@ -28,25 +29,29 @@ CatalogView::CatalogView(CatalogData data) : data_(std::move(data)) {
   }
 }
 
-const CatalogRelation* CatalogView::Find(std::string_view schema, std::string_view name) const {
+const CatalogRelation* CatalogSnapshot::Find(std::string_view schema, std::string_view name) const {
   const auto it = relations_.find(Key(schema, name));
   return it == relations_.end() ? nullptr : it->second;
 }
 
-const std::vector<const CatalogRelation*>& CatalogView::Children(const CatalogRelation& relation) const {
+const std::vector<const CatalogRelation*>& CatalogSnapshot::Children(const CatalogRelation& relation) const {
   static const std::vector<const CatalogRelation*> kNone;
   const auto it = children_.find(&relation);
   return it == children_.end() ? kNone : it->second;
 }
 
-const std::vector<std::string>* CatalogView::FunctionSchemas(std::string_view name) const {
+const std::vector<std::string>* CatalogSnapshot::FunctionSchemas(std::string_view name) const {
   const auto it = function_schemas_.find(ToAbsl(name));
   return it == function_schemas_.end() ? nullptr : &it->second;
 }
 
-bool CatalogView::HasFunction(std::string_view schema, std::string_view name) const {
+bool CatalogSnapshot::HasFunction(std::string_view schema, std::string_view name) const {
   const std::vector<std::string>* schemas = FunctionSchemas(name);
   return schemas != nullptr && std::find(schemas->begin(), schemas->end(), schema) != schemas->end();
+}
+
+CatalogView::CatalogView(CatalogData data) : search_path_(std::move(data.search_path)) {
+  snapshot_ = std::make_shared<const CatalogSnapshot>(std::move(data));
 }
 
 CatalogView OfflineCatalog(const Policy& policy) {

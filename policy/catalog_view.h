@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,14 +65,15 @@ struct CatalogData {
   bool lists_every_function = true;
 };
 
-class CatalogView {
+// The relations and functions of one database, indexed: immutable once built, so one snapshot
+// serves every session on that database (its search_path aside) from any thread.
+class CatalogSnapshot {
  public:
-  explicit CatalogView(CatalogData data);
-  // The indexes point into data(): moving keeps the vectors' buffers, copying would not.
-  CatalogView(CatalogView&&) = default;
-  CatalogView& operator=(CatalogView&&) = default;
-  CatalogView(const CatalogView&) = delete;
-  CatalogView& operator=(const CatalogView&) = delete;
+  // `data.search_path` is not used: each session has its own (CatalogView).
+  explicit CatalogSnapshot(CatalogData data);
+  // The indexes point into data(): the snapshot stays where it was built.
+  CatalogSnapshot(const CatalogSnapshot&) = delete;
+  CatalogSnapshot& operator=(const CatalogSnapshot&) = delete;
 
   const CatalogData& data() const { return data_; }
   // The relation schema.name exactly, or null.
@@ -90,6 +92,39 @@ class CatalogView {
   absl::flat_hash_map<std::string, const CatalogRelation*> relations_;
   absl::flat_hash_map<const CatalogRelation*, std::vector<const CatalogRelation*>> children_;
   absl::flat_hash_map<std::string, std::vector<std::string>> function_schemas_;
+};
+
+// What the analyzer resolves names against: a database's snapshot seen through one session's
+// search_path. Cheap to copy: the snapshot is shared.
+class CatalogView {
+ public:
+  // A view over a snapshot of its own (tests, `pgmask explain`): search_path from `data`.
+  explicit CatalogView(CatalogData data);
+  CatalogView(std::shared_ptr<const CatalogSnapshot> snapshot, std::vector<std::string> search_path)
+      : snapshot_(std::move(snapshot)), search_path_(std::move(search_path)) {}
+
+  // Relations and functions; its search_path field is not the session's (see search_path()).
+  const CatalogData& data() const { return snapshot_->data(); }
+  const std::shared_ptr<const CatalogSnapshot>& snapshot() const { return snapshot_; }
+  // current_schemas(false) of the session: see CatalogData::search_path.
+  const std::vector<std::string>& search_path() const { return search_path_; }
+
+  const CatalogRelation* Find(std::string_view schema, std::string_view name) const {
+    return snapshot_->Find(schema, name);
+  }
+  const std::vector<const CatalogRelation*>& Children(const CatalogRelation& relation) const {
+    return snapshot_->Children(relation);
+  }
+  bool HasFunction(std::string_view schema, std::string_view name) const {
+    return snapshot_->HasFunction(schema, name);
+  }
+  const std::vector<std::string>* FunctionSchemas(std::string_view name) const {
+    return snapshot_->FunctionSchemas(name);
+  }
+
+ private:
+  std::shared_ptr<const CatalogSnapshot> snapshot_;
+  std::vector<std::string> search_path_;
 };
 
 // The catalog `pgmask explain` assumes without a database: every table of the policy exists with

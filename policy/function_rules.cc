@@ -49,7 +49,9 @@ constexpr std::array kFunctionRules = {
 };
 
 constexpr std::array kRelationRules = {
-    Rule{"pg_statistic", true, kStatistics},  // pg_statistic, pg_statistic_ext, _ext_data
+    // pg_statistic_ext holds only the definitions of extended statistics (pg_dump reads it).
+    Rule{"pg_statistic", false, kStatistics},
+    Rule{"pg_statistic_ext_data", false, kStatistics},
     Rule{"pg_stats", true, kStatistics},      // pg_stats, pg_stats_ext, pg_stats_ext_exprs
     Rule{"pg_stat_activity", false, kQueryText},
     Rule{"pg_stat_statements", false, kQueryText},

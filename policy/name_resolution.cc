@@ -51,7 +51,7 @@ void AddRelated(const CatalogView& catalog, const Policy& policy, const CatalogR
 const CatalogRelation* ResolveRelation(const CatalogView& catalog, std::string_view schema,
                                        std::string_view name) {
   if (!schema.empty()) return catalog.Find(schema, name);
-  const std::vector<std::string>& path = catalog.data().search_path;
+  const std::vector<std::string>& path = catalog.search_path();
   if (!Listed(path, kTempSchema)) {
     if (const CatalogRelation* r = catalog.Find(kTempSchema, name)) return r;
   }
@@ -78,7 +78,7 @@ FunctionOrigin ResolveFunction(const CatalogView& catalog, std::string_view sche
     for (const std::string& s : *schemas) {
       if (s == kCatalogSchema) {
         builtin = true;
-      } else if (Listed(catalog.data().search_path, s)) {
+      } else if (Listed(catalog.search_path(), s)) {
         return FunctionOrigin::kUserDefined;
       }
     }

@@ -92,6 +92,9 @@ struct StatementAnalysis {
   std::vector<SettingChange> settings;
   // Reasons every restricted role is refused, whatever its actions.
   std::vector<std::string> refusals;
+  // Relations the statement names that a complete catalog does not have, as written: created
+  // since the catalog was read, or not existing at all.
+  std::vector<std::string> unknown_relations;
 };
 
 }  // namespace pgmask::policy

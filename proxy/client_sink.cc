@@ -1,5 +1,10 @@
 #include "proxy/client_sink.h"
 
+#include <chrono>
+#include <memory>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "protocol/message_writer.h"
 #include "protocol/messages.h"
 #include "protocol/string_view_bridge.h"
@@ -9,10 +14,15 @@
 namespace pgmask::proxy {
 
 using protocol::MessageType;
+using policy::StatementKind;
 
-bool ClientSink::NeedsWholeFrame(const protocol::FrameHeader& h) { return h.type() != MessageType::kCopyData; }
+bool ClientSink::NeedsWholeFrame(const protocol::FrameHeader& h) {
+  return h.type() != MessageType::kCopyData || s_.refresh_in_flight();
+}
 
 Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) {
+  // pgmask is reading the catalog: the message is judged against the new one.
+  if (s_.refresh_in_flight()) return Verdict::kHold;
   s_.timer.ClientFrame();
   s_.idle = false;
   const MessageType type = h.type();
@@ -20,15 +30,39 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     s_.client_terminated = true;
     return Verdict::kForwardAndStop;
   }
-  if (s_.policy_enabled()) MaybeRefreshCatalog(out);
+  if (s_.policy_enabled() && MaybeRefreshCatalog(out)) return Verdict::kHold;
   Verdict verdict = Verdict::kForward;
-  if (!s_.all_clear && (type == MessageType::kQuery || type == MessageType::kParse)) {
-    verdict = Guard(h, frame.subspan(protocol::kFrameHeaderSize), out);
-  } else if (type == MessageType::kBind && !s_.refused_statements.empty()) {
-    verdict = NullBindIfRefused(frame.subspan(protocol::kFrameHeaderSize), out);
+  plan_.reset();
+  refused_ = false;
+  const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
+  if (!s_.all_clear) {
+    switch (type) {
+      case MessageType::kQuery:
+      case MessageType::kParse:
+        verdict = Guard(h, body, out);
+        if (verdict == Verdict::kHold) return verdict;
+        break;
+      case MessageType::kFunctionCall: {
+        // A function called by OID cannot be analysed: answered like a refused simple Query.
+        const std::string refusal = "pgmask: statement refused: the FunctionCall message is not allowed for this role";
+        Logf(LogLevel::kInfo, "session=%s %s", s_.id, refusal);
+        s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+        const size_t start = out.scratch().size();
+        AppendRefusalQuery(refusal, out.scratch());
+        out.EmitCommitted(start);
+        refused_ = true;
+        verdict = Verdict::kDrop;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (type == MessageType::kBind && !s_.refused_statements.empty()) {
+    verdict = NullBindIfRefused(body, out);
   }
   Track(type);
-  if (s_.policy_enabled()) Expect(type, frame.subspan(protocol::kFrameHeaderSize), out);
+  if (s_.policy_enabled()) Expect(type, body, out);
   return verdict;
 }
 
@@ -37,9 +71,12 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
   switch (type) {
     case MessageType::kQuery:
       pending.Push(PendingKind::kQuery);
+      pending.back().plan = plan_;
+      pending.back().refused = refused_;
       break;
     case MessageType::kFunctionCall:
       pending.Push(PendingKind::kFunctionCall);
+      pending.back().refused = refused_;
       break;
     case MessageType::kParse:
       pending.Push(PendingKind::kParse);
@@ -52,6 +89,10 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       const std::string_view portal = bind.ok() ? bind->portal : std::string_view();
       pending.MarkBound(portal);
       pending.Push(PendingKind::kBind, portal);
+      if (!s_.all_clear && bind.ok()) {
+        const auto it = s_.prepared.find(ToAbsl(bind->statement));
+        s_.portals[ToAbsl(portal)] = it != s_.prepared.end() ? it->second : PlannedStatement::Untraceable();
+      }
       break;
     }
     case MessageType::kDescribe: {
@@ -77,13 +118,22 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
         pending.Push(PendingKind::kDescribePortal, portal, /*injected=*/true);
       }
       pending.Push(PendingKind::kExecute, portal);
+      if (!s_.all_clear) {
+        pending.back().statement = PortalPlan(portal);
+      }
       break;
     }
     case MessageType::kClose: {
       const auto target = protocol::ParseDescribeOrClose(body);
       const bool portal = target.ok() && target->kind == 'P';
-      if (portal) pending.ForgetPortal(target->name);
-      if (target.ok() && !portal) s_.refused_statements.erase(ToAbsl(target->name));
+      if (portal) {
+        pending.ForgetPortal(target->name);
+        s_.portals.erase(ToAbsl(target->name));
+      }
+      if (target.ok() && !portal) {
+        s_.refused_statements.erase(ToAbsl(target->name));
+        s_.prepared.erase(ToAbsl(target->name));
+      }
       pending.Push(PendingKind::kClose, portal ? target->name : std::string_view(), false, portal);
       break;
     }
@@ -115,22 +165,26 @@ void ClientSink::Track(MessageType type) {
   }
 }
 
-void ClientSink::MaybeRefreshCatalog(OutputBatch& out) {
-  if (s_.refresh_in_flight || s_.outstanding_syncs != 0 || s_.in_extended || s_.transaction_status == 'E') return;
-  const uint64_t generation = s_.proxy.policies.generation();
-  if (!s_.catalog_stale && generation == s_.policy_generation) return;
-  s_.policy_generation = generation;
+
+bool ClientSink::RefreshDue() const {
+  if (s_.catalog_stale || s_.proxy.policies.generation() != s_.policy_generation) return true;
+  // Another connection's DDL is invisible here: restricted sessions look again now and then.
+  return !s_.all_clear &&
+         std::chrono::steady_clock::now() - s_.catalog_read_at > absl::ToChronoNanoseconds(s_.proxy.config.catalog_recheck);
+}
+
+bool ClientSink::MaybeRefreshCatalog(OutputBatch& out) {
+  if (s_.outstanding_syncs != 0 || s_.in_extended || s_.transaction_status == 'E' || !RefreshDue()) return false;
+  s_.policy_generation = s_.proxy.policies.generation();
   s_.catalog_stale = false;
-  s_.refresh_in_flight = true;
-  s_.refresh_failed = false;
-  s_.pending_catalog = SessionCatalog{};
-  s_.pending_catalog.policy = s_.proxy.policies.current();
+  s_.refresh = std::make_unique<CatalogRefresh>(s_.proxy.policies.current(), s_.proxy.catalogs.Get(s_.database));
   const size_t start = out.scratch().size();
   protocol::MessageWriter w(out.scratch());
-  w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(CatalogQuery(*s_.pending_catalog.policy));
+  w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(s_.refresh->Query());
   w.End();
   out.EmitCommitted(start);
   ++s_.outstanding_syncs;
+  return true;
 }
 
 namespace {
@@ -186,6 +240,80 @@ Verdict ClientSink::NullBindIfRefused(protocol::Bytes body, OutputBatch& out) {
   return Verdict::kDrop;
 }
 
+PlannedStatementPtr ClientSink::PortalPlan(std::string_view portal) const {
+  const auto it = s_.portals.find(ToAbsl(portal));
+  return it != s_.portals.end() ? it->second : PlannedStatement::Untraceable();
+}
+
+QueryPlanPtr ClientSink::ResolveNamedState(QueryPlanPtr plan) {
+  std::shared_ptr<QueryPlan> resolved;  // copied on the first EXECUTE or FETCH only
+  for (size_t i = 0; i < plan->statements.size(); ++i) {
+    const PlannedStatement& st = *plan->statements[i];
+    switch (st.kind) {
+      case StatementKind::kPrepare:
+        s_.prepared[st.name] = plan->statements[i];
+        break;
+      case StatementKind::kDeclareCursor:
+        s_.portals[st.name] = plan->statements[i];
+        break;
+      case StatementKind::kDeallocate:
+        if (st.name.empty()) {
+          s_.prepared.clear();  // DEALLOCATE ALL
+        } else {
+          s_.prepared.erase(st.name);
+        }
+        break;
+      case StatementKind::kClosePortal:
+        if (st.name.empty()) {
+          s_.portals.clear();  // CLOSE ALL
+        } else {
+          s_.portals.erase(st.name);
+        }
+        break;
+      case StatementKind::kExecute:
+      case StatementKind::kFetch: {
+        if (!resolved) resolved = std::make_shared<QueryPlan>(*plan);
+        PlannedStatementPtr target;
+        if (st.kind == StatementKind::kExecute) {
+          const auto it = s_.prepared.find(st.name);
+          target = it != s_.prepared.end() ? it->second : PlannedStatement::Untraceable();
+        } else {
+          target = PortalPlan(st.name);
+        }
+        auto with_rows = std::make_shared<PlannedStatement>(st);
+        with_rows->decision.columns = target->decision.columns;
+        with_rows->touches_protected = st.touches_protected || target->touches_protected;
+        resolved->touches_protected = resolved->touches_protected || with_rows->touches_protected;
+        resolved->statements[i] = std::move(with_rows);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return resolved ? resolved : plan;
+}
+
+QueryPlanPtr ClientSink::Plan(std::string_view sql) {
+  QueryPlanPtr plan = PlanQuery(sql, s_.catalog.policy, s_.catalog.view, *s_.actions);
+  bool only_settings = !plan->statements.empty();
+  for (const PlannedStatementPtr& st : plan->statements) only_settings = only_settings && st->kind == StatementKind::kSet;
+  // SET alone stays possible, so that the session can set things back.
+  if (!s_.text_settings_refusal.empty() && !plan->refusal && !only_settings) {
+    auto refused = std::make_shared<QueryPlan>(*plan);
+    refused->refusal = s_.text_settings_refusal;
+    return refused;
+  }
+  // Analysed against a search_path or role that may no longer hold: nothing is shown in clear.
+  if (s_.settings_pending) plan = WithUntraceableOutputs(*plan);
+  if (plan->changes_settings) {
+    s_.settings_pending = true;
+    s_.catalog_stale = true;
+    if (s_.transaction_status != 'I') s_.settings_in_transaction = true;
+  }
+  return plan;
+}
+
 Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out) {
   std::optional<protocol::ParseView> parse;
   std::string_view sql;
@@ -200,23 +328,53 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
     sql = parse->query;
   }
   if (parse) s_.refused_statements.erase(ToAbsl(parse->statement));
-  const StatementFacts& facts = AnalyzeStatement(sql, s_.catalog.policy);
-  std::optional<std::string> refusal = CheckForDeniedOutput(facts, *s_.catalog.policy, *s_.actions);
-  if (!refusal && !facts.copy_error.empty()) refusal = "pgmask: " + facts.copy_error;
+  QueryPlanPtr plan = Plan(sql);
+  std::optional<std::string> refusal = plan->refusal;
+  std::string_view sqlstate = kPermissionDenied;
+  if (!plan->unknown_relations.empty()) {
+    if (!s_.catalog_read_for_message) {
+      // Perhaps created since the catalog was read: read it again, then judge the message.
+      s_.catalog_stale = true;
+      if (MaybeRefreshCatalog(out)) {
+        s_.catalog_read_for_message = true;
+        return Verdict::kHold;
+      }
+    } else if (plan->statements.size() == 1) {
+      // Not there even now: PostgreSQL would say the same, without running anything.
+      refusal = absl::StrFormat("relation \"%s\" does not exist", plan->unknown_relations.front());
+      sqlstate = kUndefinedTable;
+    }
+  }
+  s_.catalog_read_for_message = false;
+  if (!refusal && !plan->copy_error.empty()) refusal = "pgmask: " + plan->copy_error;
   if (!refusal) {
+    if (parse) {
+      s_.prepared[ToAbsl(parse->statement)] =
+          plan->statements.size() == 1 ? plan->statements[0] : PlannedStatement::Untraceable();
+    } else {
+      plan = ResolveNamedState(std::move(plan));
+    }
+    plan_ = plan;
     // COPY TO STDOUT sends no RowDescription: describe its columns first. Through the extended
     // protocol there is no safe point to do so, and its data is refused when it comes.
-    if (facts.copy && !parse) DescribeCopy(*facts.copy, out);
+    if (plan->copy && !parse) {
+      DescribeCopy(*plan->copy, out);
+      for (const PlannedStatementPtr& st : plan->statements) {
+        if (st->kind == StatementKind::kCopyTo) s_.copy_statement = st;
+      }
+    }
     return Verdict::kForward;
   }
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, *refusal);
-  s_.proxy.metrics.StatementRefused(StatementRefusal::kDeniedColumn);
+  s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+  refused_ = true;
   const size_t start = out.scratch().size();
   if (parse) {
-    AppendRefusalParse(*parse, *refusal, out.scratch());
+    AppendRefusalParse(*parse, *refusal, out.scratch(), sqlstate);
     s_.refused_statements.emplace(parse->statement);
+    s_.prepared[ToAbsl(parse->statement)] = PlannedStatement::Untraceable();
   } else {
-    AppendRefusalQuery(*refusal, out.scratch());
+    AppendRefusalQuery(*refusal, out.scratch(), sqlstate);
   }
   out.EmitCommitted(start);
   return Verdict::kDrop;

@@ -1,5 +1,7 @@
 // client -> server traffic after the handshake: tracks where the conversation stands, re-reads
-// the catalog at safe points, and refuses statements whose output would hold a denied column.
+// the catalog at safe points (holding the client's message until it is read), and, for
+// restricted sessions, plans every statement with the analyzer: refused statements are replaced
+// by pgmask's refusal, the others carry their plan to the server side, where rows are masked.
 #pragma once
 
 #include "policy/copy_statement.h"
@@ -18,9 +20,17 @@ class ClientSink final : public FrameSink {
   Verdict OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) override;
 
  private:
-  // Sends the catalog query ahead of the client's message when a refresh is due and nothing of
-  // the client's is in flight (an injected Query mid extended-protocol would close its portals).
-  void MaybeRefreshCatalog(OutputBatch& out);
+  // Sends the catalog query when a refresh is due and nothing of the client's is in flight (an
+  // injected Query mid extended-protocol would close its portals). True when it did: the
+  // client's message then waits until the new catalog is active.
+  bool MaybeRefreshCatalog(OutputBatch& out);
+  bool RefreshDue() const;
+  // The plan of the statements in `sql` for this session, with its named state resolved.
+  QueryPlanPtr Plan(std::string_view sql);
+  // Applies a simple Query's PREPARE/DEALLOCATE/DECLARE/CLOSE to the named state, and gives
+  // EXECUTE and FETCH the plans of what they run.
+  QueryPlanPtr ResolveNamedState(QueryPlanPtr plan);
+  PlannedStatementPtr PortalPlan(std::string_view portal) const;
   void DescribeCopy(const policy::CopyToClient& copy, OutputBatch& out);
   Verdict NullBindIfRefused(protocol::Bytes body, OutputBatch& out);
   Verdict Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out);
@@ -30,6 +40,8 @@ class ClientSink final : public FrameSink {
   void Expect(protocol::MessageType type, protocol::Bytes body, OutputBatch& out);
 
   SessionState& s_;
+  QueryPlanPtr plan_;  // the plan of the Query or Parse being handled, for Expect
+  bool refused_ = false;
 };
 
 }  // namespace pgmask::proxy

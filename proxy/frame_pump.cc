@@ -105,6 +105,20 @@ void FramePump::Wake() {
   source_.cancel(ignored);
 }
 
+void FramePump::Release() {
+  release_pending_ = true;
+  if (hold_timer_) hold_timer_->cancel();
+}
+
+awaitable<void> FramePump::WaitForRelease() {
+  if (!release_pending_) {
+    if (!hold_timer_) hold_timer_ = std::make_unique<asio::steady_timer>(source_.get_executor());
+    hold_timer_->expires_at(asio::steady_timer::time_point::max());
+    co_await hold_timer_->async_wait(kUseTuple);
+  }
+  release_pending_ = false;
+}
+
 awaitable<bool> FramePump::Fill(size_t n) {
   while (buffer_.size() < n) {
     const bool more = co_await ReadSome(n);
@@ -166,6 +180,10 @@ size_t FramePump::Process(FrameSink& sink, bool& stop, PumpResult& result) {
     const size_t size = d.header.frame_size();
     if (rest.size() >= size) {
       const Verdict v = sink.OnFrame(d.header, rest.first(size), out_);
+      if (v == Verdict::kHold) {
+        held_ = true;
+        break;
+      }
       if (v == Verdict::kForward || v == Verdict::kForwardAndStop) out_.Forward(rest.data(), size);
       pos += size;
       if (v == Verdict::kForwardAndStop || v == Verdict::kStop) {
@@ -210,6 +228,11 @@ awaitable<PumpResult> FramePump::Relay(tcp::socket& destination, FrameSink& sink
     }
     buffer_.Consume(used);
     if (stop) co_return result;
+    if (held_) {
+      held_ = false;
+      co_await WaitForRelease();
+      continue;
+    }
     const bool more = co_await ReadSome(need_ != 0 ? need_ : buffer_.size() + 1);
     if (!more) co_return EndOfRead(last_error_);
   }

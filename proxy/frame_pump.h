@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,6 +49,7 @@ enum class Verdict {
   kDrop,             // the sink replaced it (or nothing goes out)
   kForwardAndStop,   // send it, flush, then end the pump
   kStop,             // flush what is pending, then end the pump
+  kHold,             // not yet: flush what is pending, wait for Release(), then offer the frame again
 };
 
 class FrameSink {
@@ -109,12 +111,16 @@ class FramePump {
   // Makes a pending wait for input return so the sink's OnIdle runs. Only while the destination
   // has no write in flight on the source socket.
   void Wake();
+  // Ends a hold (Verdict::kHold): the held frame is offered to the sink again. Harmless when
+  // nothing is held.
+  void Release();
   const boost::system::error_code& last_error() const { return last_error_; }
   const protocol::FrameDecoder& decoder() const { return decoder_; }
 
  private:
   enum class Readiness { kReadable, kWoken, kFailed };
   awaitable<Readiness> WaitReadable();
+  awaitable<void> WaitForRelease();
   // Reads once into the buffer, waiting for readiness first when nothing is pending.
   awaitable<bool> ReadSome(size_t want_total);
   // Walks the buffered frames into `out_`. Returns how many bytes were used, and a result when the
@@ -130,6 +136,10 @@ class FramePump {
   bool last_read_filled_ = false;
   bool write_failed_ = false;
   bool wake_requested_ = false;
+  bool held_ = false;
+  bool release_pending_ = false;
+  // Created on the first hold only: most sessions never hold.
+  std::unique_ptr<asio::steady_timer> hold_timer_;
   boost::system::error_code last_error_;
 };
 

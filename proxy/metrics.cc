@@ -36,7 +36,7 @@ std::string_view RefusedConnectionLabel(RefusedConnection reason) {
 
 std::string_view StatementRefusalLabel(StatementRefusal reason) {
   switch (reason) {
-    case StatementRefusal::kDeniedColumn: return "denied_column";
+    case StatementRefusal::kStatement: return "statement";
     case StatementRefusal::kDeniedResult: return "denied_result";
     case StatementRefusal::kCount: break;
   }

@@ -45,7 +45,7 @@ std::string_view RefusedConnectionLabel(RefusedConnection reason);
 
 // Why pgmask refused a statement (the `reason` label of pgmask_statements_refused_total).
 enum class StatementRefusal {
-  kDeniedColumn,  // the analysis found a `deny` column in the output; refused before PostgreSQL ran it
+  kStatement,     // the analysis refused the statement before PostgreSQL ran it
   kDeniedResult,  // the RowDescription showed a `deny` column the analysis missed (the backstop)
   kCount,
 };

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "protocol/messages.h"
+#include "proxy/query_plan.h"
 
 namespace pgmask::proxy {
 
@@ -33,6 +34,11 @@ struct PendingResponse {
   bool injected = false;      // pgmask's own Describe: its answer is not forwarded
   bool closes_portal = false;  // kClose of a portal (not a statement)
   std::string portal;          // kBind, kDescribePortal, kExecute, portal kClose
+  // Restricted sessions: how the rows of a kQuery's statements or of a kExecute's portal are
+  // treated, and whether their error texts may quote protected values.
+  QueryPlanPtr plan;              // kQuery
+  PlannedStatementPtr statement;  // kExecute
+  bool refused = false;           // kQuery/kExecute replaced by pgmask's refusal
 };
 
 class PendingResponses {
@@ -40,6 +46,7 @@ class PendingResponses {
   void Push(PendingKind kind, std::string_view portal = {}, bool injected = false, bool closes_portal = false);
   bool empty() const { return head_ == items_.size(); }
   const PendingResponse& front() const { return items_[head_]; }
+  PendingResponse& back() { return items_.back(); }
   void Pop();
   // After an ErrorResponse in the extended protocol the server skips everything up to Sync.
   void DropUntilSync();

@@ -9,6 +9,7 @@
 #include "proxy/metrics.h"
 #include "proxy/policy_store.h"
 #include "proxy/serve_config.h"
+#include "proxy/session_catalog.h"
 
 namespace pgmask::proxy {
 
@@ -19,6 +20,7 @@ struct ProxyState {
   std::vector<tcp::endpoint> upstream_endpoints;
   CancelRegistry cancel_registry;
   PolicyStore policies;
+  SharedCatalogs catalogs;  // one catalog snapshot per database, for the statement analyzer
   Metrics metrics;
   std::atomic<int> admitted_sessions{0};  // sessions past the startup packet, counted for max_client_conn
   std::atomic<int> open_connections{0};   // every accepted socket, for shutdown

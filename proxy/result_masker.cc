@@ -20,7 +20,7 @@ void ResultMasker::Reset(const SessionCatalog* catalog, const policy::EffectiveA
   cells_.Reset();
 }
 
-policy::Masker* ResultMasker::MaskerFor(const policy::ProtectedReference& ref, policy::Action action,
+policy::Masker* ResultMasker::MaskerFor(const policy::ProtectedColumnId& ref, policy::Action action,
                                         const protocol::FieldDescription& field) {
   const MaskerKey key{ref.table_index, ref.column_index, action, field.type_oid, field.type_modifier};
   auto it = maskers_.find(key);
@@ -37,33 +37,65 @@ policy::Masker* ResultMasker::MaskerFor(const policy::ProtectedReference& ref, p
   return maskers_.emplace(key, *std::move(masker)).first->second.get();
 }
 
+policy::Masker* ResultMasker::RedactorFor(const protocol::FieldDescription& field) {
+  constexpr size_t kNoColumn = static_cast<size_t>(-1);
+  const MaskerKey key{kNoColumn, kNoColumn, policy::Action::kMask, field.type_oid, field.type_modifier};
+  auto it = maskers_.find(key);
+  if (it != maskers_.end()) return it->second.get();
+  auto masker = policy::Masker::Create(policy::MaskSpec{}, {field.type_oid, field.type_modifier}, *keys_);
+  if (!masker.ok()) return nullptr;
+  return maskers_.emplace(key, *std::move(masker)).first->second.get();
+}
+
+void ResultMasker::MaskField(size_t i, const protocol::FieldDescription& f, policy::Masker* masker) {
+  FieldPlan& p = plan_[i];
+  p.masked = true;
+  p.binary = f.format != 0;
+  p.type_oid = f.type_oid;
+  p.typmod = f.type_modifier;
+  // A binary field of a type pgmask cannot decode goes out as NULL, never in clear.
+  p.masker = !p.binary || policy::SupportsBinary(f.type_oid) ? masker : nullptr;
+  active_ = true;
+}
+
 ResultMasker::PlanResult ResultMasker::Plan(const std::vector<protocol::FieldDescription>& fields,
-                                            DeniedColumn& denied) {
+                                            const policy::StatementDecision* decision, DeniedColumn& denied) {
   active_ = false;
   if (catalog_ == nullptr || actions_ == nullptr) return PlanResult::kPassThrough;
   plan_.assign(fields.size(), FieldPlan{});
   cells_.Begin(fields.size());
+  const auto& tables = catalog_->policy->tables();
+  auto deny = [&](policy::ProtectedColumnId ref) {
+    const policy::TableRule& table = tables[ref.table_index];
+    const policy::ColumnRule& rule = table.columns[ref.column_index];
+    denied = {absl::StrFormat("%s.%s.%s", table.schema, table.name, rule.name), rule.classification};
+  };
   for (size_t i = 0; i < fields.size(); ++i) {
     const protocol::FieldDescription& f = fields[i];
-    const policy::ProtectedReference* ref = catalog_->Find(f.table_oid, f.column);
-    if (ref == nullptr) continue;
-    const policy::TableRule& table = catalog_->policy->tables()[ref->table_index];
-    const policy::ColumnRule& rule = table.columns[ref->column_index];
-    const policy::Action action = actions_->For(rule.class_index);
-    if (action == policy::Action::kClear) continue;
+    const policy::ColumnPlan analysed =
+        decision != nullptr ? decision->ForField(i, fields.size()) : policy::ColumnPlan{};
+    // What the analysis found, unless the field's own origin says more: a plain protected column.
+    std::optional<policy::ProtectedColumnId> ref;
+    policy::Action action = policy::Action::kClear;
+    if (const policy::ProtectedColumnId* direct = catalog_->Find(f.table_oid, f.column)) {
+      ref = *direct;
+      action = actions_->For(tables[direct->table_index].columns[direct->column_index].class_index);
+    } else if (analysed.treatment == policy::Treatment::kAction && analysed.column) {
+      ref = *analysed.column;
+      action = analysed.action;
+    }
     if (action == policy::Action::kDeny) {
-      denied = {absl::StrFormat("%s.%s.%s", table.schema, table.name, rule.name), rule.classification};
+      deny(*ref);
       return PlanResult::kDenied;
     }
-    FieldPlan& p = plan_[i];
-    p.masked = true;
-    p.binary = f.format != 0;
-    p.type_oid = f.type_oid;
-    p.typmod = f.type_modifier;
-    // A binary field of a type pgmask cannot decode goes out as NULL, never in clear.
-    if (!p.binary || policy::SupportsBinary(f.type_oid)) p.masker = MaskerFor(*ref, action, f);
+    if (analysed.treatment == policy::Treatment::kRedact) {
+      MaskField(i, f, RedactorFor(f));
+      continue;
+    }
+    if (action == policy::Action::kClear) continue;
+    const policy::ColumnRule& rule = tables[ref->table_index].columns[ref->column_index];
+    MaskField(i, f, MaskerFor(*ref, action, f));
     cells_.Track(i, action, rule);
-    active_ = true;
   }
   return active_ ? PlanResult::kMask : PlanResult::kPassThrough;
 }

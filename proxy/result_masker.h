@@ -1,7 +1,8 @@
-// Masks result rows for one session. A RowDescription becomes a plan (one decision per field,
-// from table OID + column number through the session catalog to the session's action for the
-// column's class); DataRows are then rewritten value by value into a reused buffer. Rows and
-// fields with nothing protected are forwarded untouched.
+// Masks result rows for one session. A RowDescription becomes a plan, one decision per field from
+// two sources: the statement's analysis (what each output column derives from), and the field's
+// table OID + column number through the session catalog (a backstop the analysis cannot get
+// wrong for plain columns). DataRows are then rewritten value by value into a reused buffer.
+// Rows and fields with nothing protected are forwarded untouched.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "policy/decision.h"
 #include "policy/effective_action.h"
 #include "policy/masker.h"
 #include "protocol/messages.h"
@@ -32,8 +34,10 @@ class ResultMasker {
   void Reset(const SessionCatalog* catalog, const policy::EffectiveActions* actions, const policy::Keys* keys);
 
   enum class PlanResult { kPassThrough, kMask, kDenied };
-  // Builds the plan for a RowDescription. kDenied fills `denied` with the first denied column.
-  PlanResult Plan(const std::vector<protocol::FieldDescription>& fields, DeniedColumn& denied);
+  // Builds the plan for a RowDescription, given the statement's decision (null for a clear
+  // session). kDenied fills `denied` with the first denied column.
+  PlanResult Plan(const std::vector<protocol::FieldDescription>& fields, const policy::StatementDecision* decision,
+                  DeniedColumn& denied);
 
   // Whether DataRows of the current plan need rewriting.
   bool active() const { return active_; }
@@ -59,8 +63,11 @@ class ResultMasker {
     uint32_t type_oid = 0;
     int32_t typmod = -1;
   };
-  policy::Masker* MaskerFor(const policy::ProtectedReference& ref, policy::Action action,
+  policy::Masker* MaskerFor(const policy::ProtectedColumnId& ref, policy::Action action,
                             const protocol::FieldDescription& field);
+  // The full, type-valid redaction of a value derived from protected columns.
+  policy::Masker* RedactorFor(const protocol::FieldDescription& field);
+  void MaskField(size_t i, const protocol::FieldDescription& f, policy::Masker* masker);
 
   const SessionCatalog* catalog_ = nullptr;
   const policy::EffectiveActions* actions_ = nullptr;

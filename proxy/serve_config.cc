@@ -90,6 +90,8 @@ const std::vector<Setting>& Settings() {
        [](std::string_view v, ServeConfig& c) { return SetString(v, c.hash_key_file); }},
       {"policy_poll", "--policy-poll",
        [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.policy_poll); }},
+      {"catalog_recheck", "--catalog-recheck",
+       [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.catalog_recheck); }},
       {"admin", "--admin",
        [](std::string_view v, ServeConfig& c) -> absl::Status {
          if (v == "off") {
@@ -110,6 +112,36 @@ const std::vector<Setting>& Settings() {
        [](std::string_view v, ServeConfig& c) -> absl::Status {
          if (!ParseLogLevel(v, c.log_level)) {
            return absl::InvalidArgumentError("expected one of debug, info, warn, error");
+         }
+         return absl::OkStatus();
+       }},
+      {"audit_file", "--audit-file",
+       [](std::string_view v, ServeConfig& c) { return SetString(v, c.audit_file); }},
+      {"audit_key_file", "--audit-key-file",
+       [](std::string_view v, ServeConfig& c) { return SetString(v, c.audit_key_file); }},
+      {"audit_dsn", "--audit-dsn",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         if (v.empty()) return absl::InvalidArgumentError("expected a libpq connection string");
+         c.audit_dsn = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"audit_rotate_bytes", "--audit-rotate-bytes",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         uint64_t bytes = 0;
+         if (!absl::SimpleAtoi(ToAbsl(v), &bytes) || bytes < 4096 || bytes > (1ull << 40)) {
+           return absl::InvalidArgumentError("expected a number of bytes from 4096 to 1099511627776");
+         }
+         c.audit_rotate_bytes = bytes;
+         return absl::OkStatus();
+       }},
+      {"audit_on_failure", "--audit-on-failure",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         if (v == "block") {
+           c.audit_on_failure = AuditOnFailure::kBlock;
+         } else if (v == "allow") {
+           c.audit_on_failure = AuditOnFailure::kAllow;
+         } else {
+           return absl::InvalidArgumentError("expected block or allow");
          }
          return absl::OkStatus();
        }},

@@ -18,6 +18,10 @@ struct HostPort {
   uint16_t port = 0;
 };
 
+// What happens to statements touching protected columns when their audit record cannot be made
+// durable: refused (block, the default) or served anyway (allow).
+enum class AuditOnFailure { kBlock, kAllow };
+
 struct ServeConfig {
   HostPort listen{"127.0.0.1", 6432};
   HostPort upstream{"127.0.0.1", 5432};
@@ -35,8 +39,18 @@ struct ServeConfig {
   std::string token_key_file;  // else PGMASK_TOKEN_KEY
   std::string hash_key_file;   // else PGMASK_HASH_KEY
   absl::Duration policy_poll = absl::Seconds(1);  // how often the policy file is checked for changes
+  // How old a restricted session's view of the catalog (relations, views, functions) may grow
+  // before it checks, at its next statement, whether another connection changed it.
+  absl::Duration catalog_recheck = absl::Seconds(10);
   // The admin HTTP listener (/metrics, /healthz, /readyz); nullopt: none.
   std::optional<HostPort> admin;
+  // The audit trail (proxy/audit_file_sink.h). Parsed and validated here; the session wiring
+  // that starts the sinks comes with the rest of the audit issue.
+  std::string audit_file;      // empty: no file sink
+  std::string audit_key_file;  // else PGMASK_AUDIT_KEY
+  std::string audit_dsn;       // empty: no PostgreSQL sink
+  uint64_t audit_rotate_bytes = 64ull << 20;
+  AuditOnFailure audit_on_failure = AuditOnFailure::kBlock;
 };
 
 // "host:port" or "[v6]:port".

@@ -35,7 +35,7 @@ std::string FatalErrorBytes(std::string_view sqlstate, std::string_view message)
 bool ServerSink::NeedsWholeFrame(const protocol::FrameHeader& h) {
   switch (h.type()) {
     case MessageType::kDataRow:
-      return s_.refresh_in_flight || s_.masker.active() || s_.suppress_until_ready;
+      return s_.refresh_in_flight() || s_.masker.active() || s_.suppress_until_ready;
     case MessageType::kCopyData:
       return s_.copy_rewriter.has_value() || s_.suppress_until_ready;
     default:
@@ -47,8 +47,10 @@ bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdi
   verdict = Verdict::kDrop;
   switch (type) {
     case MessageType::kDataRow:
-      if (!protocol::ParseDataRow(body, values_).ok() || !AddCatalogRow(values_, s_.pending_catalog).ok()) {
-        s_.refresh_failed = true;
+      if (protocol::ParseDataRow(body, values_).ok()) {
+        s_.refresh->AddRow(values_);
+      } else {
+        s_.refresh->Fail();
       }
       return true;
     case MessageType::kRowDescription:
@@ -57,28 +59,90 @@ bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdi
     case MessageType::kEmptyQueryResponse:
       return true;
     case MessageType::kErrorResponse: {
-      s_.refresh_failed = true;
+      s_.refresh->Fail();
       const auto error = protocol::ParseErrorNotice(body);
       // A FATAL error ends the session: the client must see it.
       return !(error.ok() && IsFatal(error->severity()));
     }
     case MessageType::kReadyForQuery: {
-      s_.refresh_in_flight = false;
       s_.outstanding_syncs = std::max(0, s_.outstanding_syncs - 1);
       const auto status = protocol::ParseReadyForQuery(body);
       if (status.ok()) s_.transaction_status = *status;
-      if (s_.refresh_failed) {
-        // Keep the catalog we have and try again at the next safe point.
-        s_.catalog_stale = true;
-        Logf(LogLevel::kWarn, "session=%s catalog refresh failed; keeping the previous catalog", s_.id);
-      } else {
-        s_.ActivateCatalog(std::move(s_.pending_catalog));
-      }
+      s_.FinishRefresh();
       return true;
     }
     default:
       return false;  // asynchronous messages (notifications, parameter changes) pass as usual
   }
+}
+
+const policy::StatementDecision* ServerSink::CurrentDecision() const {
+  if (s_.all_clear || s_.pending.empty()) return nullptr;
+  const PendingResponse& front = s_.pending.front();
+  if (front.kind == PendingKind::kExecute) {
+    return &(front.statement ? front.statement : PlannedStatement::Untraceable())->decision;
+  }
+  if (front.kind != PendingKind::kQuery) return nullptr;
+  // More results than statements (the analysis and the server disagree): fail closed.
+  if (front.plan == nullptr || s_.query_statement >= front.plan->statements.size()) {
+    return &PlannedStatement::Untraceable()->decision;
+  }
+  return &front.plan->statements[s_.query_statement]->decision;
+}
+
+ServerSink::TextPolicy ServerSink::TextPolicyForFront() const {
+  if (s_.all_clear || s_.pending.empty()) return TextPolicy::kKeep;
+  const PendingResponse& front = s_.pending.front();
+  // pgmask's own refusal: its text is pgmask's, its PL/pgSQL context is noise.
+  if (front.refused) return TextPolicy::kStripContext;
+  const bool touches = (front.kind == PendingKind::kQuery && front.plan != nullptr && front.plan->touches_protected) ||
+                       (front.kind == PendingKind::kExecute &&
+                        (front.statement == nullptr || front.statement->touches_protected));
+  return touches ? TextPolicy::kHide : TextPolicy::kKeep;
+}
+
+Verdict ServerSink::RewriteErrorOrNotice(MessageType type, protocol::Bytes body, TextPolicy policy, OutputBatch& out) {
+  const auto view = protocol::ParseErrorNotice(body);
+  if (!view.ok()) {
+    s_.server_violation = true;
+    return Verdict::kStop;
+  }
+  const size_t start = out.scratch().size();
+  protocol::MessageWriter w(out.scratch());
+  w.Begin(protocol::BackendTag(type));
+  for (const protocol::ErrorNoticeField& f : view->fields) {
+    switch (f.code) {
+      case 'M':
+        w.Int8('M').CString(policy == TextPolicy::kHide
+                                ? std::string_view("pgmask: message hidden because the statement involves protected "
+                                                   "columns (see the server log)")
+                                : f.value);
+        break;
+      case 'W':  // context
+      case 'q':  // internal query
+      case 'p':  // internal position
+        break;
+      case 'D':  // detail
+      case 'H':  // hint
+      case 'P':  // position in the statement text
+        if (policy != TextPolicy::kHide) w.Int8(f.code).CString(f.value);
+        break;
+      default:
+        // Severity, SQLSTATE, schema/table/column/constraint names and source location hold no
+        // value of a row.
+        w.Int8(f.code).CString(f.value);
+        break;
+    }
+  }
+  w.Int8(0);
+  w.End();
+  out.EmitCommitted(start);
+  return Verdict::kDrop;
+}
+
+void ServerSink::NoteParameter(protocol::Bytes body) {
+  const auto parameter = protocol::ParseParameterStatus(body);
+  if (parameter.ok()) s_.NoteParameter(parameter->name, parameter->value);
 }
 
 Verdict ServerSink::Refuse(const std::string& message, OutputBatch& out) {
@@ -99,7 +163,9 @@ Verdict ServerSink::OnRowDescription(protocol::Bytes body, OutputBatch& out) {
     return Verdict::kStop;
   }
   DeniedColumn denied;
-  if (s_.masker.Plan(fields_, denied) != ResultMasker::PlanResult::kDenied) return Verdict::kForward;
+  if (s_.masker.Plan(fields_, CurrentDecision(), denied) != ResultMasker::PlanResult::kDenied) {
+    return Verdict::kForward;
+  }
   // The statement check missed it; refuse here, before any row, and drop the rest of the result.
   return Refuse("pgmask: permission denied for column " + denied.column + " (class " + denied.classification + ")",
                 out);
@@ -113,7 +179,7 @@ Verdict ServerSink::OnDataRow(protocol::Bytes body, OutputBatch& out) {
     const std::vector<protocol::FieldDescription>* fields = s_.pending.PortalFields(s_.pending.front().portal);
     if (fields == nullptr) return Refuse("pgmask: refused rows of a portal whose columns are unknown", out);
     DeniedColumn denied;
-    if (s_.masker.Plan(*fields, denied) == ResultMasker::PlanResult::kDenied) {
+    if (s_.masker.Plan(*fields, CurrentDecision(), denied) == ResultMasker::PlanResult::kDenied) {
       return Refuse("pgmask: permission denied for column " + denied.column + " (class " + denied.classification + ")",
                     out);
     }
@@ -216,13 +282,18 @@ Verdict ServerSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
   const MessageType type = h.type();
   s_.timer.ServerFrame(type == MessageType::kReadyForQuery);
-  if (s_.refresh_in_flight) {
+  if (s_.refresh_in_flight()) {
     Verdict verdict;
     if (OnRefreshResponse(type, body, verdict)) return verdict;
   }
   if (type == MessageType::kCommandComplete && !s_.suppress_until_ready) {
     s_.proxy.metrics.StatementCompleted(s_.masker.active());
   }
+  // Decided before Account moves past the request that the text belongs to.
+  const TextPolicy text_policy =
+      type == MessageType::kErrorResponse || type == MessageType::kNoticeResponse ? TextPolicyForFront()
+                                                                                    : TextPolicy::kKeep;
+  const bool in_query = s_.policy_enabled() && !s_.pending.empty() && s_.pending.front().kind == PendingKind::kQuery;
   // DataRows and RowDescriptions of a simple query are matched in their own handlers.
   if (s_.policy_enabled() && type != MessageType::kDataRow) {
     const bool forward = Account(type, body);
@@ -237,23 +308,32 @@ Verdict ServerSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
       s_.suppress_until_ready = false;
       s_.masker.EndResult();
       s_.EndCopy();
+      if (in_query) s_.query_statement = 0;
+      if (s_.transaction_status == 'I') s_.settings_in_transaction = false;
       return Verdict::kForward;
     }
     case MessageType::kErrorResponse: {
+      if (in_query) ++s_.query_statement;
       const auto error = protocol::ParseErrorNotice(body);
       if (error.ok() && IsFatal(error->severity())) {
         s_.upstream_sent_fatal = true;
-        return Verdict::kForward;
+      } else if (s_.suppress_until_ready) {
+        return Verdict::kDrop;
       }
-      return s_.suppress_until_ready ? Verdict::kDrop : Verdict::kForward;
+      if (text_policy != TextPolicy::kKeep) return RewriteErrorOrNotice(type, body, text_policy, out);
+      return Verdict::kForward;
     }
     case MessageType::kBackendKeyData:
       // Only valid during startup; the upstream key must never reach the client.
       return Verdict::kDrop;
-    case MessageType::kNotificationResponse:
     case MessageType::kParameterStatus:
+      NoteParameter(body);
+      return Verdict::kForward;
     case MessageType::kNoticeResponse:
+      if (text_policy != TextPolicy::kKeep) return RewriteErrorOrNotice(type, body, text_policy, out);
       return Verdict::kForward;  // asynchronous: never part of a refused result
+    case MessageType::kNotificationResponse:
+      return Verdict::kForward;
     default:
       break;
   }
@@ -264,12 +344,14 @@ Verdict ServerSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     case MessageType::kDataRow:
       return OnDataRow(body, out);
     case MessageType::kCommandComplete: {
+      if (in_query) ++s_.query_statement;
       const auto tag = protocol::ParseQuery(body);  // same layout: one string
-      if (tag.ok() && ChangesCatalog(*tag)) s_.catalog_stale = true;
+      if (tag.ok()) OnCommandTag(*tag);
       s_.masker.EndResult();
       return Verdict::kForward;
     }
     case MessageType::kEmptyQueryResponse:
+      if (in_query) ++s_.query_statement;
       s_.masker.EndResult();
       return Verdict::kForward;
     case MessageType::kCopyOutResponse:
@@ -291,6 +373,17 @@ Verdict ServerSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   }
 }
 
+void ServerSink::OnCommandTag(std::string_view tag) {
+  if (ChangesCatalog(tag)) s_.catalog_stale = true;
+  if (tag == "DISCARD ALL") {
+    // Prepared statements and cursors are gone, and search_path is back to its default.
+    s_.ForgetNamedState();
+    s_.catalog_stale = true;
+  } else if (tag == "ROLLBACK" && s_.settings_in_transaction) {
+    s_.catalog_stale = true;  // a SET of the transaction, or of the savepoint, was undone
+  }
+}
+
 Verdict ServerSink::OnCopyOut(protocol::Bytes body, OutputBatch& out) {
   const auto response = protocol::ParseCopyResponse(body);
   if (!response.ok()) {
@@ -305,7 +398,9 @@ Verdict ServerSink::OnCopyOut(protocol::Bytes body, OutputBatch& out) {
   std::vector<protocol::FieldDescription> fields = *s_.copy_fields;
   for (protocol::FieldDescription& f : fields) f.format = response->format == 1 ? 1 : 0;
   DeniedColumn denied;
-  switch (s_.masker.Plan(fields, denied)) {
+  const policy::StatementDecision* decision =
+      s_.copy_statement != nullptr ? &s_.copy_statement->decision : &PlannedStatement::Untraceable()->decision;
+  switch (s_.masker.Plan(fields, decision, denied)) {
     case ResultMasker::PlanResult::kDenied:
       return Refuse("pgmask: permission denied for column " + denied.column + " (class " + denied.classification + ")",
                     out);

@@ -1,9 +1,13 @@
-// server -> client traffic after the handshake: masks result rows, refuses results that would
-// show a denied column (the backstop behind the statement check), swallows the answers to
-// pgmask's own catalog queries, and says goodbye at an idle point when shutting down.
+// server -> client traffic after the handshake: masks result rows by the plan of the statement
+// that produced them, refuses results that would show a denied column (the backstop behind the
+// statement check), hides error and notice texts of statements that touched protected columns,
+// swallows the answers to pgmask's own catalog queries, and says goodbye at an idle point when
+// shutting down.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/messages.h"
@@ -33,6 +37,17 @@ class ServerSink final : public FrameSink {
   Verdict OnCopyOut(protocol::Bytes body, OutputBatch& out);
   Verdict OnCopyData(protocol::Bytes body, OutputBatch& out);
   Verdict Refuse(const std::string& message, OutputBatch& out);
+  // The decision for the result now arriving: a simple Query's current statement, an Execute's
+  // portal, a COPY's statement; null for clear sessions.
+  const policy::StatementDecision* CurrentDecision() const;
+  // How an ErrorResponse or NoticeResponse of the request now being answered must be rewritten.
+  enum class TextPolicy { kKeep, kHide, kStripContext };
+  TextPolicy TextPolicyForFront() const;
+  Verdict RewriteErrorOrNotice(protocol::MessageType type, protocol::Bytes body, TextPolicy policy, OutputBatch& out);
+  // Catalog, search_path and named state after a command completed.
+  void OnCommandTag(std::string_view tag);
+  // A ParameterStatus: client_encoding and standard_conforming_strings decide how SQL text reads.
+  void NoteParameter(protocol::Bytes body);
 
   SessionState& s_;
   const FramePump& upstream_pump_;

@@ -8,6 +8,7 @@
 #include <exception>
 #include <variant>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -25,6 +26,18 @@ using protocol::FrameHeader;
 using protocol::MessageType;
 
 namespace {
+
+enum class ReplicationMode { kNone, kLogical, kPhysical };
+
+// The startup parameter `replication`: a boolean for physical replication, "database" for
+// logical replication (which also runs SQL).
+ReplicationMode ReplicationModeOf(std::string_view value) {
+  if (absl::EqualsIgnoreCase(ToAbsl(value), "database")) return ReplicationMode::kLogical;
+  for (std::string_view on : {"true", "on", "yes", "1"}) {
+    if (absl::EqualsIgnoreCase(ToAbsl(value), ToAbsl(on))) return ReplicationMode::kPhysical;
+  }
+  return ReplicationMode::kNone;
+}
 
 // PostgreSQL's own cap on one authentication message (PG_MAX_AUTH_TOKEN_LENGTH).
 constexpr uint32_t kMaxAuthMessage = 65535;
@@ -197,6 +210,8 @@ awaitable<Session::Ending> Session::Handshake() {
 
   user_ = std::string(packet.params.Get("user").value_or(""));
   database_ = std::string(packet.params.Get("database").value_or(user_));
+  state_.database = database_;
+  replication_ = std::string(packet.params.Get("replication").value_or(""));
   Logf(LogLevel::kInfo, "session=%s login user=%s database=%s", state_.id, user_, database_);
   if (proxy_.shutting_down.load(std::memory_order_relaxed)) {
     co_await SendClientError("FATAL", "57P01", "pgmask is shutting down");
@@ -306,7 +321,12 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
         done = true;
         break;
       }
-      case MessageType::kParameterStatus:
+      case MessageType::kParameterStatus: {
+        const auto parameter = protocol::ParseParameterStatus(body);
+        if (parameter.ok()) state_.NoteParameter(parameter->name, parameter->value);
+        to_client.append(as_text);
+        break;
+      }
       case MessageType::kNoticeResponse:
       case MessageType::kNegotiateProtocolVersion:
         to_client.append(as_text);
@@ -318,10 +338,25 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
     }
     upstream_pump_.Consume(size);
     if (done && state_.policy_enabled()) {
+      const ReplicationMode replication = ReplicationModeOf(replication_);
+      if (replication == ReplicationMode::kPhysical) {
+        // A physical replication stream carries every table's pages: nothing in it can be masked.
+        co_await flush();
+        co_await SendClientError("FATAL", "42501",
+                                 "pgmask does not relay physical replication connections while a policy is loaded");
+        co_return Ending{"physical replication refused"};
+      }
       const bool loaded = co_await LoadCatalog();
       if (!loaded) {
         co_await SendClientError("FATAL", "XX000", "pgmask could not read the catalog it needs to apply the policy");
         co_return Ending{"catalog could not be read"};
+      }
+      if (replication == ReplicationMode::kLogical && !state_.all_clear) {
+        co_await flush();
+        co_await SendClientError("FATAL", "42501",
+                                 "pgmask: replication connections are not allowed for roles that do not see every "
+                                 "class in clear");
+        co_return Ending{"replication refused for a restricted role"};
       }
     }
     if (done) {
@@ -363,15 +398,13 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
 
 awaitable<bool> Session::LoadCatalog() {
   state_.policy_generation = proxy_.policies.generation();
-  SessionCatalog catalog;
-  catalog.policy = proxy_.policies.current();
+  CatalogRefresh refresh(proxy_.policies.current(), proxy_.catalogs.Get(database_));
   std::string query;
   protocol::MessageWriter w(query);
-  w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(CatalogQuery(*catalog.policy));
+  w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(refresh.Query());
   w.End();
   auto [ec, n] = co_await asio::async_write(upstream_, asio::buffer(query), kUseTuple);
   if (ec) co_return false;
-  bool ok = true;
   std::vector<protocol::WireValue> row;
   for (;;) {
     auto frame = co_await upstream_pump_.ReadFrame(proxy_.config.max_message_size);
@@ -380,15 +413,25 @@ awaitable<bool> Session::LoadCatalog() {
     const protocol::Bytes body = upstream_pump_.Buffered().subspan(protocol::kFrameHeaderSize, size - protocol::kFrameHeaderSize);
     switch (frame.header.type()) {
       case MessageType::kDataRow:
-        ok = ok && protocol::ParseDataRow(body, row).ok() && AddCatalogRow(row, catalog).ok();
+        if (protocol::ParseDataRow(body, row).ok()) {
+          refresh.AddRow(row);
+        } else {
+          refresh.Fail();
+        }
         break;
       case MessageType::kErrorResponse:
-        ok = false;
+        refresh.Fail();
         break;
-      case MessageType::kReadyForQuery:
+      case MessageType::kReadyForQuery: {
         upstream_pump_.Consume(size);
-        if (ok) state_.ActivateCatalog(std::move(catalog));
-        co_return ok;
+        auto catalog = std::move(refresh).Finish(proxy_.catalogs, database_);
+        if (!catalog.ok()) {
+          Logf(LogLevel::kWarn, "session=%s catalog could not be read: %s", state_.id, catalog.status().message());
+          co_return false;
+        }
+        state_.ActivateCatalog(*std::move(catalog));
+        co_return true;
+      }
       default:
         break;  // RowDescription, CommandComplete, notices
     }
@@ -417,6 +460,7 @@ awaitable<Session::Ending> Session::RelayTraffic() {
   using namespace asio::experimental::awaitable_operators;
   ClientSink client_sink(state_);
   ServerSink server_sink(state_, upstream_pump_);
+  state_.release_client = [this] { client_pump_.Release(); };
   auto result = co_await (client_pump_.Relay(upstream_, client_sink, nullptr) ||
                           upstream_pump_.Relay(client_, server_sink, &client_writer_));
   if (result.index() == 0) {

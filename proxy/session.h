@@ -65,6 +65,7 @@ class Session {
   WriterLock client_writer_;
   std::string user_;
   std::string database_;
+  std::string replication_;  // the startup parameter, empty when absent
   std::string peer_;
   SessionPhase phase_ = SessionPhase::kStartup;
   protocol::CancelKey client_key_{};

@@ -1,17 +1,22 @@
-// What the session learns from PostgreSQL over its own upstream connection, before the client
-// sees ReadyForQuery and again after DDL or a policy reload: the login role's transitive
-// memberships, and the table OID + column number of every column the policy protects.
+// What a session knows of the database it is connected to, read over its own upstream connection
+// before the client sees ReadyForQuery and again after DDL, a search_path change, a policy reload
+// or when it may have gone stale (policy/live_catalog.h): the login role's transitive
+// memberships, the table OID + column number of every protected column, and, for the statement
+// analyzer, the database's shared catalog snapshot seen through the session's search_path.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/status/status.h"
-#include "policy/output_references.h"
+#include "absl/status/statusor.h"
+#include "policy/catalog_view.h"
+#include "policy/live_catalog.h"
+#include "policy/lineage.h"
 #include "policy/policy.h"
 #include "protocol/messages.h"
 
@@ -21,23 +26,57 @@ struct SessionCatalog {
   // The policy the rows were read for: the indexes below point into it.
   std::shared_ptr<const policy::Policy> policy;
   std::vector<std::string> roles;  // session_user first, then every role it is a member of
-  absl::flat_hash_map<uint64_t, policy::ProtectedReference> columns;
+  absl::flat_hash_map<uint64_t, policy::ProtectedColumnId> columns;
+  // Relations and functions of the database through the session's search_path; null until read.
+  std::shared_ptr<const policy::CatalogView> view;
 
   static uint64_t Key(uint32_t table_oid, int16_t column) {
     return (uint64_t{table_oid} << 16) | static_cast<uint16_t>(column);
   }
-  const policy::ProtectedReference* Find(uint32_t table_oid, int16_t column) const {
+  const policy::ProtectedColumnId* Find(uint32_t table_oid, int16_t column) const {
     if (table_oid == 0) return nullptr;
     const auto it = columns.find(Key(table_oid, column));
     return it == columns.end() ? nullptr : &it->second;
   }
 };
 
-// One simple-protocol statement that returns the memberships and protected columns as rows of
-// text: ('r', rolname, ...) and ('c', NULL, table oid, attnum, table index, column index).
-std::string CatalogQuery(const policy::Policy& policy);
+// One catalog snapshot per database, shared by all its sessions on every thread. A session
+// publishes the snapshot it read; the others pick it up when their own fingerprint matches.
+class SharedCatalogs {
+ public:
+  struct Entry {
+    std::string fingerprint;
+    std::shared_ptr<const policy::CatalogSnapshot> snapshot;
+  };
+  Entry Get(const std::string& database) const;
+  void Publish(const std::string& database, Entry entry);
 
-// Folds one DataRow of CatalogQuery(*catalog.policy)'s result into `catalog`.
-absl::Status AddCatalogRow(const std::vector<protocol::WireValue>& row, SessionCatalog& catalog);
+ private:
+  mutable std::mutex mutex_;
+  absl::flat_hash_map<std::string, Entry> entries_;
+};
+
+// A catalog read in progress: the query to send and the rows folded so far.
+class CatalogRefresh {
+ public:
+  CatalogRefresh(std::shared_ptr<const policy::Policy> policy, SharedCatalogs::Entry known);
+
+  // The simple-protocol Query text that reads the catalog.
+  std::string Query() const;
+  // One DataRow's values.
+  void AddRow(const std::vector<protocol::WireValue>& row);
+  void Fail() { failed_ = true; }
+  // After ReadyForQuery: the new catalog (publishing a newly read snapshot for `database`), or
+  // an error when the read failed.
+  absl::StatusOr<SessionCatalog> Finish(SharedCatalogs& shared, const std::string& database) &&;
+
+ private:
+  std::shared_ptr<const policy::Policy> policy_;
+  SharedCatalogs::Entry known_;
+  policy::LiveCatalogReader reader_;
+  absl::Status status_;
+  std::vector<std::optional<std::string_view>> cells_;
+  bool failed_ = false;
+};
 
 }  // namespace pgmask::proxy

@@ -1,19 +1,48 @@
 #include "proxy/session_state.h"
 
+#include "absl/strings/str_format.h"
+#include "policy/function_rules.h"
 #include "proxy/log.h"
 
 namespace pgmask::proxy {
 
 void SessionState::ActivateCatalog(SessionCatalog next) {
+  // Plans hold indexes into the policy they were made for.
+  if (next.policy != catalog.policy) ForgetNamedState();
   catalog = std::move(next);
+  catalog_read_at = std::chrono::steady_clock::now();
+  settings_pending = false;
   actions = policy::ResolveEffectiveActions(*catalog.policy, catalog.roles);
-  all_clear = true;
-  for (policy::Action a : actions->all()) {
-    if (a != policy::Action::kClear) all_clear = false;
-  }
+  all_clear = !policy::IsRestricted(*catalog.policy, *actions);
   masker.Reset(&catalog, &*actions, &proxy.policies.keys());
-  Logf(LogLevel::kDebug, "session=%s catalog: %d roles, %d protected columns, %s", id, catalog.roles.size(),
-       catalog.columns.size(), all_clear ? "all clear" : "restricted");
+  Logf(LogLevel::kDebug, "session=%s catalog: %d roles, %d protected columns, %d relations, %s", id,
+       catalog.roles.size(), catalog.columns.size(),
+       catalog.view != nullptr ? catalog.view->data().relations.size() : 0, all_clear ? "all clear" : "restricted");
+}
+
+void SessionState::NoteParameter(std::string_view name, std::string_view value) {
+  std::string* refusal = name == "client_encoding"               ? &encoding_refusal
+                         : name == "standard_conforming_strings" ? &quoting_refusal
+                                                                 : nullptr;
+  if (refusal == nullptr) return;
+  const std::optional<std::string> reason = policy::SettingChangeReason(name, value);
+  *refusal = reason ? absl::StrFormat("pgmask: statement refused: %s (this session has %s = %s)", *reason, name, value)
+                    : std::string();
+  text_settings_refusal = !encoding_refusal.empty() ? encoding_refusal : quoting_refusal;
+}
+
+void SessionState::FinishRefresh() {
+  std::unique_ptr<CatalogRefresh> done = std::move(refresh);
+  auto next = std::move(*done).Finish(proxy.catalogs, database);
+  if (next.ok()) {
+    ActivateCatalog(*std::move(next));
+  } else {
+    // Keep the catalog we have and try again at the next safe point.
+    catalog_stale = true;
+    Logf(LogLevel::kWarn, "session=%s catalog refresh failed (%s); keeping the previous catalog", id,
+         next.status().message());
+  }
+  if (release_client) release_client();
 }
 
 }  // namespace pgmask::proxy

@@ -2,17 +2,21 @@
 // touched only on the session's thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "policy/effective_action.h"
 #include "protocol/copy_out_rewriter.h"
 #include "proxy/pending_responses.h"
 #include "proxy/proxy_state.h"
+#include "proxy/query_plan.h"
 #include "proxy/result_masker.h"
 #include "proxy/session_catalog.h"
 
@@ -50,29 +54,61 @@ struct SessionState {
   bool execute_planned = false;  // the plan for the Execute at the front of `pending` is built
   // Prepared statements pgmask replaced by a refusal: their Binds carry NULLs instead of values.
   absl::flat_hash_set<std::string> refused_statements;
+  // Restricted sessions: the plans of prepared statements (Parse and SQL PREPARE share one
+  // namespace in PostgreSQL) and of portals (Bind and DECLARE share one too), so that rows of an
+  // Execute, EXECUTE or FETCH are treated like those of the query that defined them.
+  absl::flat_hash_map<std::string, PlannedStatementPtr> prepared;
+  absl::flat_hash_map<std::string, PlannedStatementPtr> portals;
+  size_t query_statement = 0;  // the statement of the simple Query whose results are arriving
+  // A statement may have changed search_path or the current role since the catalog was read:
+  // until it is read again, outputs are redacted.
+  bool settings_pending = false;
+  bool settings_in_transaction = false;  // a ROLLBACK would undo a SET
+  // Set from the ParameterStatus messages of client_encoding and standard_conforming_strings
+  // (at startup, then whenever they change): while the session reads SQL text differently from
+  // the parser pgmask uses, every statement of a restricted session is refused.
+  std::string text_settings_refusal;
+  std::string encoding_refusal;
+  std::string quoting_refusal;
+  void NoteParameter(std::string_view name, std::string_view value);
 
   // A COPY ... TO STDOUT of a restricted session: its options, its columns (from pgmask's own
   // Describe of an equivalent SELECT) and, once the data flows, the rewriter.
   std::optional<protocol::CopyOptions> copy_options;
   std::optional<std::vector<protocol::FieldDescription>> copy_fields;
   std::optional<protocol::CopyOutRewriter> copy_rewriter;
+  PlannedStatementPtr copy_statement;
   void EndCopy() {
+    copy_statement.reset();
     copy_options.reset();
     copy_fields.reset();
     copy_rewriter.reset();
   }
 
   // A newer policy or DDL since the catalog was read: re-read it at the next safe point.
+  std::string database;
   uint64_t policy_generation = 0;
   bool catalog_stale = false;
-  bool refresh_in_flight = false;
-  bool refresh_failed = false;
-  SessionCatalog pending_catalog;
+  std::chrono::steady_clock::time_point catalog_read_at;
+  std::unique_ptr<CatalogRefresh> refresh;  // a read in flight
+  // The message now held was planned against a catalog without a relation it names, and the
+  // catalog is being read again for it.
+  bool catalog_read_for_message = false;
+  bool refresh_in_flight() const { return refresh != nullptr; }
+  // Lets the client's frames flow again once a catalog read completes (FramePump::Release).
+  std::function<void()> release_client;
 
   bool policy_enabled() const { return proxy.policies.enabled(); }
 
   // Makes `next` the session's catalog and derives the session's actions from it.
   void ActivateCatalog(SessionCatalog next);
+  // The read in flight ended (ReadyForQuery): activate its result or keep the previous catalog.
+  void FinishRefresh();
+  // Drops the plans of named state (DISCARD ALL, a policy that changed class indexes).
+  void ForgetNamedState() {
+    prepared.clear();
+    portals.clear();
+  }
 };
 
 }  // namespace pgmask::proxy

@@ -157,7 +157,7 @@ def test_statements_cells_and_labels(pgmask_factory, metrics_db, policy_file):
     assert value(after, "pgmask_statements_total", action="masked") == 1
     assert value(after, "pgmask_statements_total", action="clear") == 3
     assert value(after, "pgmask_statements_total", action="refused") == 1
-    assert value(after, "pgmask_statements_refused_total", reason="denied_column") == 1
+    assert value(after, "pgmask_statements_refused_total", reason="statement") == 1
     assert value(after, "pgmask_statements_refused_total", reason="denied_result") == 0
     assert value(after, "pgmask_cells_masked_total", **{"class": "PII", "mask": "email"}) == 3
     assert value(after, "pgmask_cells_masked_total", **{"class": "PII", "mask": "partial"}) == 3

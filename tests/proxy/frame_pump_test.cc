@@ -5,6 +5,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,9 @@ struct Outcome {
 
 // Writes `input` into the pump's source in chunks of `chunk` bytes (then closes it unless the
 // input ends the pump itself), relays, and collects what came out the other side.
-Outcome RunPump(const std::string& input, size_t chunk, RecordingSink& sink, uint32_t max_body = 1 << 20) {
+// `also` runs alongside, with the pump (to release a hold).
+Outcome RunPump(const std::string& input, size_t chunk, FrameSink& sink, uint32_t max_body = 1 << 20,
+                std::function<awaitable<void>(FramePump&, asio::io_context&)> also = nullptr) {
   asio::io_context io;
   SocketPair source(io);       // source.a: the peer writing; source.b: what the pump reads
   SocketPair destination(io);  // destination.a: what the pump writes; destination.b: the reader
@@ -88,6 +91,7 @@ Outcome RunPump(const std::string& input, size_t chunk, RecordingSink& sink, uin
   asio::co_spawn(io, writer(), asio::detached);
   asio::co_spawn(io, relay(), asio::detached);
   asio::co_spawn(io, reader(), asio::detached);
+  if (also) asio::co_spawn(io, also(pump, io), asio::detached);
   io.run_for(std::chrono::seconds(20));
   return outcome;
 }
@@ -154,6 +158,39 @@ TEST(FramePump, PeerVanishingMidMessageEndsThePump) {
   const Outcome o = RunPump(kQuery + kQuery.substr(0, 7), 1 << 20, sink);
   EXPECT_EQ(o.result.end, PumpEnd::kPeerClosed);
   EXPECT_EQ(o.received, kQuery);
+}
+
+// Holds the first Sync it sees (as the client sink does while pgmask reads the catalog),
+// writing a message of its own first.
+class HoldingSink : public RecordingSink {
+ public:
+  Verdict OnFrame(const FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) override {
+    RecordingSink::OnFrame(h, frame, out);
+    if (h.type() != MessageType::kSync || held) return Verdict::kForward;
+    held = true;
+    out.Emit(injected);
+    return Verdict::kHold;
+  }
+  const std::string injected = Msg('Q', std::string("select 'pgmask'") + '\0');
+  bool held = false;
+};
+
+TEST(FramePump, AHeldFrameWaitsForReleaseAndIsOfferedAgain) {
+  HoldingSink sink;
+  bool released_early = false;
+  auto release_later = [&](FramePump& pump, asio::io_context& io) -> awaitable<void> {
+    asio::steady_timer wait(io, std::chrono::milliseconds(100));
+    co_await wait.async_wait(kUseTuple);
+    released_early = !sink.held;
+    pump.Release();
+  };
+  const Outcome o = RunPump(kQuery + kSync + kQuery, 1 << 20, sink, 1 << 20, release_later);
+  EXPECT_FALSE(released_early);
+  EXPECT_EQ(o.result.end, PumpEnd::kPeerClosed);
+  // Nothing after the held frame went out before it; the held frame itself went out once.
+  EXPECT_EQ(o.received, kQuery + sink.injected + kSync + kQuery);
+  EXPECT_EQ(sink.whole, (std::vector<MessageType>{MessageType::kQuery, MessageType::kSync, MessageType::kSync,
+                                                  MessageType::kQuery}));
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ TEST(Metrics, ScrapeHasEveryFamilyAndCounts) {
   m.SessionEnded(false, "upstream unreachable");
   m.StatementCompleted(false);
   m.StatementCompleted(true);
-  m.StatementRefused(StatementRefusal::kDeniedColumn);
+  m.StatementRefused(StatementRefusal::kStatement);
   policy::ColumnRule rule;
   rule.classification = "PII";
   rule.mask.kind = policy::MaskKind::kEmail;
@@ -71,7 +71,7 @@ TEST(Metrics, ScrapeHasEveryFamilyAndCounts) {
            "pgmask_statements_total{action=\"clear\"} 1",
            "pgmask_statements_total{action=\"masked\"} 1",
            "pgmask_statements_total{action=\"refused\"} 1",
-           "pgmask_statements_refused_total{reason=\"denied_column\"} 1",
+           "pgmask_statements_refused_total{reason=\"statement\"} 1",
            "pgmask_cells_masked_total{class=\"PII\",mask=\"email\"} 2",
            "pgmask_audit_records_total 0",
            "pgmask_audit_failures_total 0",

@@ -1,0 +1,268 @@
+#include "policy/live_catalog.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "protocol/string_view_bridge.h"
+
+namespace pgmask::policy {
+namespace {
+
+// An E'' literal reads the same whatever standard_conforming_strings the client has set.
+std::string Literal(std::string_view text) {
+  std::string out = "E'";
+  for (char c : text) {
+    if (c == '\'' || c == '\\') out.push_back(c);
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+// Rows of a catalog table: count and the sum of their creating transaction ids. Any DDL adds,
+// removes or rewrites rows of one of these tables, which changes one of the two.
+std::string TableFingerprint(std::string_view table, std::string_view where) {
+  return absl::StrFormat(
+      "(SELECT count(*)::text || '.' || coalesce(sum(xmin::text::bigint), 0)::text FROM pg_catalog.%s%s)", table,
+      where);
+}
+
+constexpr char kNotTemporary[] = " WHERE relpersistence <> 't'";
+constexpr char kRelationFilter[] =
+    "c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND c.relpersistence <> 't'";
+// Views of the system schemas expose catalog data only (the dangerous ones are refused by
+// name), so their definitions are not read.
+constexpr char kSystemSchemas[] = "('pg_catalog', 'information_schema')";
+
+std::string MembershipsAndProtectedColumns(const Policy& policy) {
+  std::string values;
+  const auto& tables = policy.tables();
+  for (size_t ti = 0; ti < tables.size(); ++ti) {
+    for (size_t ci = 0; ci < tables[ti].columns.size(); ++ci) {
+      if (!values.empty()) values += ", ";
+      absl::StrAppend(&values, "(", ti, ", ", ci, ", ", Literal(tables[ti].schema), ", ", Literal(tables[ti].name),
+                      ", ", Literal(tables[ti].columns[ci].name), ")");
+    }
+  }
+  std::string sql =
+      "WITH RECURSIVE pgmask_member(oid) AS ("
+      " SELECT oid FROM pg_catalog.pg_roles WHERE rolname = session_user"
+      " UNION SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN pgmask_member p ON m.member = p.oid)"
+      " SELECT 'r', r.rolname::text, NULL::text, NULL::text, NULL::text, NULL::text"
+      " FROM pg_catalog.pg_roles r JOIN pgmask_member USING (oid)";
+  if (!values.empty()) {
+    absl::StrAppend(&sql,
+                    " UNION ALL SELECT 'c', NULL, c.oid::text, a.attnum::text, v.ti::text, v.ci::text"
+                    " FROM (VALUES ",
+                    values,
+                    ") AS v(ti, ci, s, t, col)"
+                    " JOIN pg_catalog.pg_namespace n ON n.nspname = v.s"
+                    " JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = v.t"
+                    " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = v.col"
+                    " AND a.attnum > 0 AND NOT a.attisdropped");
+  }
+  return sql;
+}
+
+bool Cell(absl::Span<const std::optional<std::string_view>> row, size_t i, std::string_view& out) {
+  if (i >= row.size() || !row[i]) return false;
+  out = *row[i];
+  return true;
+}
+
+template <typename T>
+bool Number(absl::Span<const std::optional<std::string_view>> row, size_t i, T& out) {
+  std::string_view text;
+  return Cell(row, i, text) && absl::SimpleAtoi(ToAbsl(text), &out);
+}
+
+absl::Status BadRow(std::string_view what) {
+  return absl::DataLossError(absl::StrFormat("unexpected catalog row (%s)", what));
+}
+
+}  // namespace
+
+std::string LiveCatalogQuery(const Policy& policy, std::string_view known_fingerprint) {
+  const std::string changed = absl::StrFormat(
+      "pg_catalog.current_setting('pgmask.catalog_fingerprint') <> %s", Literal(known_fingerprint));
+  std::string sql;
+  // The session's own search_path first, then none while the catalog is read.
+  absl::StrAppend(&sql,
+                  "SELECT 'x', pg_catalog.set_config('pgmask.saved_search_path', "
+                  "pg_catalog.current_setting('search_path'), true);"
+                  " SELECT 's', u.s::text, u.n::text FROM "
+                  "pg_catalog.unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS u(s, n);"
+                  " SELECT 'x', pg_catalog.set_config('search_path', '', true);");
+  absl::StrAppend(&sql, " SELECT 'v', pg_catalog.set_config('pgmask.catalog_fingerprint', ",
+                  TableFingerprint("pg_class", kNotTemporary), " || '/' || ",
+                  TableFingerprint("pg_attribute a",
+                                   " WHERE a.attrelid IN (SELECT oid FROM pg_catalog.pg_class WHERE relpersistence <> 't')"),
+                  " || '/' || ", TableFingerprint("pg_proc", ""), " || '/' || ", TableFingerprint("pg_rewrite", ""),
+                  " || '/' || ", TableFingerprint("pg_inherits", ""), " || '/' || ",
+                  TableFingerprint("pg_namespace", ""), ", true);");
+  absl::StrAppend(&sql, " ", MembershipsAndProtectedColumns(policy), ";");
+  absl::StrAppend(&sql,
+                  " SELECT 'R', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text,"
+                  " CASE WHEN c.relkind IN ('v', 'm') AND n.nspname NOT IN ",
+                  kSystemSchemas,
+                  " THEN pg_catalog.pg_get_viewdef(c.oid) END"
+                  " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ",
+                  kRelationFilter, " AND ", changed, ";");
+  absl::StrAppend(&sql,
+                  " SELECT 'A', a.attrelid::text, a.attname::text, a.attnum::text"
+                  " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE ",
+                  kRelationFilter, " AND a.attnum > 0 AND NOT a.attisdropped AND ", changed,
+                  " ORDER BY a.attrelid, a.attnum;");
+  absl::StrAppend(&sql,
+                  " SELECT 'P', i.inhrelid::text, i.inhparent::text FROM pg_catalog.pg_inherits i"
+                  " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE ",
+                  kRelationFilter, " AND ", changed, ";");
+  absl::StrAppend(&sql,
+                  " SELECT DISTINCT 'F', n.nspname::text, p.proname::text FROM pg_catalog.pg_proc p"
+                  " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE ",
+                  changed, ";");
+  absl::StrAppend(&sql,
+                  " SELECT 'x', pg_catalog.set_config('search_path', "
+                  "pg_catalog.current_setting('pgmask.saved_search_path'), true)");
+  return sql;
+}
+
+absl::Status LiveCatalogReader::AddRelation(absl::Span<const std::optional<std::string_view>> row) {
+  uint32_t oid = 0;
+  std::string_view schema, name, kind;
+  if (row.size() != 6 || !Number(row, 1, oid) || !Cell(row, 2, schema) || !Cell(row, 3, name) ||
+      !Cell(row, 4, kind) || kind.size() != 1) {
+    return BadRow("relation");
+  }
+  if (!catalog_.shared) catalog_.shared.emplace();
+  have_relations_ = true;
+  CatalogRelation r;
+  r.schema = std::string(schema);
+  r.name = std::string(name);
+  switch (kind[0]) {
+    case 'v':
+    case 'm':
+      r.kind = kind[0] == 'v' ? RelationKind::kView : RelationKind::kMaterializedView;
+      if (row[5]) {
+        r.view_definition = std::string(*row[5]);
+      } else {
+        // A view of a system schema: its columns hold catalog data, like a table's.
+        r.kind = RelationKind::kTable;
+      }
+      break;
+    case 'p':
+      r.kind = RelationKind::kPartitionedTable;
+      break;
+    case 'f':
+      r.kind = RelationKind::kForeignTable;
+      break;
+    default:
+      r.kind = RelationKind::kTable;
+      break;
+  }
+  if (!relation_index_.emplace(oid, catalog_.shared->relations.size()).second) return BadRow("duplicate relation");
+  catalog_.shared->relations.push_back(std::move(r));
+  return absl::OkStatus();
+}
+
+absl::Status LiveCatalogReader::AddColumn(absl::Span<const std::optional<std::string_view>> row) {
+  uint32_t oid = 0;
+  int attnum = 0;
+  std::string_view name;
+  if (row.size() != 4 || !Number(row, 1, oid) || !Cell(row, 2, name) || !Number(row, 3, attnum)) {
+    return BadRow("column");
+  }
+  const auto it = relation_index_.find(oid);
+  // A relation created between the two statements: its columns are not needed.
+  if (it == relation_index_.end()) return absl::OkStatus();
+  catalog_.shared->relations[it->second].columns.push_back({std::string(name), static_cast<int16_t>(attnum)});
+  return absl::OkStatus();
+}
+
+absl::Status LiveCatalogReader::AddParent(absl::Span<const std::optional<std::string_view>> row) {
+  uint32_t child = 0;
+  uint32_t parent = 0;
+  if (row.size() != 3 || !Number(row, 1, child) || !Number(row, 2, parent)) return BadRow("inheritance");
+  parents_.emplace_back(child, parent);
+  return absl::OkStatus();
+}
+
+absl::Status LiveCatalogReader::AddRow(absl::Span<const std::optional<std::string_view>> row) {
+  std::string_view tag;
+  if (!Cell(row, 0, tag) || tag.size() != 1) return BadRow("no tag");
+  switch (tag[0]) {
+    case 'x':
+      return absl::OkStatus();
+    case 's': {
+      std::string_view schema;
+      int position = 0;
+      if (row.size() != 3 || !Cell(row, 1, schema) || !Number(row, 2, position)) return BadRow("search_path");
+      search_path_.emplace_back(position, std::string(schema));
+      return absl::OkStatus();
+    }
+    case 'v': {
+      std::string_view fingerprint;
+      if (row.size() != 2 || !Cell(row, 1, fingerprint)) return BadRow("fingerprint");
+      catalog_.fingerprint = std::string(fingerprint);
+      have_fingerprint_ = true;
+      return absl::OkStatus();
+    }
+    case 'r': {
+      std::string_view role;
+      if (row.size() != 6 || !Cell(row, 1, role)) return BadRow("role");
+      catalog_.roles.emplace_back(role);
+      return absl::OkStatus();
+    }
+    case 'c': {
+      uint32_t oid = 0;
+      int attnum = 0;
+      size_t ti = 0;
+      size_t ci = 0;
+      if (row.size() != 6 || !Number(row, 2, oid) || !Number(row, 3, attnum) || !Number(row, 4, ti) ||
+          !Number(row, 5, ci)) {
+        return BadRow("protected column");
+      }
+      const auto& tables = policy_->tables();
+      if (ti >= tables.size() || ci >= tables[ti].columns.size()) return BadRow("protected column index");
+      catalog_.protected_columns.push_back({oid, static_cast<int16_t>(attnum), {ti, ci}});
+      return absl::OkStatus();
+    }
+    case 'R':
+      return AddRelation(row);
+    case 'A':
+      return AddColumn(row);
+    case 'P':
+      return AddParent(row);
+    case 'F': {
+      std::string_view schema, name;
+      if (row.size() != 3 || !Cell(row, 1, schema) || !Cell(row, 2, name)) return BadRow("function");
+      if (!catalog_.shared) return BadRow("function before relations");
+      catalog_.shared->functions.push_back({std::string(schema), std::string(name)});
+      return absl::OkStatus();
+    }
+    default:
+      return BadRow("unknown tag");
+  }
+}
+
+absl::StatusOr<LiveCatalog> LiveCatalogReader::Finish() && {
+  if (!have_fingerprint_ || catalog_.roles.empty()) return absl::DataLossError("the catalog query returned no identity");
+  std::sort(search_path_.begin(), search_path_.end());
+  for (auto& [position, schema] : search_path_) catalog_.search_path.push_back(std::move(schema));
+  if (catalog_.shared) {
+    for (const auto& [child, parent] : parents_) {
+      const auto c = relation_index_.find(child);
+      const auto p = relation_index_.find(parent);
+      if (c == relation_index_.end() || p == relation_index_.end()) continue;
+      const CatalogRelation& pr = catalog_.shared->relations[p->second];
+      catalog_.shared->relations[c->second].parents.push_back({pr.schema, pr.name});
+    }
+    catalog_.shared->lists_every_relation = true;
+    catalog_.shared->lists_every_function = true;
+  }
+  return std::move(catalog_);
+}
+
+}  // namespace pgmask::policy

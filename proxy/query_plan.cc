@@ -1,0 +1,133 @@
+#include "proxy/query_plan.h"
+
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "policy/analyzer.h"
+#include "policy/sql_parse.h"
+#include "protocol/string_view_bridge.h"
+
+namespace pgmask::proxy {
+namespace {
+
+// Bounded: past this many distinct plans the cache starts over.
+constexpr size_t kMaxCachedPlans = 4096;
+
+struct PlanCache {
+  // Entries depend on the policy's indexes and on these snapshots; holding them keeps their
+  // addresses, which are part of the keys, from being reused.
+  std::shared_ptr<const policy::Policy> policy;
+  std::vector<std::shared_ptr<const policy::CatalogSnapshot>> snapshots;
+  absl::flat_hash_map<std::string, QueryPlanPtr> entries;
+  std::string key;  // reused to build lookup keys without allocating
+};
+
+bool Touches(const policy::StatementAnalysis& a) {
+  for (const policy::OutputColumn& o : a.outputs) {
+    if (!o.lineage.empty()) return true;
+  }
+  for (const policy::DataWrite& w : a.writes) {
+    if (!w.lineage.empty()) return true;
+  }
+  return !a.usages.empty();
+}
+
+// SET ROLE changes what "$user" in search_path means; set_config may change search_path.
+bool ChangesSettings(const policy::StatementAnalysis& a) {
+  return a.kind == policy::StatementKind::kSet || !a.settings.empty();
+}
+
+QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const policy::CatalogView& catalog,
+                   const policy::EffectiveActions& actions) {
+  auto plan = std::make_shared<QueryPlan>();
+  auto parsed = policy::ParsedSql::Parse(sql);
+  if (!parsed.ok()) {
+    plan->refusal = policy::UnparsableRefusal();
+    return plan;
+  }
+  for (const policy::StatementAnalysis& a : policy::AnalyzeStatements(*parsed, policy, catalog)) {
+    auto s = std::make_shared<PlannedStatement>();
+    s->kind = a.kind;
+    s->name = a.name;
+    s->decision = policy::Decide(a, policy, actions);
+    s->touches_protected = Touches(a);
+    s->changes_settings = ChangesSettings(a);
+    if (!plan->refusal && s->decision.refusal) plan->refusal = s->decision.refusal;
+    plan->touches_protected = plan->touches_protected || s->touches_protected;
+    plan->changes_settings = plan->changes_settings || s->changes_settings;
+    plan->unknown_relations.insert(plan->unknown_relations.end(), a.unknown_relations.begin(),
+                                   a.unknown_relations.end());
+    plan->statements.push_back(std::move(s));
+  }
+  auto copy = policy::FindCopyToClient(*parsed);
+  if (copy.ok()) {
+    plan->copy = *std::move(copy);
+  } else {
+    plan->copy_error = std::string(copy.status().message());
+  }
+  return plan;
+}
+
+void AppendBytes(std::string& key, const void* data, size_t size) {
+  key.append(static_cast<const char*>(data), size);
+}
+
+}  // namespace
+
+QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan) {
+  auto copy = std::make_shared<QueryPlan>(plan);
+  for (PlannedStatementPtr& s : copy->statements) {
+    auto redacted = std::make_shared<PlannedStatement>(*s);
+    redacted->decision.columns = PlannedStatement::Untraceable()->decision.columns;
+    redacted->touches_protected = true;
+    s = std::move(redacted);
+  }
+  copy->touches_protected = true;
+  return copy;
+}
+
+std::shared_ptr<const PlannedStatement> PlannedStatement::Untraceable() {
+  static const std::shared_ptr<const PlannedStatement> kUntraceable = [] {
+    auto s = std::make_shared<PlannedStatement>();
+    s->decision.columns.push_back({policy::Treatment::kRedact, policy::Action::kMask, {}, /*unlisted=*/true});
+    s->touches_protected = true;
+    return s;
+  }();
+  return kUntraceable;
+}
+
+QueryPlanPtr PlanQuery(std::string_view sql, const std::shared_ptr<const policy::Policy>& policy,
+                       const std::shared_ptr<const policy::CatalogView>& catalog, const policy::EffectiveActions& actions) {
+  thread_local PlanCache cache;
+  if (cache.policy != policy) {
+    cache.entries.clear();
+    cache.snapshots.clear();
+    cache.policy = policy;
+  }
+  // Key: snapshot address, actions, search_path, then the text.
+  std::string& key = cache.key;
+  key.clear();
+  const policy::CatalogSnapshot* snapshot = catalog->snapshot().get();
+  AppendBytes(key, &snapshot, sizeof(snapshot));
+  for (policy::Action a : actions.all()) key.push_back(static_cast<char>(a));
+  for (const std::string& schema : catalog->search_path()) {
+    key.append(schema);
+    key.push_back('\0');
+  }
+  key.push_back('\1');
+  key.append(sql);
+  const auto it = cache.entries.find(key);
+  if (it != cache.entries.end()) return it->second;
+  if (cache.entries.size() >= kMaxCachedPlans) {
+    cache.entries.clear();
+    cache.snapshots.clear();
+  }
+  bool known = false;
+  for (const auto& s : cache.snapshots) known = known || s.get() == snapshot;
+  if (!known) cache.snapshots.push_back(catalog->snapshot());
+  QueryPlanPtr plan = Build(sql, *policy, *catalog, actions);
+  cache.entries.emplace(key, plan);
+  return plan;
+}
+
+}  // namespace pgmask::proxy

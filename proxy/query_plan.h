@@ -1,0 +1,56 @@
+// A restricted session's plan for one Query or Parse message: the analyzer's verdict for each of
+// its statements (refuse, or how to treat each output column), found once per distinct statement
+// text, catalog snapshot, search_path and set of actions, and cached per thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/catalog_view.h"
+#include "policy/copy_statement.h"
+#include "policy/decision.h"
+#include "policy/effective_action.h"
+#include "policy/policy.h"
+#include "policy/statement_kind.h"
+
+namespace pgmask::proxy {
+
+struct PlannedStatement {
+  policy::StatementKind kind = policy::StatementKind::kUtility;
+  std::string name;  // PREPARE/EXECUTE/DEALLOCATE statement, DECLARE/FETCH/CLOSE cursor
+  policy::StatementDecision decision;
+  // Reads, filters on or writes a protected column (or something untraceable): the statement's
+  // error and notice texts may quote protected values.
+  bool touches_protected = false;
+  bool changes_settings = false;  // SET, RESET, DISCARD, set_config: search_path may differ after
+
+  // Every field redacted: rows whose origin pgmask does not know (an unknown cursor or prepared
+  // statement, more results than statements).
+  static std::shared_ptr<const PlannedStatement> Untraceable();
+};
+using PlannedStatementPtr = std::shared_ptr<const PlannedStatement>;
+
+struct QueryPlan {
+  // The message must not run: the first statement's refusal (42501 text).
+  std::optional<std::string> refusal;
+  std::vector<PlannedStatementPtr> statements;
+  std::optional<policy::CopyToClient> copy;  // a COPY ... TO STDOUT
+  std::string copy_error;                    // a COPY TO STDOUT pgmask cannot mask
+  bool touches_protected = false;
+  bool changes_settings = false;
+  // Relations the statements name that the session's catalog does not have.
+  std::vector<std::string> unknown_relations;
+};
+using QueryPlanPtr = std::shared_ptr<const QueryPlan>;
+
+// `plan` with every output of every statement redacted (refusals kept): for statements analysed
+// while the session's search_path or role may have changed and not been read again.
+QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan);
+
+QueryPlanPtr PlanQuery(std::string_view sql, const std::shared_ptr<const policy::Policy>& policy,
+                       const std::shared_ptr<const policy::CatalogView>& catalog, const policy::EffectiveActions& actions);
+
+}  // namespace pgmask::proxy

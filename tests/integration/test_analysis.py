@@ -1,0 +1,184 @@
+"""The statement analyzer wired into the proxy (issue: fail-closed query analysis): how pgmask
+reads the catalog it analyses against (views, search_path, DDL from other connections), how
+named state (PREPARE/EXECUTE, DECLARE/FETCH, protocol-level statements) keeps its plan, and
+the side channels it closes (error texts, settings that change how SQL text reads, replication).
+The adversarial suite (test_adversarial.py) covers the breadth of SQL; this one the mechanics."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+from conftest import DEMO_POLICY, key_flags
+
+DB = "clinic_analysis"
+REDACTED_TEXT = "***"
+
+
+@pytest.fixture
+def proxy(pgmask_factory, clinic, tmp_path):
+    # Rechecks the catalog after 1 s, so a test can watch another connection's DDL arrive.
+    return pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+
+
+def rows(conn: psycopg.Connection, sql: str, params=None) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def clear_ssns(clinic) -> set[str]:
+    return set(clinic.psql("SELECT ssn FROM patients", dbname=DB).split())
+
+
+def test_an_expression_over_a_protected_column_is_redacted(proxy, connect, clinic):
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    got = rows(conn, "SELECT upper(ssn), ssn, id FROM patients ORDER BY id LIMIT 5")
+    ssns = clear_ssns(clinic)
+    for derived, direct, _ in got:
+        assert derived == REDACTED_TEXT
+        assert direct.startswith("XXX-XX-") and direct not in ssns
+
+
+def test_a_clear_role_sees_expressions_unchanged(proxy, connect, clinic):
+    conn = connect(proxy.port, user="app_backend", dbname=DB)
+    got = [r[0] for r in rows(conn, "SELECT upper(ssn) FROM patients ORDER BY id")]
+    assert got == clinic.psql("SELECT upper(ssn) FROM patients ORDER BY id", dbname=DB).split()
+
+
+def test_views_are_traced_through_their_definition(proxy, connect, clinic):
+    clinic.psql("CREATE OR REPLACE VIEW patient_ids AS SELECT id, ssn AS tax_id, lower(email) AS mail FROM patients;"
+                "GRANT SELECT ON patient_ids TO auditor", dbname=DB)
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    ssns = clear_ssns(clinic)
+    for _, tax_id, mail in rows(conn, "SELECT * FROM patient_ids"):
+        # A view column that is a plain protected column gets the column's own mask.
+        assert tax_id.startswith("XXX-XX-") and tax_id not in ssns
+        assert mail == REDACTED_TEXT
+
+
+def test_a_relation_created_by_another_connection_is_read_at_once(proxy, connect, clinic):
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    rows(conn, "SELECT 1")
+    clinic.psql("DROP VIEW IF EXISTS late_view; CREATE VIEW late_view AS SELECT id, ssn FROM patients;"
+                "GRANT SELECT ON late_view TO auditor", dbname=DB)
+    ssns = clear_ssns(clinic)
+    # Unknown to the session's catalog: pgmask reads the catalog again before it judges.
+    got = rows(conn, "SELECT id, ssn FROM late_view ORDER BY id")
+    assert got and all(ssn.startswith("XXX-XX-") and ssn not in ssns for _, ssn in got)
+    assert [r[0] for r in got] == sorted(int(i) for i in clinic.psql("SELECT id FROM patients", dbname=DB).split())
+    # A relation that does not exist even then gets PostgreSQL's own error.
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        rows(conn, "SELECT * FROM no_such_table WHERE ssn = '1'")
+
+
+def test_a_view_redefined_by_another_connection_is_seen_after_the_recheck(proxy, connect, clinic):
+    clinic.psql("DROP VIEW IF EXISTS shifty; CREATE VIEW shifty AS SELECT id, 'nothing'::text AS t FROM patients;"
+                "GRANT SELECT ON shifty TO auditor", dbname=DB)
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    assert {r[0] for r in rows(conn, "SELECT t FROM shifty")} == {"nothing"}
+    clinic.psql("CREATE OR REPLACE VIEW shifty AS SELECT id, ssn AS t FROM patients", dbname=DB)
+    time.sleep(1.2)
+    ssns = clear_ssns(clinic)
+    assert all(t.startswith("XXX-XX-") and t not in ssns for (t,) in rows(conn, "SELECT t FROM shifty"))
+
+
+def test_search_path_is_followed(proxy, connect, clinic):
+    clinic.psql("DROP SCHEMA IF EXISTS shadow CASCADE; CREATE SCHEMA shadow;"
+                "CREATE TABLE shadow.patients (id int, ssn text); INSERT INTO shadow.patients VALUES (1, 'not-secret');"
+                "GRANT USAGE ON SCHEMA shadow TO auditor; GRANT SELECT ON shadow.patients TO auditor", dbname=DB)
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    rows(conn, "SET search_path = shadow, public")
+    # shadow.patients is not in the policy: its column is nobody's secret.
+    assert rows(conn, "SELECT upper(ssn) FROM patients") == [("NOT-SECRET",)]
+    rows(conn, "SET search_path = public")
+    assert {r[0] for r in rows(conn, "SELECT upper(ssn) FROM patients")} == {REDACTED_TEXT}
+
+
+def test_a_set_in_a_rolled_back_transaction_is_undone(proxy, connect, clinic):
+    clinic.psql("DROP SCHEMA IF EXISTS shadow2 CASCADE; CREATE SCHEMA shadow2;"
+                "CREATE TABLE shadow2.patients (id int, ssn text); INSERT INTO shadow2.patients VALUES (1, 'plain');"
+                "GRANT USAGE ON SCHEMA shadow2 TO auditor; GRANT SELECT ON shadow2.patients TO auditor", dbname=DB)
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    rows(conn, "BEGIN")
+    rows(conn, "SET search_path = shadow2, public")
+    assert rows(conn, "SELECT upper(ssn) FROM patients") == [("PLAIN",)]
+    rows(conn, "ROLLBACK")
+    assert {r[0] for r in rows(conn, "SELECT upper(ssn) FROM patients")} == {REDACTED_TEXT}
+
+
+def test_prepare_and_execute_keep_the_plan(proxy, connect, clinic):
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    rows(conn, "PREPARE p AS SELECT upper(ssn) AS u, id FROM patients ORDER BY id")
+    got = rows(conn, "EXECUTE p")
+    assert got and all(u == REDACTED_TEXT for u, _ in got)
+    rows(conn, "DEALLOCATE p")
+    # An EXECUTE pgmask cannot attribute is redacted whole.
+    with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+        rows(conn, "EXECUTE p")
+
+
+def test_declare_and_fetch_keep_the_plan(proxy, connect, clinic):
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    rows(conn, "BEGIN")
+    rows(conn, "DECLARE c CURSOR FOR SELECT lower(email), id FROM patients ORDER BY id")
+    got = rows(conn, "FETCH 3 FROM c") + rows(conn, "FETCH ALL FROM c")
+    rows(conn, "COMMIT")
+    assert len(got) == int(clinic.psql("SELECT count(*) FROM patients", dbname=DB))
+    assert all(mail == REDACTED_TEXT for mail, _ in got)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_protocol_level_prepared_statements_keep_the_plan(proxy, connect, clinic, binary):
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    for _ in range(3):  # psycopg prepares on the second run: named statement, then reuse
+        with conn.cursor(binary=binary) as cur:
+            cur.execute("SELECT upper(ssn), id FROM patients WHERE id > %s ORDER BY id", (0,), prepare=True)
+            assert all(u == REDACTED_TEXT for u, _ in cur.fetchall())
+
+
+def test_error_texts_of_protected_statements_are_hidden(proxy, connect, clinic):
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation) as failure:
+        rows(conn, "SELECT ssn::int FROM patients")
+    diag = failure.value.diag
+    assert "hidden" in diag.message_primary
+    for ssn in clear_ssns(clinic):
+        assert ssn not in str(failure.value)
+    # A statement that touches nothing protected keeps PostgreSQL's own text.
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation) as plain:
+        rows(conn, "SELECT 'abc'::int")
+    assert "abc" in plain.value.diag.message_primary
+
+
+def test_settings_that_change_how_sql_reads_stop_the_session(proxy, connect, clinic):
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        rows(conn, "SET standard_conforming_strings = off")
+    # A setting named only at run time gets through; PostgreSQL reports the change, and from
+    # then on every statement but SET is refused.
+    rows(conn, "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'standard_conforming_strings'")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+        rows(conn, "SELECT 1")
+    assert "standard_conforming_strings" in refused.value.diag.message_primary
+    rows(conn, "SET standard_conforming_strings = on")
+    assert rows(conn, "SELECT 1") == [(1,)]
+
+
+def test_unparsable_statements(proxy, connect, clinic):
+    restricted = connect(proxy.port, user="auditor", dbname=DB)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        rows(restricted, "SELEC ssn FROM patients")
+    assert rows(restricted, "SELECT 1") == [(1,)]
+    clear = connect(proxy.port, user="app_backend", dbname=DB)
+    with pytest.raises(psycopg.errors.SyntaxError):
+        rows(clear, "SELEC ssn FROM patients")
+
+
+def test_replication_connections_of_restricted_roles_are_refused(proxy, clinic):
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(host="127.0.0.1", port=proxy.port, user="auditor", dbname=DB, replication="database",
+                        connect_timeout=10)
+    assert "replication" in str(refused.value)

@@ -1,0 +1,114 @@
+#include "policy/live_catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "tests/policy/analysis_fixture.h"
+
+namespace pgmask::policy {
+namespace {
+
+using Row = std::vector<std::optional<std::string_view>>;
+
+absl::Status Add(LiveCatalogReader& reader, Row row) { return reader.AddRow(row); }
+
+TEST(LiveCatalogQuery, ReadsTheSharedPartOnlyWhenTheFingerprintChanged) {
+  const auto policy = testing::TestPolicy();
+  const std::string sql = LiveCatalogQuery(*policy, "12.34/it's");
+  // The known fingerprint is quoted safely, and compared in every statement of the shared part.
+  EXPECT_NE(sql.find("<> E'12.34/it''s'"), std::string::npos);
+  size_t comparisons = 0;
+  for (size_t at = sql.find("<> E'12.34"); at != std::string::npos; at = sql.find("<> E'12.34", at + 1)) ++comparisons;
+  EXPECT_EQ(comparisons, 4u);
+  // search_path is emptied before anything else runs, and restored last.
+  EXPECT_LT(sql.find("set_config('search_path', '', true)"), sql.find("'v'"));
+  EXPECT_NE(sql.rfind("pgmask.saved_search_path"), sql.find("pgmask.saved_search_path"));
+  EXPECT_NE(sql.find("E'public', E'patients', E'ssn'"), std::string::npos) << sql;
+}
+
+TEST(LiveCatalogReader, FoldsEveryPart) {
+  const auto policy = testing::TestPolicy();
+  LiveCatalogReader reader(*policy);
+  ASSERT_TRUE(Add(reader, {"x", "\"$user\", public"}).ok());
+  ASSERT_TRUE(Add(reader, {"s", "public", "2"}).ok());
+  ASSERT_TRUE(Add(reader, {"s", "app", "1"}).ok());
+  ASSERT_TRUE(Add(reader, {"v", "10.20/30"}).ok());
+  ASSERT_TRUE(Add(reader, {"r", "alice", std::nullopt, std::nullopt, std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(Add(reader, {"r", "analyst", std::nullopt, std::nullopt, std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(Add(reader, {"c", std::nullopt, "16400", "2", "0", "0"}).ok());
+  ASSERT_TRUE(Add(reader, {"R", "16400", "public", "patients", "r", std::nullopt}).ok());
+  ASSERT_TRUE(Add(reader, {"R", "16500", "public", "v", "v", " SELECT patients.ssn FROM public.patients;"}).ok());
+  ASSERT_TRUE(Add(reader, {"R", "11000", "pg_catalog", "pg_stats", "v", std::nullopt}).ok());
+  ASSERT_TRUE(Add(reader, {"R", "16600", "public", "child", "r", std::nullopt}).ok());
+  ASSERT_TRUE(Add(reader, {"A", "16400", "id", "1"}).ok());
+  ASSERT_TRUE(Add(reader, {"A", "16400", "ssn", "2"}).ok());
+  ASSERT_TRUE(Add(reader, {"A", "99999", "gone", "1"}).ok());  // created between statements
+  ASSERT_TRUE(Add(reader, {"P", "16600", "16400"}).ok());
+  ASSERT_TRUE(Add(reader, {"F", "pg_catalog", "upper"}).ok());
+  auto catalog = std::move(reader).Finish();
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  EXPECT_EQ(catalog->search_path, (std::vector<std::string>{"app", "public"}));
+  EXPECT_EQ(catalog->fingerprint, "10.20/30");
+  EXPECT_EQ(catalog->roles, (std::vector<std::string>{"alice", "analyst"}));
+  ASSERT_EQ(catalog->protected_columns.size(), 1u);
+  EXPECT_EQ(catalog->protected_columns[0].table_oid, 16400u);
+  EXPECT_EQ(catalog->protected_columns[0].attnum, 2);
+  ASSERT_TRUE(catalog->shared.has_value());
+  const CatalogView view(std::make_shared<const CatalogSnapshot>(*std::move(catalog->shared)), catalog->search_path);
+  const CatalogRelation* patients = view.Find("public", "patients");
+  ASSERT_NE(patients, nullptr);
+  ASSERT_EQ(patients->columns.size(), 2u);
+  EXPECT_EQ(patients->columns[1].name, "ssn");
+  EXPECT_EQ(view.Find("public", "v")->kind, RelationKind::kView);
+  // A system view without a definition reads like a table.
+  EXPECT_EQ(view.Find("pg_catalog", "pg_stats")->kind, RelationKind::kTable);
+  ASSERT_EQ(view.Children(*patients).size(), 1u);
+  EXPECT_EQ(view.Children(*patients)[0]->name, "child");
+  EXPECT_TRUE(view.HasFunction("pg_catalog", "upper"));
+  EXPECT_TRUE(view.data().lists_every_relation);
+  EXPECT_TRUE(view.data().lists_every_function);
+}
+
+TEST(LiveCatalogReader, WithoutTheSharedPart) {
+  const auto policy = testing::TestPolicy();
+  LiveCatalogReader reader(*policy);
+  ASSERT_TRUE(Add(reader, {"v", "1.2"}).ok());
+  ASSERT_TRUE(Add(reader, {"r", "alice", std::nullopt, std::nullopt, std::nullopt, std::nullopt}).ok());
+  auto catalog = std::move(reader).Finish();
+  ASSERT_TRUE(catalog.ok());
+  EXPECT_FALSE(catalog->shared.has_value());
+}
+
+TEST(LiveCatalogReader, RefusesWhatItDoesNotKnow) {
+  const auto policy = testing::TestPolicy();
+  for (const Row& row : std::vector<Row>{{},
+                                         {std::nullopt},
+                                         {"?"},
+                                         {"zz", "1"},
+                                         {"s", "public"},
+                                         {"s", "public", "x"},
+                                         {"v"},
+                                         {"c", std::nullopt, "1", "2", "99", "0"},
+                                         {"c", std::nullopt, "oid", "2", "0", "0"},
+                                         {"R", "1", "public", "t", "rr", std::nullopt},
+                                         {"R", "1", "public"},
+                                         {"A", "1", "a"},
+                                         {"P", "1"},
+                                         {"F", "pg_catalog", "upper"}}) {
+    LiveCatalogReader reader(*policy);
+    EXPECT_FALSE(reader.AddRow(row).ok()) << (row.empty() || !row[0] ? "" : *row[0]);
+  }
+  LiveCatalogReader duplicate(*policy);
+  ASSERT_TRUE(Add(duplicate, {"R", "1", "public", "t", "r", std::nullopt}).ok());
+  EXPECT_FALSE(Add(duplicate, {"R", "1", "public", "t", "r", std::nullopt}).ok());
+  // No fingerprint or no identity: the query did not run to the end.
+  LiveCatalogReader empty(*policy);
+  EXPECT_FALSE(std::move(empty).Finish().ok());
+}
+
+}  // namespace
+}  // namespace pgmask::policy
