@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/audit_commands.h"
 #include "proxy/policy_commands.h"
 #include "proxy/serve_command.h"
 
@@ -15,6 +16,9 @@ Usage:
   pgmask serve [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [options]
   pgmask check POLICY_FILE
   pgmask detokenize [--token-key-file FILE] [--type TYPE] TOKEN...
+  pgmask audit verify [--audit-key-file FILE] [--live] FILE...
+  pgmask audit who-accessed [--audit-key-file FILE] --table SCHEMA.TABLE --key VALUE FILE...
+  pgmask audit break-glass [--audit-key-file FILE] --since TIME FILE...
   pgmask --version
   pgmask --help
 
@@ -32,6 +36,9 @@ serve options (each also a key of the --config YAML file; flags win):
   --token-key-file FILE       key for tokenize (else PGMASK_TOKEN_KEY)
   --hash-key-file FILE        key for hash (else PGMASK_HASH_KEY)
   --policy-poll SECONDS       how often the policy file is checked for changes (default 1)
+  --audit-file PATH           audit trail file; --audit-key-file FILE (else PGMASK_AUDIT_KEY),
+                              --audit-rotate-bytes N, --audit-on-failure block|allow, --audit-dsn DSN
+                              (checked, not yet used: the session does not write records yet)
 SIGHUP reloads the policy; an invalid policy is rejected and the one in force is kept.
 )";
 
@@ -56,6 +63,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return pgmask::proxy::RunServeCommand(rest);
   if (command == "check") return pgmask::proxy::RunCheck(rest);
   if (command == "detokenize") return pgmask::proxy::RunDetokenize(rest);
+  if (command == "audit") return pgmask::proxy::RunAudit(rest);
   std::cerr << "pgmask: unknown command \"" << command << "\"; see pgmask --help\n";
   return 2;
 }

@@ -132,5 +132,26 @@ TEST(ConfigFile, BadAdminAndLogFormatNameThePlace) {
   EXPECT_FALSE(ApplyServeFlags({"--log-format", "JSON"}, c, nullptr).ok());
 }
 
+TEST(ConfigFile, AuditSettings) {
+  const std::string path = WriteTemp(
+      "audit_file: /var/log/pgmask/audit.jsonl\naudit_key_file: /etc/pgmask/audit.key\n"
+      "audit_dsn: host=audit dbname=audit\naudit_rotate_bytes: 1048576\naudit_on_failure: allow\n");
+  ServeConfig c;
+  EXPECT_EQ(c.audit_on_failure, AuditOnFailure::kBlock);
+  ASSERT_TRUE(ApplyConfigFile(path, c).ok());
+  EXPECT_EQ(c.audit_file, "/var/log/pgmask/audit.jsonl");
+  EXPECT_EQ(c.audit_key_file, "/etc/pgmask/audit.key");
+  EXPECT_EQ(c.audit_dsn, "host=audit dbname=audit");
+  EXPECT_EQ(c.audit_rotate_bytes, 1048576u);
+  EXPECT_EQ(c.audit_on_failure, AuditOnFailure::kAllow);
+  ASSERT_TRUE(ApplyServeFlags({"--audit-on-failure", "block", "--audit-file=/tmp/a.jsonl"}, c, nullptr).ok());
+  EXPECT_EQ(c.audit_on_failure, AuditOnFailure::kBlock);
+  EXPECT_EQ(c.audit_file, "/tmp/a.jsonl");
+  EXPECT_FALSE(ApplyServeFlags({"--audit-on-failure", "ignore"}, c, nullptr).ok());
+  EXPECT_FALSE(ApplyServeFlags({"--audit-rotate-bytes", "100"}, c, nullptr).ok());
+  EXPECT_FALSE(ApplyServeFlags({"--audit-rotate-bytes", "64M"}, c, nullptr).ok());
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace pgmask::proxy

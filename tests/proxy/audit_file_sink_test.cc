@@ -1,0 +1,403 @@
+#include "proxy/audit_file_sink.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "proxy/audit_verify.h"
+#include "tests/proxy/audit_test_util.h"
+
+namespace pgmask::proxy {
+namespace {
+
+using testing::FaultyFileSystem;
+using testing::ReadLines;
+using testing::TempDir;
+using testing::TestKey;
+using testing::TestStatement;
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return done();
+}
+
+std::vector<std::string> TrailFiles(const TempDir& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path)) {
+    if (e.is_regular_file() && e.path().filename().string().starts_with("audit.jsonl")) {
+      files.push_back(e.path().string());
+    }
+  }
+  return files;
+}
+
+size_t CountType(const std::vector<std::string>& files, std::string_view type) {
+  size_t n = 0;
+  const std::string needle = absl::StrFormat("\"type\":\"%s\"", type);
+  for (const std::string& f : files) {
+    for (const std::string& line : ReadLines(f)) n += line.find(needle) != std::string::npos;
+  }
+  return n;
+}
+
+std::string Describe(const AuditVerifyReport& r) {
+  std::ostringstream out;
+  PrintAuditVerifyReport(r, out);
+  return out.str();
+}
+
+AuditFileSinkOptions Options(const std::string& path, AuditFileSystem* fs = nullptr) {
+  AuditFileSinkOptions o;
+  o.path = path;
+  o.proxy = "replica-1";
+  o.fs = fs;
+  o.retry_interval = absl::Milliseconds(10);
+  o.close_timeout = absl::Milliseconds(200);
+  return o;
+}
+
+TEST(AuditFileSink, AppendIsOnDiskWhenItReturnsAndCloseSeals) {
+  TempDir dir;
+  const std::string path = dir.File("audit.jsonl");
+  auto sink = AuditFileSink::Open(Options(path), TestKey());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  ASSERT_TRUE((*sink)->Append(TestStatement(1)).ok());
+  std::vector<std::string> lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("\"type\":\"start\",\"previous\":\"new\",\"discarded_bytes\":0"), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("\"type\":\"statement\""), std::string::npos);
+  EXPECT_EQ((*sink)->Health().written, 1u);
+  EXPECT_EQ((*sink)->Health().queued, 0u);
+  ASSERT_TRUE((*sink)->Close().ok());
+  EXPECT_TRUE((*sink)->Close().ok());  // idempotent
+  lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_NE(lines[2].find("\"type\":\"seal\",\"reason\":\"shutdown\",\"file\":\"audit.jsonl\",\"first_seq\":1,\"last_seq\":2"),
+            std::string::npos)
+      << lines[2];
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+}
+
+TEST(AuditFileSink, SubmitAnswersFromTheWriterThread) {
+  TempDir dir;
+  auto sink = AuditFileSink::Open(Options(dir.File("audit.jsonl")), TestKey());
+  ASSERT_TRUE(sink.ok());
+  absl::Notification done;
+  absl::Status result = absl::UnknownError("not called");
+  std::thread::id called_on;
+  (*sink)->Submit(TestStatement(1), [&](absl::Status s) {
+    result = s;
+    called_on = std::this_thread::get_id();
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(result.ok()) << result;
+  EXPECT_NE(called_on, std::this_thread::get_id());
+  ASSERT_TRUE((*sink)->Close().ok());
+  absl::Status after;
+  (*sink)->Submit(TestStatement(2), [&](absl::Status s) { after = s; });
+  EXPECT_TRUE(absl::IsFailedPrecondition(after)) << after;
+}
+
+TEST(AuditFileSink, ReopeningContinuesTheChain) {
+  TempDir dir;
+  const std::string path = dir.File("audit.jsonl");
+  for (int run = 0; run < 3; ++run) {
+    auto sink = AuditFileSink::Open(Options(path), TestKey());
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    ASSERT_TRUE((*sink)->Append(TestStatement(run)).ok());
+    ASSERT_TRUE((*sink)->Close().ok());
+  }
+  const std::vector<std::string> lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 9u);
+  EXPECT_NE(lines[3].find("\"seq\":4,"), std::string::npos);
+  EXPECT_NE(lines[3].find("\"previous\":\"sealed\""), std::string::npos);
+  const AuditVerifyReport r = VerifyAuditTrail({path}, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+  EXPECT_TRUE(r.notes.empty()) << Describe(r);
+}
+
+TEST(AuditFileSink, ReopeningAfterACrashCutsTheUnacknowledgedLineAndSaysSo) {
+  TempDir dir;
+  const std::string path = dir.File("audit.jsonl");
+  {
+    auto sink = AuditFileSink::Open(Options(path), TestKey());
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE((*sink)->Append(TestStatement(1)).ok());
+    ASSERT_TRUE((*sink)->Close().ok());
+  }
+  // As if the process died after a record and in the middle of the next write.
+  std::vector<std::string> lines = ReadLines(path);
+  lines.pop_back();
+  testing::WriteLines(path, lines);
+  { std::ofstream(path, std::ios::app | std::ios::binary) << "{\"seq\":3,\"id\":\"half"; }
+  auto sink = AuditFileSink::Open(Options(path), TestKey());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  ASSERT_TRUE((*sink)->Close().ok());
+  lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_NE(lines[2].find("\"previous\":\"unsealed\",\"discarded_bytes\":19"), std::string::npos) << lines[2];
+  const AuditVerifyReport r = VerifyAuditTrail({path}, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+  EXPECT_EQ(r.notes.size(), 2u) << Describe(r);
+}
+
+TEST(AuditFileSink, RefusesATrailWrittenWithAnotherKey) {
+  TempDir dir;
+  const std::string path = dir.File("audit.jsonl");
+  {
+    auto sink = AuditFileSink::Open(Options(path), TestKey('a'));
+    ASSERT_TRUE(sink.ok());
+  }
+  auto other = AuditFileSink::Open(Options(path), TestKey('b'));
+  ASSERT_FALSE(other.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(other.status()));
+  EXPECT_NE(std::string(other.status().message()).find("does not authenticate with this audit key"),
+            std::string::npos)
+      << other.status();
+}
+
+TEST(AuditFileSink, OpenFailsWhenTheDirectoryDoesNotExist) {
+  auto sink = AuditFileSink::Open(Options("/nonexistent-pgmask-dir/audit.jsonl"), TestKey());
+  ASSERT_FALSE(sink.ok());
+  EXPECT_TRUE(absl::IsNotFound(sink.status())) << sink.status();
+}
+
+TEST(AuditFileSink, RotatesBySizeAndKeepsTheChain) {
+  TempDir dir;
+  const std::string path = dir.File("audit.jsonl");
+  AuditFileSinkOptions o = Options(path);
+  o.rotate_bytes = 4000;
+  auto sink = AuditFileSink::Open(o, TestKey());
+  ASSERT_TRUE(sink.ok());
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE((*sink)->Append(TestStatement(i)).ok());
+  ASSERT_TRUE((*sink)->Close().ok());
+  const std::vector<std::string> files = TrailFiles(dir);
+  ASSERT_GE(files.size(), 5u);
+  for (size_t n = 1; n < files.size(); ++n) {
+    const std::string rotated = AuditFileSink::RotatedPath(path, n);
+    ASSERT_TRUE(std::filesystem::exists(rotated)) << rotated;
+    EXPECT_LT(std::filesystem::file_size(rotated), 4000u + 2000u);
+  }
+  EXPECT_EQ(CountType(files, "statement"), 40u);
+  EXPECT_EQ(CountType(files, "seal"), files.size());
+  EXPECT_EQ(CountType(files, "file_start"), files.size() - 1);
+  const AuditVerifyReport r = VerifyAuditTrail(files, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+
+  // A new run continues after the newest file and numbers rotations after the existing ones.
+  auto again = AuditFileSink::Open(o, TestKey());
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*again)->Append(TestStatement(i)).ok());
+  ASSERT_TRUE((*again)->Close().ok());
+  const std::vector<std::string> more = TrailFiles(dir);
+  EXPECT_GT(more.size(), files.size());
+  const AuditVerifyReport r2 = VerifyAuditTrail(more, TestKey());
+  EXPECT_TRUE(r2.ok()) << Describe(r2);
+}
+
+TEST(AuditFileSink, ConcurrentAppendsShareFsyncs) {
+  TempDir dir;
+  FaultyFileSystem fs;
+  fs.fsync_delay_us = 2000;
+  auto sink = AuditFileSink::Open(Options(dir.File("audit.jsonl"), &fs), TestKey());
+  ASSERT_TRUE(sink.ok());
+  const int before = fs.fsyncs;
+  constexpr int kThreads = 8;
+  constexpr int kEach = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) ok += (*sink)->Append(TestStatement(t * 100 + i)).ok();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok, kThreads * kEach);
+  EXPECT_LT(fs.fsyncs - before, kThreads * kEach / 2);
+  ASSERT_TRUE((*sink)->Close().ok());
+  const AuditVerifyReport r = VerifyAuditTrail({dir.File("audit.jsonl")}, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+  EXPECT_EQ(CountType({dir.File("audit.jsonl")}, "statement"), static_cast<size_t>(kThreads * kEach));
+}
+
+struct FailureCase {
+  std::string name;
+  std::function<void(FaultyFileSystem&, bool)> fail;  // (fs, on)
+};
+
+void PrintTo(const FailureCase& c, std::ostream* os) { *os << c.name; }
+
+class FailureTest : public ::testing::TestWithParam<FailureCase> {};
+
+// The sink reports the failure, fails fast while degraded, and once the disk works again writes
+// every record it took, in order, exactly once, between an audit_degraded and an audit_resumed event.
+TEST_P(FailureTest, IsReportedAndRecoveredFromWithoutLoss) {
+  TempDir dir;
+  const std::string path = dir.File("audit.jsonl");
+  FaultyFileSystem fs;
+  std::atomic<int> degraded_calls{0};
+  std::atomic<int> resumed_calls{0};
+  std::atomic<uint64_t> written{0};
+  AuditFileSinkOptions o = Options(path, &fs);
+  o.listener.degraded = [&](const absl::Status&) { ++degraded_calls; };
+  o.listener.resumed = [&] { ++resumed_calls; };
+  o.listener.written = [&](uint64_t n) { written += n; };
+  auto sink = AuditFileSink::Open(o, TestKey());
+  ASSERT_TRUE(sink.ok());
+  ASSERT_TRUE((*sink)->Append(TestStatement(0)).ok());
+
+  GetParam().fail(fs, true);
+  const absl::Status failed = (*sink)->Append(TestStatement(1));
+  EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
+  EXPECT_TRUE((*sink)->Health().degraded);
+  EXPECT_FALSE((*sink)->Health().last_error.ok());
+  EXPECT_EQ(degraded_calls, 1);
+  for (int i = 2; i < 5; ++i) {
+    const absl::Time start = absl::Now();
+    EXPECT_TRUE(absl::IsUnavailable((*sink)->Append(TestStatement(i))));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // fails fast, does not wait for a retry
+  }
+  EXPECT_EQ((*sink)->Health().queued, 4u);
+
+  GetParam().fail(fs, false);
+  ASSERT_TRUE(WaitFor([&] { return !(*sink)->Health().degraded; }));
+  EXPECT_EQ(resumed_calls, 1);
+  ASSERT_TRUE((*sink)->Append(TestStatement(5)).ok());
+  EXPECT_EQ((*sink)->Health().queued, 0u);
+  EXPECT_EQ(written, 6u);
+  ASSERT_TRUE((*sink)->Close().ok());
+
+  const std::vector<std::string> files = TrailFiles(dir);
+  const AuditVerifyReport r = VerifyAuditTrail(files, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+  EXPECT_EQ(CountType(files, "statement"), 6u);
+  EXPECT_EQ(CountType(files, "audit_degraded"), 1u);
+  EXPECT_EQ(CountType(files, "audit_resumed"), 1u);
+  // In submission order: rows 0..5.
+  std::vector<std::string> rows;
+  for (const std::string& f : files) {
+    for (const std::string& line : ReadLines(f)) {
+      const size_t at = line.find("\"rows\":");
+      if (line.find("\"type\":\"statement\"") != std::string::npos) rows.push_back(line.substr(at + 7, 1));
+    }
+  }
+  EXPECT_EQ(rows, (std::vector<std::string>{"0", "1", "2", "3", "4", "5"}));
+  bool resumed_counts = false;
+  for (const std::string& line : ReadLines(path)) {
+    resumed_counts |= line.find("\"type\":\"audit_resumed\",\"queued\":4,\"dropped\":0") != std::string::npos;
+  }
+  EXPECT_TRUE(resumed_counts);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, FailureTest,
+    ::testing::Values(
+        FailureCase{"DiskFull", [](FaultyFileSystem& fs, bool on) { fs.fail_write = on; }},
+        FailureCase{"PartialWrite", [](FaultyFileSystem& fs, bool on) { fs.partial_write = on; }},
+        FailureCase{"FsyncError", [](FaultyFileSystem& fs, bool on) { fs.fail_fsync = on; }},
+        FailureCase{"ReopenDenied",
+                    [](FaultyFileSystem& fs, bool on) {
+                      fs.fail_fsync = on;
+                      fs.fail_open = on;
+                    }}),
+    [](const ::testing::TestParamInfo<FailureCase>& info) { return info.param.name; });
+
+// A real directory that goes away (an unmounted volume, a removed directory) while pgmask rotates.
+TEST(AuditFileSink, AMissingDirectoryAtRotationIsRecoveredFrom) {
+  TempDir dir;
+  const std::string sub = dir.File("trail");
+  std::filesystem::create_directory(sub);
+  const std::string path = sub + "/audit.jsonl";
+  AuditFileSinkOptions o = Options(path);
+  o.rotate_bytes = 3000;
+  auto sink = AuditFileSink::Open(o, TestKey());
+  ASSERT_TRUE(sink.ok());
+  std::filesystem::rename(sub, dir.File("moved"));
+  int accepted = 0;
+  int refused = 0;
+  for (int i = 0; i < 20 && refused == 0; ++i) {
+    const absl::Status s = (*sink)->Append(TestStatement(i));
+    (s.ok() ? accepted : refused)++;
+  }
+  ASSERT_EQ(refused, 1);
+  EXPECT_TRUE((*sink)->Health().degraded);
+  EXPECT_TRUE(absl::IsNotFound((*sink)->Health().last_error)) << (*sink)->Health().last_error;
+  std::filesystem::rename(dir.File("moved"), sub);
+  ASSERT_TRUE(WaitFor([&] { return !(*sink)->Health().degraded; }));
+  ASSERT_TRUE((*sink)->Close().ok());
+  const std::vector<std::string> files = TrailFiles(dir);
+  EXPECT_EQ(CountType(files, "statement"), static_cast<size_t>(accepted + refused));
+  const AuditVerifyReport r = VerifyAuditTrail(files, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+}
+
+TEST(AuditFileSink, AFullQueueDropsRecordsAndTheTrailCountsThem) {
+  TempDir dir;
+  FaultyFileSystem fs;
+  AuditFileSinkOptions o = Options(dir.File("audit.jsonl"), &fs);
+  o.max_queued = 3;
+  auto sink = AuditFileSink::Open(o, TestKey());
+  ASSERT_TRUE(sink.ok());
+  fs.fail_write = true;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(absl::IsUnavailable((*sink)->Append(TestStatement(i))));
+  EXPECT_TRUE(absl::IsResourceExhausted((*sink)->Append(TestStatement(3))));
+  EXPECT_TRUE(absl::IsResourceExhausted((*sink)->Append(TestStatement(4))));
+  EXPECT_EQ((*sink)->Health().dropped, 2u);
+  fs.fail_write = false;
+  ASSERT_TRUE(WaitFor([&] { return !(*sink)->Health().degraded; }));
+  ASSERT_TRUE((*sink)->Close().ok());
+  bool counted = false;
+  for (const std::string& line : ReadLines(dir.File("audit.jsonl"))) {
+    counted |= line.find("\"type\":\"audit_resumed\",\"queued\":3,\"dropped\":2") != std::string::npos;
+  }
+  EXPECT_TRUE(counted);
+  EXPECT_TRUE(VerifyAuditTrail({dir.File("audit.jsonl")}, TestKey()).ok());
+}
+
+TEST(AuditFileSink, CloseReportsRecordsItCouldNotWrite) {
+  TempDir dir;
+  FaultyFileSystem fs;
+  auto sink = AuditFileSink::Open(Options(dir.File("audit.jsonl"), &fs), TestKey());
+  ASSERT_TRUE(sink.ok());
+  fs.fail_write = true;
+  EXPECT_FALSE((*sink)->Append(TestStatement(1)).ok());
+  const absl::Status closed = (*sink)->Close();
+  EXPECT_TRUE(absl::IsDataLoss(closed)) << closed;
+  EXPECT_NE(std::string(closed.message()).find("1 audit records and the closing seal"), std::string::npos)
+      << closed;
+}
+
+TEST(AuditFileSink, ARenameFailureDuringRotationIsRetried) {
+  TempDir dir;
+  FaultyFileSystem fs;
+  AuditFileSinkOptions o = Options(dir.File("audit.jsonl"), &fs);
+  o.rotate_bytes = 2000;
+  auto sink = AuditFileSink::Open(o, TestKey());
+  ASSERT_TRUE(sink.ok());
+  fs.fail_rename = true;
+  int refused = 0;
+  for (int i = 0; i < 10; ++i) refused += !(*sink)->Append(TestStatement(i)).ok();
+  EXPECT_GT(refused, 0);
+  fs.fail_rename = false;
+  ASSERT_TRUE(WaitFor([&] { return !(*sink)->Health().degraded; }));
+  ASSERT_TRUE((*sink)->Close().ok());
+  const std::vector<std::string> files = TrailFiles(dir);
+  EXPECT_EQ(CountType(files, "statement"), 10u);
+  const AuditVerifyReport r = VerifyAuditTrail(files, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+}
+
+}  // namespace
+}  // namespace pgmask::proxy
