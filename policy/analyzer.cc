@@ -120,6 +120,13 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
       Setting(*statement.variable_set_stmt);
       return;
+    // Settings for later sessions: held to the same rules, so no later session starts with them.
+    case PG_QUERY__NODE__NODE_ALTER_ROLE_SET_STMT:
+      if (statement.alter_role_set_stmt->setstmt != nullptr) Setting(*statement.alter_role_set_stmt->setstmt);
+      return;
+    case PG_QUERY__NODE__NODE_ALTER_DATABASE_SET_STMT:
+      if (statement.alter_database_set_stmt->setstmt != nullptr) Setting(*statement.alter_database_set_stmt->setstmt);
+      return;
     case PG_QUERY__NODE__NODE_DO_STMT:
       Refuse("DO blocks run code that pgmask cannot analyse");
       return;
@@ -358,6 +365,7 @@ std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, cons
   PushWith(stmt.with_clause, outer);
   RangeItem target = Relation(*stmt.relation);
   const std::string table = TableName(target, *stmt.relation);
+  RefuseSettingsView(*stmt.relation);
   std::vector<std::string> columns;
   for (size_t i = 0; i < stmt.n_cols; ++i) {
     const PgQuery__Node* c = stmt.cols[i];
@@ -401,6 +409,7 @@ std::vector<OutputColumn> Analyzer::Update(const PgQuery__UpdateStmt& stmt, cons
     scope.star.insert(scope.star.end(), star.begin(), star.end());
   }
   target.name = TableName(target, *stmt.relation);
+  RefuseSettingsView(*stmt.relation);
   WriteColumns(target, stmt.target_list, stmt.n_target_list, scope);
   if (stmt.where_clause != nullptr) Condition(stmt.where_clause, &scope, UsageClause::kWhere);
   std::vector<OutputColumn> out;
@@ -480,6 +489,11 @@ void Analyzer::Copy(const PgQuery__CopyStmt& stmt) {
     bool resolved = false;
     out_.outputs.push_back({std::string(column), ColumnByName(&scope, column, &resolved), false});
   }
+}
+
+void Analyzer::RefuseSettingsView(const PgQuery__RangeVar& target) {
+  // Writing pg_settings calls set_config with names and values only known at run time.
+  if (Str(target.relname) == "pg_settings") Refuse("changing settings through pg_settings is not allowed");
 }
 
 void Analyzer::Setting(const PgQuery__VariableSetStmt& stmt) {

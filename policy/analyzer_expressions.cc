@@ -2,6 +2,7 @@
 #include <array>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "policy/analyzer_internal.h"
 #include "policy/function_rules.h"
@@ -226,6 +227,21 @@ Lineage Analyzer::Condition(const PgQuery__Node* node, const Scope* scope, Usage
 Lineage Analyzer::AExpr(const PgQuery__AExpr& e, const Scope* scope) {
   const std::vector<std::string_view> names = Names(e.name, e.n_name);
   const std::string_view op = names.empty() ? std::string_view() : names.back();
+  const std::string_view op_schema = names.size() >= 2 ? names[names.size() - 2] : std::string_view();
+  // An operator is a function call in disguise: one a user defined runs code pgmask does not see.
+  // Symbols pg_catalog defines count as built-in even when extensions overload them for their own
+  // types (hstore's =), since operators are chosen by argument types the parse tree lacks.
+  const std::string op_function = OperatorFunctionName(op);
+  const bool user_defined =
+      op_schema.empty() ? !catalog_.HasFunction(kCatalogSchema, op_function) &&
+                              ResolveFunction(catalog_, "", op_function) == FunctionOrigin::kUserDefined
+                        : op_schema != kCatalogSchema && catalog_.HasFunction(op_schema, op_function);
+  if (user_defined) {
+    Refuse(absl::StrFormat("operator %s is user-defined: the function behind it is not analysed", op));
+    Expr(e.lexpr, scope);
+    Expr(e.rexpr, scope);
+    return Lineage::Everything();
+  }
   const Lineage left = Expr(e.lexpr, scope);
   const Lineage right = Expr(e.rexpr, scope);
   Lineage both = left;
@@ -320,11 +336,13 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
     std::optional<std::string> value = call.n_args > 1 ? ConstText(call.args[1]) : std::nullopt;
     if (setting) {
       if (std::optional<std::string> reason = SettingChangeReason(*setting, value)) Refuse(*std::move(reason));
+    } else if (!value || CouldBeSettingWord(*value)) {
+      Refuse("set_config with a setting name known only at run time, and a value that could change how SQL "
+             "text is read");
     }
-    // A name known only at execution (pg_dump sets settings it reads from pg_settings) is
-    // recorded as a change of an unknown setting: the proxy reads search_path again after it, and
-    // refuses the session's statements while client_encoding or standard_conforming_strings,
-    // which PostgreSQL reports whenever they change, read SQL text differently from its parser.
+    // A name known only at run time with a value no text-reading setting accepts (pg_dump sets
+    // restrict_nonsystem_relation_kind to 'view, foreign-table' this way) is recorded as a change
+    // of an unknown setting: the proxy reads search_path again after it.
     out_.settings.push_back({setting.value_or(""), std::move(value)});
   }
   if (const std::optional<std::string_view> channel = OutOfBandChannel(name)) Write(std::string(*channel), result);
@@ -368,6 +386,15 @@ bool Analyzer::TrustedFunction(std::string_view schema, std::string_view name, F
     bool covered = false;
     for (const FunctionName& t : trusted) covered = covered || (t.name == name && t.schema == c);
     if (!covered) return false;
+  }
+  return true;
+}
+
+bool CouldBeSettingWord(std::string_view value) {
+  // Booleans, encoding names and backslash_quote's values are single words.
+  if (value.empty()) return true;
+  for (char c : value) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
   }
   return true;
 }

@@ -39,6 +39,8 @@ struct RangeItem {
 
 // tableoid, xmin, xmax, cmin, cmax, ctid.
 bool IsSystemColumn(std::string_view name);
+// Whether a set_config value could be accepted by a setting that changes how SQL text is read.
+bool CouldBeSettingWord(std::string_view value);
 
 // One query level: its FROM items, what `*` expands to, and the enclosing level (outer query or,
 // for LATERAL, the items before it).
@@ -72,6 +74,7 @@ class Analyzer {
   std::vector<OutputColumn> Delete(const PgQuery__DeleteStmt& stmt, const Scope* outer);
   void Merge(const PgQuery__MergeStmt& stmt, const Scope* outer);
   void Copy(const PgQuery__CopyStmt& stmt);
+  void RefuseSettingsView(const PgQuery__RangeVar& target);
   void Setting(const PgQuery__VariableSetStmt& stmt);
   std::vector<OutputColumn> Select(const PgQuery__SelectStmt& stmt, const Scope* outer);
   std::vector<OutputColumn> SetOperation(const PgQuery__SelectStmt& stmt, const Scope* outer);

@@ -50,6 +50,8 @@ bool CatalogSnapshot::HasFunction(std::string_view schema, std::string_view name
   return schemas != nullptr && std::find(schemas->begin(), schemas->end(), schema) != schemas->end();
 }
 
+std::string OperatorFunctionName(std::string_view op) { return "operator " + std::string(op); }
+
 CatalogView::CatalogView(CatalogData data) : search_path_(std::move(data.search_path)) {
   snapshot_ = std::make_shared<const CatalogSnapshot>(std::move(data));
 }

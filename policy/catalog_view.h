@@ -48,6 +48,10 @@ struct CatalogFunction {
   std::string name;    // pg_proc.proname (overloads need only one entry per schema)
 };
 
+// Operators are listed among the functions under this name (pg_operator.oprname prefixed with
+// "operator "), and resolved the same way.
+std::string OperatorFunctionName(std::string_view op);
+
 struct CatalogData {
   // current_schemas(false): the existing schemas of search_path in order. pg_catalog is searched
   // first unless listed, and relations of schema "pg_temp" before everything (the session's

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "protocol/string_view_bridge.h"
 
@@ -106,6 +107,68 @@ std::optional<std::string> SettingChangeReason(std::string_view name, std::optio
   }
   if (name == "session_authorization") {
     return std::string("SET SESSION AUTHORIZATION is not allowed for restricted roles");
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::vector<std::string> SplitOptions(std::string_view options) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (size_t i = 0; i < options.size(); ++i) {
+    const char c = options[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\\' && i + 1 < options.size()) {
+      word.push_back(options[++i]);
+    } else {
+      word.push_back(c);
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+std::optional<std::string> OptionReason(std::string_view assignment) {
+  const size_t eq = assignment.find('=');
+  if (eq == std::string_view::npos) return std::nullopt;
+  std::string name(assignment.substr(0, eq));
+  for (char& c : name) {
+    if (c == '-') c = '_';  // PostgreSQL reads --standard-conforming-strings as the setting
+  }
+  return SettingChangeReason(absl::AsciiStrToLower(name), assignment.substr(eq + 1));
+}
+
+}  // namespace
+
+std::optional<std::string> StartupSettingReason(
+    const std::vector<std::pair<std::string_view, std::string_view>>& parameters) {
+  for (const auto& [key, value] : parameters) {
+    if (key == "user" || key == "database" || key == "replication") continue;
+    if (key != "options") {
+      if (std::optional<std::string> reason = SettingChangeReason(key, value)) return reason;
+      continue;
+    }
+    const std::vector<std::string> words = SplitOptions(value);
+    for (size_t i = 0; i < words.size(); ++i) {
+      std::string_view w = words[i];
+      std::optional<std::string> reason;
+      if (w == "-c" && i + 1 < words.size()) {
+        reason = OptionReason(words[++i]);
+      } else if (w.substr(0, 2) == "-c") {
+        reason = OptionReason(w.substr(2));
+      } else if (w.substr(0, 2) == "--") {
+        reason = OptionReason(w.substr(2));
+      }
+      if (reason) return reason;
+    }
   }
   return std::nullopt;
 }

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace pgmask::policy {
 
@@ -29,5 +31,12 @@ std::optional<std::string_view> OutOfBandChannel(std::string_view name);
 // other than UTF8, and session_authorization. SET ROLE is allowed: it can never reach beyond the
 // identity the proxy computed.
 std::optional<std::string> SettingChangeReason(std::string_view name, std::optional<std::string_view> value);
+
+// SettingChangeReason for the settings a StartupMessage makes: its parameters other than user,
+// database, replication and options, and the -c name=value / --name=value switches inside
+// `options` (split as PostgreSQL splits them: on white space, a backslash keeping the next
+// character).
+std::optional<std::string> StartupSettingReason(
+    const std::vector<std::pair<std::string_view, std::string_view>>& parameters);
 
 }  // namespace pgmask::policy

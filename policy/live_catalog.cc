@@ -124,6 +124,10 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE ",
                   changed, ";");
   absl::StrAppend(&sql,
+                  " SELECT DISTINCT 'O', n.nspname::text, o.oprname::text FROM pg_catalog.pg_operator o"
+                  " JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE ",
+                  changed, ";");
+  absl::StrAppend(&sql,
                   " SELECT 'x', pg_catalog.set_config('search_path', "
                   "pg_catalog.current_setting('pgmask.saved_search_path'), true)");
   return sql;
@@ -235,11 +239,13 @@ absl::Status LiveCatalogReader::AddRow(absl::Span<const std::optional<std::strin
       return AddColumn(row);
     case 'P':
       return AddParent(row);
-    case 'F': {
+    case 'F':
+    case 'O': {
       std::string_view schema, name;
       if (row.size() != 3 || !Cell(row, 1, schema) || !Cell(row, 2, name)) return BadRow("function");
       if (!catalog_.shared) return BadRow("function before relations");
-      catalog_.shared->functions.push_back({std::string(schema), std::string(name)});
+      catalog_.shared->functions.push_back(
+          {std::string(schema), tag[0] == 'O' ? OperatorFunctionName(name) : std::string(name)});
       return absl::OkStatus();
     }
     default:

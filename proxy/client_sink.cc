@@ -78,9 +78,18 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       pending.Push(PendingKind::kFunctionCall);
       pending.back().refused = refused_;
       break;
-    case MessageType::kParse:
+    case MessageType::kParse: {
       pending.Push(PendingKind::kParse);
+      const auto parse = protocol::ParseParse(body);
+      if (parse.ok()) pending.back().name = std::string(parse->statement);
+      if (refused_) {
+        pending.back().statement = PlannedStatement::Refused();
+      } else if (plan_ != nullptr) {
+        pending.back().statement =
+            plan_->statements.size() == 1 ? plan_->statements[0] : PlannedStatement::Untraceable();
+      }
       break;
+    }
     case MessageType::kSync:
       pending.Push(PendingKind::kSync);
       break;
@@ -89,10 +98,7 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       const std::string_view portal = bind.ok() ? bind->portal : std::string_view();
       pending.MarkBound(portal);
       pending.Push(PendingKind::kBind, portal);
-      if (!s_.all_clear && bind.ok()) {
-        const auto it = s_.prepared.find(ToAbsl(bind->statement));
-        s_.portals[ToAbsl(portal)] = it != s_.prepared.end() ? it->second : PlannedStatement::Untraceable();
-      }
+      if (bind.ok()) pending.back().name = std::string(bind->statement);
       break;
     }
     case MessageType::kDescribe: {
@@ -118,23 +124,15 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
         pending.Push(PendingKind::kDescribePortal, portal, /*injected=*/true);
       }
       pending.Push(PendingKind::kExecute, portal);
-      if (!s_.all_clear) {
-        pending.back().statement = PortalPlan(portal);
-      }
       break;
     }
     case MessageType::kClose: {
       const auto target = protocol::ParseDescribeOrClose(body);
       const bool portal = target.ok() && target->kind == 'P';
-      if (portal) {
-        pending.ForgetPortal(target->name);
-        s_.portals.erase(ToAbsl(target->name));
-      }
-      if (target.ok() && !portal) {
-        s_.refused_statements.erase(ToAbsl(target->name));
-        s_.prepared.erase(ToAbsl(target->name));
-      }
+      if (portal) pending.ForgetPortal(target->name);
+      if (target.ok() && !portal) s_.refused_statements.erase(ToAbsl(target->name));
       pending.Push(PendingKind::kClose, portal ? target->name : std::string_view(), false, portal);
+      if (target.ok()) pending.back().name = std::string(target->name);
       break;
     }
     default:
@@ -240,60 +238,6 @@ Verdict ClientSink::NullBindIfRefused(protocol::Bytes body, OutputBatch& out) {
   return Verdict::kDrop;
 }
 
-PlannedStatementPtr ClientSink::PortalPlan(std::string_view portal) const {
-  const auto it = s_.portals.find(ToAbsl(portal));
-  return it != s_.portals.end() ? it->second : PlannedStatement::Untraceable();
-}
-
-QueryPlanPtr ClientSink::ResolveNamedState(QueryPlanPtr plan) {
-  std::shared_ptr<QueryPlan> resolved;  // copied on the first EXECUTE or FETCH only
-  for (size_t i = 0; i < plan->statements.size(); ++i) {
-    const PlannedStatement& st = *plan->statements[i];
-    switch (st.kind) {
-      case StatementKind::kPrepare:
-        s_.prepared[st.name] = plan->statements[i];
-        break;
-      case StatementKind::kDeclareCursor:
-        s_.portals[st.name] = plan->statements[i];
-        break;
-      case StatementKind::kDeallocate:
-        if (st.name.empty()) {
-          s_.prepared.clear();  // DEALLOCATE ALL
-        } else {
-          s_.prepared.erase(st.name);
-        }
-        break;
-      case StatementKind::kClosePortal:
-        if (st.name.empty()) {
-          s_.portals.clear();  // CLOSE ALL
-        } else {
-          s_.portals.erase(st.name);
-        }
-        break;
-      case StatementKind::kExecute:
-      case StatementKind::kFetch: {
-        if (!resolved) resolved = std::make_shared<QueryPlan>(*plan);
-        PlannedStatementPtr target;
-        if (st.kind == StatementKind::kExecute) {
-          const auto it = s_.prepared.find(st.name);
-          target = it != s_.prepared.end() ? it->second : PlannedStatement::Untraceable();
-        } else {
-          target = PortalPlan(st.name);
-        }
-        auto with_rows = std::make_shared<PlannedStatement>(st);
-        with_rows->decision.columns = target->decision.columns;
-        with_rows->touches_protected = st.touches_protected || target->touches_protected;
-        resolved->touches_protected = resolved->touches_protected || with_rows->touches_protected;
-        resolved->statements[i] = std::move(with_rows);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-  return resolved ? resolved : plan;
-}
-
 QueryPlanPtr ClientSink::Plan(std::string_view sql) {
   QueryPlanPtr plan = PlanQuery(sql, s_.catalog.policy, s_.catalog.view, *s_.actions);
   bool only_settings = !plan->statements.empty();
@@ -348,12 +292,6 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
   s_.catalog_read_for_message = false;
   if (!refusal && !plan->copy_error.empty()) refusal = "pgmask: " + plan->copy_error;
   if (!refusal) {
-    if (parse) {
-      s_.prepared[ToAbsl(parse->statement)] =
-          plan->statements.size() == 1 ? plan->statements[0] : PlannedStatement::Untraceable();
-    } else {
-      plan = ResolveNamedState(std::move(plan));
-    }
     plan_ = plan;
     // COPY TO STDOUT sends no RowDescription: describe its columns first. Through the extended
     // protocol there is no safe point to do so, and its data is refused when it comes.
@@ -372,7 +310,6 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
   if (parse) {
     AppendRefusalParse(*parse, *refusal, out.scratch(), sqlstate);
     s_.refused_statements.emplace(parse->statement);
-    s_.prepared[ToAbsl(parse->statement)] = PlannedStatement::Untraceable();
   } else {
     AppendRefusalQuery(*refusal, out.scratch(), sqlstate);
   }

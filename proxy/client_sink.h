@@ -27,10 +27,7 @@ class ClientSink final : public FrameSink {
   bool RefreshDue() const;
   // The plan of the statements in `sql` for this session, with its named state resolved.
   QueryPlanPtr Plan(std::string_view sql);
-  // Applies a simple Query's PREPARE/DEALLOCATE/DECLARE/CLOSE to the named state, and gives
-  // EXECUTE and FETCH the plans of what they run.
-  QueryPlanPtr ResolveNamedState(QueryPlanPtr plan);
-  PlannedStatementPtr PortalPlan(std::string_view portal) const;
+
   void DescribeCopy(const policy::CopyToClient& copy, OutputBatch& out);
   Verdict NullBindIfRefused(protocol::Bytes body, OutputBatch& out);
   Verdict Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out);

@@ -34,11 +34,12 @@ struct PendingResponse {
   bool injected = false;      // pgmask's own Describe: its answer is not forwarded
   bool closes_portal = false;  // kClose of a portal (not a statement)
   std::string portal;          // kBind, kDescribePortal, kExecute, portal kClose
+  std::string name;            // kParse: the statement; kBind: the statement bound; kClose: what is closed
   // Restricted sessions: how the rows of a kQuery's statements or of a kExecute's portal are
   // treated, and whether their error texts may quote protected values.
   QueryPlanPtr plan;              // kQuery
-  PlannedStatementPtr statement;  // kExecute
-  bool refused = false;           // kQuery/kExecute replaced by pgmask's refusal
+  PlannedStatementPtr statement;  // kParse: what the statement will hold once ParseComplete says so
+  bool refused = false;           // kQuery/kFunctionCall replaced by pgmask's refusal
 };
 
 class PendingResponses {

@@ -23,6 +23,20 @@ struct PlanCache {
 };
 
 bool Touches(const policy::StatementAnalysis& a) {
+  switch (a.kind) {
+    // A failing row of a write is quoted whole in the error detail; EXECUTE and FETCH run what
+    // was planned elsewhere.
+    case policy::StatementKind::kInsert:
+    case policy::StatementKind::kUpdate:
+    case policy::StatementKind::kDelete:
+    case policy::StatementKind::kMerge:
+    case policy::StatementKind::kCopyFrom:
+    case policy::StatementKind::kExecute:
+    case policy::StatementKind::kFetch:
+      return true;
+    default:
+      break;
+  }
   for (const policy::OutputColumn& o : a.outputs) {
     if (!o.lineage.empty()) return true;
   }
@@ -52,6 +66,7 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
     s->decision = policy::Decide(a, policy, actions);
     s->touches_protected = Touches(a);
     s->changes_settings = ChangesSettings(a);
+    s->search_path = catalog.search_path();
     if (!plan->refusal && s->decision.refusal) plan->refusal = s->decision.refusal;
     plan->touches_protected = plan->touches_protected || s->touches_protected;
     plan->changes_settings = plan->changes_settings || s->changes_settings;
@@ -84,6 +99,15 @@ QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan) {
   }
   copy->touches_protected = true;
   return copy;
+}
+
+std::shared_ptr<const PlannedStatement> PlannedStatement::Refused() {
+  static const std::shared_ptr<const PlannedStatement> kRefused = [] {
+    auto s = std::make_shared<PlannedStatement>(*Untraceable());
+    s->refused = true;
+    return s;
+  }();
+  return kRefused;
 }
 
 std::shared_ptr<const PlannedStatement> PlannedStatement::Untraceable() {

@@ -26,10 +26,16 @@ struct PlannedStatement {
   // error and notice texts may quote protected values.
   bool touches_protected = false;
   bool changes_settings = false;  // SET, RESET, DISCARD, set_config: search_path may differ after
+  bool refused = false;           // pgmask's refusal stands in for it
+  // The search_path it was analysed under: PostgreSQL plans a prepared statement again when
+  // search_path changes, so its plan holds only under the same path.
+  std::vector<std::string> search_path;
 
   // Every field redacted: rows whose origin pgmask does not know (an unknown cursor or prepared
   // statement, more results than statements).
   static std::shared_ptr<const PlannedStatement> Untraceable();
+  // A prepared statement pgmask replaced by its refusal.
+  static std::shared_ptr<const PlannedStatement> Refused();
 };
 using PlannedStatementPtr = std::shared_ptr<const PlannedStatement>;
 

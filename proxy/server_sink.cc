@@ -76,18 +76,40 @@ bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdi
   }
 }
 
-const policy::StatementDecision* ServerSink::CurrentDecision() const {
+PlannedStatementPtr ServerSink::Named(const absl::flat_hash_map<std::string, PlannedStatementPtr>& names,
+                                     const std::string& name) const {
+  const auto it = names.find(name);
+  if (it == names.end() || it->second == nullptr) return PlannedStatement::Untraceable();
+  // PostgreSQL plans it again under a different search_path: this analysis no longer holds.
+  if (s_.catalog.view == nullptr || it->second->search_path != s_.catalog.view->search_path()) {
+    return it->second->refused ? PlannedStatement::Refused() : PlannedStatement::Untraceable();
+  }
+  return it->second;
+}
+
+PlannedStatementPtr ServerSink::CurrentStatement() const {
   if (s_.all_clear || s_.pending.empty()) return nullptr;
   const PendingResponse& front = s_.pending.front();
-  if (front.kind == PendingKind::kExecute) {
-    return &(front.statement ? front.statement : PlannedStatement::Untraceable())->decision;
-  }
+  if (front.kind == PendingKind::kExecute) return Named(s_.portals, front.portal);
   if (front.kind != PendingKind::kQuery) return nullptr;
   // More results than statements (the analysis and the server disagree): fail closed.
   if (front.plan == nullptr || s_.query_statement >= front.plan->statements.size()) {
-    return &PlannedStatement::Untraceable()->decision;
+    return PlannedStatement::Untraceable();
   }
-  return &front.plan->statements[s_.query_statement]->decision;
+  const PlannedStatementPtr& st = front.plan->statements[s_.query_statement];
+  switch (st->kind) {
+    case policy::StatementKind::kExecute:
+      return Named(s_.prepared, st->name);
+    case policy::StatementKind::kFetch:
+      return Named(s_.portals, st->name);
+    default:
+      return st;
+  }
+}
+
+const policy::StatementDecision* ServerSink::CurrentDecision() {
+  current_ = CurrentStatement();
+  return current_ != nullptr ? &current_->decision : nullptr;
 }
 
 ServerSink::TextPolicy ServerSink::TextPolicyForFront() const {
@@ -95,10 +117,47 @@ ServerSink::TextPolicy ServerSink::TextPolicyForFront() const {
   const PendingResponse& front = s_.pending.front();
   // pgmask's own refusal: its text is pgmask's, its PL/pgSQL context is noise.
   if (front.refused) return TextPolicy::kStripContext;
-  const bool touches = (front.kind == PendingKind::kQuery && front.plan != nullptr && front.plan->touches_protected) ||
-                       (front.kind == PendingKind::kExecute &&
-                        (front.statement == nullptr || front.statement->touches_protected));
+  bool touches = false;
+  if (front.kind == PendingKind::kQuery) {
+    touches = front.plan != nullptr && front.plan->touches_protected;
+  } else if (front.kind == PendingKind::kExecute) {
+    const PlannedStatementPtr st = Named(s_.portals, front.portal);
+    if (st->refused) return TextPolicy::kStripContext;
+    touches = st->touches_protected;
+  }
   return touches ? TextPolicy::kHide : TextPolicy::kKeep;
+}
+
+void ServerSink::OnStatementDone() {
+  // SQL-level named state changes once PostgreSQL says the statement succeeded.
+  if (s_.all_clear || s_.pending.empty()) return;
+  const PendingResponse& front = s_.pending.front();
+  if (front.plan == nullptr || s_.query_statement >= front.plan->statements.size()) return;
+  const PlannedStatementPtr& st = front.plan->statements[s_.query_statement];
+  switch (st->kind) {
+    case policy::StatementKind::kPrepare:
+      s_.prepared[st->name] = st;
+      break;
+    case policy::StatementKind::kDeclareCursor:
+      s_.portals[st->name] = st;
+      break;
+    case policy::StatementKind::kDeallocate:
+      if (st->name.empty()) {
+        s_.prepared.clear();  // DEALLOCATE ALL
+      } else {
+        s_.prepared.erase(st->name);
+      }
+      break;
+    case policy::StatementKind::kClosePortal:
+      if (st->name.empty()) {
+        s_.portals.clear();  // CLOSE ALL
+      } else {
+        s_.portals.erase(st->name);
+      }
+      break;
+    default:
+      break;
+  }
 }
 
 Verdict ServerSink::RewriteErrorOrNotice(MessageType type, protocol::Bytes body, TextPolicy policy, OutputBatch& out) {
@@ -216,19 +275,28 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
   };
   switch (type) {
     case MessageType::kParseComplete:
-      if (front.kind == PendingKind::kParse) pending.Pop();
+      if (front.kind == PendingKind::kParse) {
+        if (!s_.all_clear) s_.prepared[front.name] = front.statement ? front.statement : PlannedStatement::Untraceable();
+        pending.Pop();
+      }
       return forward;
     case MessageType::kParameterDescription:
       return forward;
     case MessageType::kBindComplete:
       if (front.kind == PendingKind::kBind) {
+        if (!s_.all_clear) s_.portals[front.portal] = Named(s_.prepared, front.name);
         pending.DropPortalFields(front.portal);
         pending.Pop();
       }
       return true;
     case MessageType::kCloseComplete:
       if (front.kind == PendingKind::kClose) {
-        if (front.closes_portal) pending.DropPortalFields(front.portal);
+        if (front.closes_portal) {
+          pending.DropPortalFields(front.portal);
+          s_.portals.erase(front.name);
+        } else {
+          s_.prepared.erase(front.name);
+        }
         pending.Pop();
       }
       return true;
@@ -309,7 +377,11 @@ Verdict ServerSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
       s_.masker.EndResult();
       s_.EndCopy();
       if (in_query) s_.query_statement = 0;
-      if (s_.transaction_status == 'I') s_.settings_in_transaction = false;
+      if (s_.transaction_status == 'I' && s_.settings_in_transaction) {
+        // The transaction ended: SET LOCAL is undone at COMMIT too.
+        s_.settings_in_transaction = false;
+        s_.catalog_stale = true;
+      }
       return Verdict::kForward;
     }
     case MessageType::kErrorResponse: {
@@ -344,7 +416,10 @@ Verdict ServerSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     case MessageType::kDataRow:
       return OnDataRow(body, out);
     case MessageType::kCommandComplete: {
-      if (in_query) ++s_.query_statement;
+      if (in_query) {
+        OnStatementDone();
+        ++s_.query_statement;
+      }
       const auto tag = protocol::ParseQuery(body);  // same layout: one string
       if (tag.ok()) OnCommandTag(*tag);
       s_.masker.EndResult();

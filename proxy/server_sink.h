@@ -37,9 +37,16 @@ class ServerSink final : public FrameSink {
   Verdict OnCopyOut(protocol::Bytes body, OutputBatch& out);
   Verdict OnCopyData(protocol::Bytes body, OutputBatch& out);
   Verdict Refuse(const std::string& message, OutputBatch& out);
-  // The decision for the result now arriving: a simple Query's current statement, an Execute's
-  // portal, a COPY's statement; null for clear sessions.
-  const policy::StatementDecision* CurrentDecision() const;
+  // The plan of the result now arriving: a simple Query's current statement (for EXECUTE and
+  // FETCH, what they run), an Execute's portal; null for clear sessions.
+  PlannedStatementPtr CurrentStatement() const;
+  // Its decision, kept alive in current_.
+  const policy::StatementDecision* CurrentDecision();
+  // A named prepared statement or portal, when its plan still holds.
+  PlannedStatementPtr Named(const absl::flat_hash_map<std::string, PlannedStatementPtr>& names,
+                            const std::string& name) const;
+  // A simple Query's statement completed: PREPARE, DEALLOCATE, DECLARE and CLOSE take effect.
+  void OnStatementDone();
   // How an ErrorResponse or NoticeResponse of the request now being answered must be rewritten.
   enum class TextPolicy { kKeep, kHide, kStripContext };
   TextPolicy TextPolicyForFront() const;
@@ -54,6 +61,7 @@ class ServerSink final : public FrameSink {
   std::vector<protocol::FieldDescription> fields_;
   std::vector<protocol::WireValue> values_;
   std::string copy_out_;  // one rewritten CopyData payload, reused
+  PlannedStatementPtr current_;
 };
 
 // A FATAL ErrorResponse with pgmask's own message.

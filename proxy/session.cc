@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "policy/function_rules.h"
 #include "protocol/messages.h"
 #include "protocol/string_view_bridge.h"
 #include "proxy/client_sink.h"
@@ -212,10 +213,20 @@ awaitable<Session::Ending> Session::Handshake() {
   database_ = std::string(packet.params.Get("database").value_or(user_));
   state_.database = database_;
   replication_ = std::string(packet.params.Get("replication").value_or(""));
+  std::vector<std::pair<std::string_view, std::string_view>> parameters;
+  packet.params.ForEach([&](std::string_view key, std::string_view value) { parameters.emplace_back(key, value); });
+  startup_setting_refusal_ = policy::StartupSettingReason(parameters).value_or("");
   Logf(LogLevel::kInfo, "session=%s login user=%s database=%s", state_.id, user_, database_);
   if (proxy_.shutting_down.load(std::memory_order_relaxed)) {
     co_await SendClientError("FATAL", "57P01", "pgmask is shutting down");
     co_return Ending{"refused: shutting down"};
+  }
+  if (state_.policy_enabled() && ReplicationModeOf(replication_) == ReplicationMode::kPhysical) {
+    // A physical replication stream carries every table's pages: nothing in it can be masked,
+    // whoever asks.
+    co_await SendClientError("FATAL", "42501",
+                             "pgmask does not relay physical replication connections while a policy is loaded");
+    co_return Ending{"physical replication refused"};
   }
   if (proxy_.admitted_sessions.fetch_add(1, std::memory_order_relaxed) >= proxy_.config.max_client_conn) {
     proxy_.admitted_sessions.fetch_sub(1, std::memory_order_relaxed);
@@ -339,24 +350,27 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
     upstream_pump_.Consume(size);
     if (done && state_.policy_enabled()) {
       const ReplicationMode replication = ReplicationModeOf(replication_);
-      if (replication == ReplicationMode::kPhysical) {
-        // A physical replication stream carries every table's pages: nothing in it can be masked.
-        co_await flush();
-        co_await SendClientError("FATAL", "42501",
-                                 "pgmask does not relay physical replication connections while a policy is loaded");
-        co_return Ending{"physical replication refused"};
-      }
       const bool loaded = co_await LoadCatalog();
       if (!loaded) {
         co_await SendClientError("FATAL", "XX000", "pgmask could not read the catalog it needs to apply the policy");
         co_return Ending{"catalog could not be read"};
       }
-      if (replication == ReplicationMode::kLogical && !state_.all_clear) {
-        co_await flush();
-        co_await SendClientError("FATAL", "42501",
-                                 "pgmask: replication connections are not allowed for roles that do not see every "
-                                 "class in clear");
-        co_return Ending{"replication refused for a restricted role"};
+      std::string refusal;
+      if (!state_.all_clear) {
+        if (replication == ReplicationMode::kLogical) {
+          refusal = "pgmask: replication connections are not allowed for roles that do not see every class in clear";
+        } else if (!startup_setting_refusal_.empty()) {
+          refusal = "pgmask: connection refused: " + startup_setting_refusal_;
+        } else if (!state_.text_settings_refusal.empty()) {
+          refusal = state_.text_settings_refusal;
+        }
+      }
+      if (!refusal.empty()) {
+        // What PostgreSQL said so far (AuthenticationOk, parameters) stays unsent: the client
+        // gets the refusal instead of a session.
+        to_client.clear();
+        co_await SendClientError("FATAL", "42501", refusal);
+        co_return Ending{"startup refused for a restricted role"};
       }
     }
     if (done) {

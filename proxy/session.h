@@ -66,6 +66,8 @@ class Session {
   std::string user_;
   std::string database_;
   std::string replication_;  // the startup parameter, empty when absent
+  // Why the startup parameters may not be used by a restricted role, or empty.
+  std::string startup_setting_refusal_;
   std::string peer_;
   SessionPhase phase_ = SessionPhase::kStartup;
   protocol::CancelKey client_key_{};

@@ -153,18 +153,39 @@ def test_error_texts_of_protected_statements_are_hidden(proxy, connect, clinic):
     assert "abc" in plain.value.diag.message_primary
 
 
-def test_settings_that_change_how_sql_reads_stop_the_session(proxy, connect, clinic):
+def test_settings_that_change_how_sql_reads(proxy, connect, clinic):
     conn = connect(proxy.port, user="auditor", dbname=DB)
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        rows(conn, "SET standard_conforming_strings = off")
-    # A setting named only at run time gets through; PostgreSQL reports the change, and from
-    # then on every statement but SET is refused.
-    rows(conn, "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'standard_conforming_strings'")
-    with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
-        rows(conn, "SELECT 1")
-    assert "standard_conforming_strings" in refused.value.diag.message_primary
-    rows(conn, "SET standard_conforming_strings = on")
+    for sql in ["SET standard_conforming_strings = off",
+                "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'standard_conforming_strings'",
+                "UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'",
+                "ALTER ROLE CURRENT_USER SET client_encoding = 'LATIN1'"]:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            rows(conn, sql)
+    # pg_dump's way of setting what it read from pg_settings: no text-reading setting takes it.
+    rows(conn, "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings "
+               "WHERE name = 'restrict_nonsystem_relation_kind'")
     assert rows(conn, "SELECT 1") == [(1,)]
+
+
+@pytest.mark.parametrize("how", ["options", "parameter", "role default"])
+def test_sessions_reading_sql_differently_are_refused_at_startup(proxy, connect, clinic, how):
+    extra = {}
+    if how == "options":
+        extra["options"] = "-c standard_conforming_strings=off"
+    elif how == "parameter":
+        extra["client_encoding"] = "LATIN1"
+    else:
+        # PostgreSQL reports it in a ParameterStatus; nothing in the startup packet says so.
+        clinic.psql("ALTER ROLE auditor SET client_encoding = 'LATIN1'", dbname=DB)
+    try:
+        with pytest.raises(psycopg.OperationalError) as refused:
+            psycopg.connect(host="127.0.0.1", port=proxy.port, user="auditor", dbname=DB, connect_timeout=10, **extra)
+        assert "42501" in str(refused.value.sqlstate) or "may only be" in str(refused.value)
+        # A role that sees everything in clear reads SQL however it likes.
+        clear = connect(proxy.port, user="app_backend", dbname=DB, **extra)
+        assert rows(clear, "SELECT 1") == [(1,)]
+    finally:
+        clinic.psql("ALTER ROLE auditor RESET client_encoding", dbname=DB)
 
 
 def test_unparsable_statements(proxy, connect, clinic):

@@ -279,9 +279,22 @@ INSTANTIATE_TEST_SUITE_P(
              "set_config:-", "", "standard_conforming"},
         // Allowed: the proxy's ParameterStatus backstop refuses the session's statements if it
         // turns out to change how SQL text is read.
+        Case{"UserDefinedOperator", "SELECT id ### 0 FROM patients", "?column?:*", "", "operator ###"},
+        Case{"UserDefinedOperatorQualified", "SELECT 1 OPERATOR(public.###) 0", "?column?:*", "", "operator ###"},
+        Case{"BuiltinOperator", "SELECT 1 OPERATOR(pg_catalog.=) 1", "?column?:-"},
+        Case{"OverloadedBuiltinOperator", "SELECT 1 = 1", "?column?:-"},
         Case{"SystemColumns", "SELECT p.ctid, xmin, tableoid FROM patients p", "ctid:-, xmin:-, tableoid:-"},
         Case{"StatisticsDefinitions", "SELECT stxname FROM pg_catalog.pg_statistic_ext", "stxname:*"},
-        Case{"SetConfigNonLiteralName", "SELECT set_config(name, 'x', false) FROM patients", "set_config:-"},
+        Case{"SetConfigNonLiteralName", "SELECT set_config(name, 'off', false) FROM patients", "set_config:-", "",
+             "run time"},
+        // pg_dump's own: no setting that reads SQL text accepts this value.
+        Case{"SetConfigNonLiteralNameListValue", "SELECT set_config(name, 'view, foreign-table', false) FROM patients",
+             "set_config:-"},
+        Case{"UpdatePgSettings", "UPDATE pg_settings SET setting = 'off' WHERE name = 'x'", "", "WHERE:*",
+             "pg_settings"},
+        Case{"AlterRoleSet", "ALTER ROLE CURRENT_USER SET standard_conforming_strings = off", "", "",
+             "standard_conforming"},
+        Case{"AlterDatabaseSet", "ALTER DATABASE d SET client_encoding = 'LATIN1'", "", "", "client_encoding"},
         Case{"SetConfigCarriesValue", "SELECT set_config('my.v', ssn, false) FROM patients",
              "set_config:R(patients.ssn)", "", "", "a setting<-R(patients.ssn)"},
         Case{"ClientEncodingLatin1", "SET client_encoding = 'LATIN1'", "", "", "client_encoding"},

@@ -23,7 +23,7 @@ TEST(LiveCatalogQuery, ReadsTheSharedPartOnlyWhenTheFingerprintChanged) {
   EXPECT_NE(sql.find("<> E'12.34/it''s'"), std::string::npos);
   size_t comparisons = 0;
   for (size_t at = sql.find("<> E'12.34"); at != std::string::npos; at = sql.find("<> E'12.34", at + 1)) ++comparisons;
-  EXPECT_EQ(comparisons, 4u);
+  EXPECT_EQ(comparisons, 5u);
   // search_path is emptied before anything else runs, and restored last.
   EXPECT_LT(sql.find("set_config('search_path', '', true)"), sql.find("'v'"));
   EXPECT_NE(sql.rfind("pgmask.saved_search_path"), sql.find("pgmask.saved_search_path"));
@@ -49,6 +49,7 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   ASSERT_TRUE(Add(reader, {"A", "99999", "gone", "1"}).ok());  // created between statements
   ASSERT_TRUE(Add(reader, {"P", "16600", "16400"}).ok());
   ASSERT_TRUE(Add(reader, {"F", "pg_catalog", "upper"}).ok());
+  ASSERT_TRUE(Add(reader, {"O", "public", "###"}).ok());
   auto catalog = std::move(reader).Finish();
   ASSERT_TRUE(catalog.ok()) << catalog.status();
   EXPECT_EQ(catalog->search_path, (std::vector<std::string>{"app", "public"}));
@@ -69,6 +70,7 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   ASSERT_EQ(view.Children(*patients).size(), 1u);
   EXPECT_EQ(view.Children(*patients)[0]->name, "child");
   EXPECT_TRUE(view.HasFunction("pg_catalog", "upper"));
+  EXPECT_TRUE(view.HasFunction("public", OperatorFunctionName("###")));
   EXPECT_TRUE(view.data().lists_every_relation);
   EXPECT_TRUE(view.data().lists_every_function);
 }

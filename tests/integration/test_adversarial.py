@@ -1,0 +1,1455 @@
+"""The adversarial suite of issue #4: every way a protected value could leave the database.
+
+Every case connects through pgmask as a *restricted* role (one whose action for some class is not
+`clear`) with the raw wire client below, runs its steps, sends a follow-up `SELECT 1` in the same
+connection (after a ROLLBACK when a transaction is open), and then scans every byte the client
+received — authentication, ParameterStatus, RowDescription, DataRow, CommandComplete, COPY data,
+ErrorResponse/NoticeResponse fields, NotificationResponse, FunctionCallResponse — for each seeded
+secret in several encodings: the text (case-insensitive), fragments no mask keeps, the hex and
+base64 of its bytes, its reverse, its md5/sha256, server-computed forms (hashtext, Julian day) and,
+for dates, timestamps and numbers, their binary wire encodings. A case fails if any of them shows
+up, whatever else happened; besides that each step states what the spec (issue #4, BRIEF "How a
+decision is made") demands of it:
+
+    OK       the statement must succeed (derived values redacted, direct references masked)
+    REFUSED  an ErrorResponse with SQLSTATE 42501, and the connection keeps working
+    INFER    like REFUSED, and the refusal's message or detail names the protected column
+    SAFE     any outcome (e.g. Postgres' own error, a refusal or a redacted result): only the
+             leak scan and the follow-up `SELECT 1` decide
+
+Nothing is skipped or marked xfail: the suite is written to the spec, not to the current build.
+
+Secrets (seeded by the module fixture; the demo data has nothing that looks like them):
+
+    patients id 90001        name 'Zebulon Quaxwright', ssn '919-27-3645',
+                             email 'zq.vault.keeper@hidden-clinic.test', phone '+44-7700-900461',
+                             dob 1931-11-23, address '1 Evergreen Vaultway, Nowhereton'
+    visits 90001..90300      (patient 90001) diagnosis 'X99.1 Glimmerfang neuropathy', notes
+                             'Confided passphrase: orchid-7741-lantern', visited_at
+                             2019-06-21 13:37:42.123456+00 (300 copies, so the diagnosis is one of
+                             pg_stats' most common values)
+    payments 90001           card_number '4929871365790017', amount 31337.77
+    "Patients" (quoted)      "SSN" '933-08-1177' (its unquoted column ssn is unprotected)
+    lab_results (partitioned by taken_on; leaves lab_results_2024 and, one level further down,
+                             lab_results_2025_all)  result 'HbA1c 13.7 percent Snarkwhistle'
+    contacts / contacts_vip  (inheritance child) note 'Next of kin: Bramblethorn Oakes'
+
+The secret patient's SSN, e-mail, name and phone are the largest values of their columns and the
+address the smallest, so they are bounds of pg_stats.histogram_bounds. An idle session of the
+clear role app_backend, connected straight to Postgres, last ran a query whose text holds the SSN
+(for pg_stat_activity).
+
+Suite objects: views patient_contacts (renamed direct columns), patient_shout (upper/lower
+expressions), patient_contacts_v2 (a view over a view), visit_texts (UNION ALL of two PHI
+columns); materialized views mv_diagnoses, mv_emails; decoy.patients (same column names,
+harmless values, unprotected) for search_path games; scratch (unprotected, writable by clerk);
+functions peek_ssn(int) (SQL, reads an SSN; not trusted), operator ### backed by leak_op (not
+trusted), add_one(int), noisy_note(text) (RAISE NOTICE of its argument) and picky_check(text)
+(RAISE EXCEPTION quoting its argument), the last three listed in settings.trusted_functions; the
+dblink and hstore extensions; a unique index on patients.email.
+
+Policy: the demo policy (tests/testdata/policy/clinic.yaml: inference deny) plus
+public."Patients"."SSN" (PII), public.lab_results.result (PHI, redact, declared on the partitioned
+parent only), public.contacts.note (PII, redact, declared on the inheritance parent only) and
+settings.trusted_functions [public.add_one, public.noisy_note, public.picky_check].
+
+Roles (all restricted):
+
+    analyst       PII tokenize, PHI mask, PCI deny (demo)
+    support       PII mask, PHI deny, PCI mask (demo)
+    auditor       mask everything (demo)
+    clerk         unlisted, so "*": mask. Not a superuser, but Postgres itself would let it do
+                  everything the refusals are about: DML on every table, CREATE on public,
+                  REPLICATION, pg_read_server_files, pg_write_server_files,
+                  pg_execute_server_program, pg_read_all_stats, and EXECUTE on the file and
+                  server-side large-object functions. So a 42501 it gets is pgmask's.
+    masked_super  unlisted superuser ("*": mask), for what only a superuser could do at all:
+                  SET SESSION AUTHORIZATION, dblink without a password, pg_statistic
+    tinkerer      unlisted, used only by the ALTER ROLE ... SET case (reset afterwards)
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+import socket
+import struct
+import subprocess
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+import pytest
+import yaml
+
+import wire
+from conftest import DEMO_POLICY, key_flags, load_demo
+from pgharness import Pgmask
+
+DB = "clinic_adversarial"
+READ_TIMEOUT_SECONDS = 20
+
+# ----------------------------------------------------------------------------------------------
+# The secrets and what their leaks look like on the wire
+
+
+@dataclass(frozen=True)
+class Secret:
+    label: str
+    value: str
+    fragments: tuple[str, ...] = ()  # parts of the value that no mask function keeps
+
+
+SSN = "919-27-3645"
+EMAIL = "zq.vault.keeper@hidden-clinic.test"
+NAME = "Zebulon Quaxwright"
+PHONE = "+44-7700-900461"
+ADDRESS = "1 Evergreen Vaultway, Nowhereton"
+DOB = dt.date(1931, 11, 23)
+DIAGNOSIS = "X99.1 Glimmerfang neuropathy"
+NOTES = "Confided passphrase: orchid-7741-lantern"
+VISITED_AT = dt.datetime(2019, 6, 21, 13, 37, 42, 123456, tzinfo=dt.timezone.utc)
+CARD = "4929871365790017"
+AMOUNT = "31337.77"
+QUOTED_SSN = "933-08-1177"
+LAB_RESULT = "HbA1c 13.7 percent Snarkwhistle"
+CONTACT_NOTE = "Next of kin: Bramblethorn Oakes"
+
+EPOCH = f"{int(VISITED_AT.timestamp())}.{VISITED_AT.microsecond:06d}"
+
+SECRETS = [
+    Secret("patients.name", NAME, ("Quaxwright",)),
+    Secret("patients.ssn", SSN, ("919273645",)),
+    Secret("patients.email", EMAIL, ("zq.vault.keeper", "hidden-clinic")),
+    Secret("patients.phone", PHONE, ("7700-900461", "447700900461")),
+    Secret("patients.dob", DOB.isoformat(), ("11/23/1931", "23/11/1931", "23.11.1931", "19311123",
+                                             "Nov 23 1931", "23 Nov 1931")),
+    Secret("patients.address", ADDRESS, ("Evergreen Vaultway", "Nowhereton")),
+    Secret("visits.diagnosis", DIAGNOSIS, ("Glimmerfang",)),
+    Secret("visits.notes", NOTES, ("orchid-7741-lantern",)),
+    Secret("visits.visited_at", "2019-06-21 13:37:42.123456+00", ("37:42.123456", "2019-06-21", EPOCH)),
+    Secret("payments.card_number", CARD, ("492987136579",)),
+    Secret("payments.amount", AMOUNT, ("3133777",)),
+    Secret('"Patients"."SSN"', QUOTED_SSN, ("933081177",)),
+    Secret("lab_results.result", LAB_RESULT, ("Snarkwhistle",)),
+    Secret("contacts.note", CONTACT_NOTE, ("Bramblethorn",)),
+]
+
+PG_EPOCH_DATE = dt.date(2000, 1, 1)
+PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def numeric_digits(text: str) -> bytes:
+    """The base-10000 digit words of a numeric's binary encoding (the part that does not depend on
+    the display scale): enough to recognise the value in a binary DataRow or COPY."""
+    value = Decimal(text)
+    integer, _, fraction = format(value, "f").partition(".")
+    integer = integer.lstrip("-").lstrip("0")
+    integer = integer.rjust((len(integer) + 3) // 4 * 4, "0")
+    fraction = fraction.ljust((len(fraction) + 3) // 4 * 4, "0")
+    words = [int(integer[i:i + 4]) for i in range(0, len(integer), 4)]
+    words += [int(fraction[i:i + 4]) for i in range(0, len(fraction), 4)]
+    while words and words[-1] == 0:
+        words.pop()
+    return struct.pack(f"!{len(words)}h", *words)
+
+
+def binary_needles() -> list[tuple[str, str, bytes]]:
+    """(secret, form, bytes) for the binary wire encodings of the non-text secrets."""
+    dob_days = (DOB - PG_EPOCH_DATE).days
+    visited_us = (VISITED_AT - PG_EPOCH) // dt.timedelta(microseconds=1)
+    cents = int(Decimal(AMOUNT) * 100)
+    return [
+        ("patients.dob", "binary date", struct.pack("!i", dob_days)),
+        ("patients.dob", "binary timestamp", struct.pack("!q", dob_days * 86_400_000_000)),
+        ("visits.visited_at", "binary timestamptz", struct.pack("!q", visited_us)),
+        ("visits.visited_at", "binary numeric epoch", numeric_digits(EPOCH)),
+        ("payments.amount", "binary numeric", numeric_digits(AMOUNT)),
+        ("payments.amount", "binary float8", struct.pack("!d", float(AMOUNT))),
+        ("payments.amount", "binary float4", struct.pack("!f", float(AMOUNT))),
+        ("payments.amount", "binary int4 cents", struct.pack("!i", cents)),
+        ("payments.amount", "binary int8 cents", struct.pack("!q", cents)),
+        ("payments.amount", "hex cents", format(cents, "x").encode()),
+    ]
+
+
+@dataclass
+class Needles:
+    text: list[tuple[str, str, bytes]] = field(default_factory=list)  # matched case-insensitively
+    exact: list[tuple[str, str, bytes]] = field(default_factory=list)  # matched byte for byte
+
+    def add_text(self, label: str, form: str, value: str) -> None:
+        self.text.append((label, form, value.encode().lower()))
+
+    def find(self, stream: bytes) -> list[str]:
+        lowered = stream.lower()
+        hits = []
+        for haystack, entries in ((lowered, self.text), (stream, self.exact)):
+            for label, form, needle in entries:
+                at = haystack.find(needle)
+                if at < 0:
+                    continue
+                first, channels = at, []
+                while at >= 0:
+                    channel = channel_at(stream, at)
+                    if channel not in channels:
+                        channels.append(channel)
+                    at = haystack.find(needle, at + 1)
+                hits.append(f"{label} as {form} in {', '.join(channels)}: "
+                            f"…{stream[max(0, first - 40):first + len(needle) + 40]!r}…")
+        return hits
+
+
+MESSAGE_NAMES = {
+    b"R": "Authentication", b"S": "ParameterStatus", b"K": "BackendKeyData", b"Z": "ReadyForQuery",
+    b"T": "RowDescription", b"D": "DataRow", b"C": "CommandComplete", b"E": "ErrorResponse",
+    b"N": "NoticeResponse", b"A": "NotificationResponse", b"V": "FunctionCallResponse",
+    b"H": "CopyOutResponse", b"G": "CopyInResponse", b"d": "CopyData", b"c": "CopyDone",
+    b"1": "ParseComplete", b"2": "BindComplete", b"3": "CloseComplete", b"t": "ParameterDescription",
+    b"n": "NoData", b"s": "PortalSuspended", b"I": "EmptyQueryResponse",
+}
+ERROR_FIELDS = {"M": "message", "D": "detail", "H": "hint", "W": "context", "q": "internal query",
+                "P": "position", "S": "severity", "C": "sqlstate"}
+
+
+def channel_at(stream: bytes, offset: int) -> str:
+    """Which backend message (and for errors and notices, which field) holds byte `offset`."""
+    pos = 0
+    while pos + 5 <= len(stream):
+        tag, length = stream[pos:pos + 1], struct.unpack("!i", stream[pos + 1:pos + 5])[0]
+        end = pos + 1 + length
+        if offset < end:
+            name = MESSAGE_NAMES.get(tag, f"message {tag!r}")
+            if tag in (b"E", b"N"):
+                field_start = pos + 5
+                for part in stream[pos + 5:end].split(b"\0"):
+                    if field_start <= offset < field_start + len(part) + 1 and part:
+                        code = chr(part[0])
+                        return f"{name} {ERROR_FIELDS.get(code, code)} field"
+                    field_start += len(part) + 1
+            return name
+        pos = end
+    return f"byte {offset}"
+
+
+def build_needles(extra: list[tuple[str, str, str]]) -> Needles:
+    needles = Needles()
+    for secret in SECRETS:
+        raw = secret.value.encode()
+        needles.add_text(secret.label, "text", secret.value)
+        for fragment in secret.fragments:
+            needles.add_text(secret.label, f"fragment {fragment!r}", fragment)
+        needles.add_text(secret.label, "hex", raw.hex())
+        needles.add_text(secret.label, "reversed", secret.value[::-1])
+        needles.add_text(secret.label, "md5", hashlib.md5(raw).hexdigest())
+        needles.add_text(secret.label, "sha256", hashlib.sha256(raw).hexdigest())
+        whole = len(raw) // 3 * 3  # base64 of the complete 3-byte groups does not depend on what follows
+        needles.exact.append((secret.label, "base64", base64.b64encode(raw[:whole])))
+    for label, form, value in extra:
+        needles.add_text(label, form, value)
+    needles.exact.extend(binary_needles())
+    return needles
+
+
+# ----------------------------------------------------------------------------------------------
+# The raw wire client: records every byte it receives
+
+
+def cstr(text: str) -> bytes:
+    return text.encode() + b"\0"
+
+
+def parse_message(name: str, sql: str, types: tuple[int, ...] = ()) -> bytes:
+    return wire.message(b"P", cstr(name) + cstr(sql) + struct.pack("!h", len(types))
+                        + b"".join(struct.pack("!i", t) for t in types))
+
+
+def bind_message(portal: str, statement: str, params: tuple[str | None, ...] = (),
+                 result_formats: tuple[int, ...] = ()) -> bytes:
+    body = cstr(portal) + cstr(statement) + struct.pack("!hh", 0, len(params))
+    for value in params:
+        if value is None:
+            body += struct.pack("!i", -1)
+        else:
+            data = value.encode()
+            body += struct.pack("!i", len(data)) + data
+    body += struct.pack("!h", len(result_formats)) + b"".join(struct.pack("!h", f) for f in result_formats)
+    return wire.message(b"B", body)
+
+
+def describe_message(kind: bytes, name: str) -> bytes:
+    return wire.message(b"D", kind + cstr(name))
+
+
+def execute_message(portal: str, max_rows: int = 0) -> bytes:
+    return wire.message(b"E", cstr(portal) + struct.pack("!i", max_rows))
+
+
+def close_message(kind: bytes, name: str) -> bytes:
+    return wire.message(b"C", kind + cstr(name))
+
+
+def function_call_message(oid: int, args: tuple[bytes, ...], result_format: int = 0) -> bytes:
+    body = struct.pack("!ihhh", oid, 1, 0, len(args))
+    for arg in args:
+        body += struct.pack("!i", len(arg)) + arg
+    body += struct.pack("!h", result_format)
+    return wire.message(b"F", body)
+
+
+SYNC = wire.message(b"S")
+
+
+def data_row_values(body: bytes) -> list[bytes | None]:
+    (count,) = struct.unpack_from("!h", body)
+    pos, values = 2, []
+    for _ in range(count):
+        (size,) = struct.unpack_from("!i", body, pos)
+        pos += 4
+        values.append(None if size < 0 else body[pos:pos + size])
+        pos += max(size, 0)
+    return values
+
+
+@dataclass
+class Result:
+    messages: list[tuple[bytes, bytes]]
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [wire.error_fields(body) for tag, body in self.messages if tag == b"E"]
+
+    @property
+    def rows(self) -> list[list[str | None]]:
+        return [[None if v is None else v.decode(errors="replace") for v in data_row_values(body)]
+                for tag, body in self.messages if tag == b"D"]
+
+    @property
+    def tags(self) -> list[str]:
+        return [body.rstrip(b"\0").decode() for tag, body in self.messages if tag == b"C"]
+
+    def summary(self) -> str:
+        if self.errors:
+            return "; ".join(f"{e.get('S')} {e.get('C')}: {e.get('M')}" for e in self.errors)
+        return f"success {self.tags} with {len(self.rows)} row(s)"
+
+
+class Session:
+    """One client connection; `received` holds every byte read from pgmask, in order."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT_SECONDS)
+        self.sock.settimeout(READ_TIMEOUT_SECONDS)
+        self.received = bytearray()
+        self._buffer = bytearray()
+        self.status = b"I"
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(wire.message(b"X"))
+        except OSError:
+            pass
+        self.sock.close()
+
+    def send(self, *messages: bytes) -> None:
+        self.sock.sendall(b"".join(messages))
+
+    def _take(self, n: int) -> bytes:
+        while len(self._buffer) < n:
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError as e:
+                raise wire.ConnectionClosed("connection reset") from e
+            if not chunk:
+                raise wire.ConnectionClosed(f"EOF with {len(self._buffer)} of {n} bytes buffered")
+            self.received += chunk
+            self._buffer += chunk
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    def read(self) -> tuple[bytes, bytes]:
+        header = self._take(5)
+        tag, length = header[:1], struct.unpack("!i", header[1:])[0]
+        assert 4 <= length <= 1 << 30, f"message {tag!r} with bad length {length}"
+        return tag, self._take(length - 4)
+
+    def startup(self, user: str, **params: str) -> Result:
+        """Startup and trust authentication; stops at ReadyForQuery or at an ErrorResponse."""
+        self.send(wire.startup_message(user, DB, **params))
+        messages = []
+        while True:
+            tag, body = self.read()
+            messages.append((tag, body))
+            if tag == b"R":
+                code = struct.unpack("!i", body[:4])[0]
+                assert code == wire.AUTH_OK, f"unexpected authentication request {code} (the suite uses trust)"
+            elif tag == b"E":
+                return Result(messages)
+            elif tag == b"Z":
+                self.status = body[:1]
+                return Result(messages)
+
+    def until_ready(self) -> Result:
+        messages = []
+        while True:
+            tag, body = self.read()
+            messages.append((tag, body))
+            if tag == b"G":  # COPY FROM STDIN: the suite never sends data
+                self.send(wire.message(b"f", cstr("adversarial suite sends no COPY data")))
+            elif tag == b"Z":
+                self.status = body[:1]
+                return Result(messages)
+
+    def exchange(self, *messages: bytes) -> Result:
+        self.send(*messages)
+        return self.until_ready()
+
+    def query(self, sql: str) -> Result:
+        return self.exchange(wire.query_message(sql))
+
+
+# ----------------------------------------------------------------------------------------------
+# Cases
+
+OK, REFUSED, INFER, SAFE = "ok", "refused", "infer", "safe"
+
+
+class Context:
+    """What steps need at run time: the upstream port (dblink), function OIDs (FunctionCall)."""
+
+    def __init__(self, pg_port: int, oids: dict[str, int]):
+        self.pg_port = pg_port
+        self.oids = oids
+
+    def fill(self, sql: str) -> str:
+        return sql.replace("{PGPORT}", str(self.pg_port))
+
+
+DIRECT = "direct"  # rows: the same as the superuser gets directly from Postgres
+
+
+@dataclass
+class Step:
+    label: str
+    send: Callable[[Session, Context], Result]
+    expect: str = SAFE
+    names: tuple[str, ...] = ()
+    rows: list[list[str | None]] | str | None = None
+    sql: str | None = None  # for rows=DIRECT
+    check: Callable[[Result], str | None] | None = None
+
+
+def Q(sql: str, expect: str = SAFE, names: tuple[str, ...] = (), rows=None, check=None) -> Step:
+    """A simple Query message."""
+    return Step(sql[:100], lambda s, c: s.query(c.fill(sql)), expect, names, rows, sql, check)
+
+
+def I(sql: str, *names: str) -> Step:
+    """A statement that uses protected columns in a condition: refused under inference: deny."""
+    return Q(sql, INFER, names)
+
+
+def X(sql: str, params: tuple[str | None, ...] = (), *, fmt: int = 0, expect: str = SAFE,
+      names: tuple[str, ...] = (), describe: bool = True, rows=None, check=None) -> Step:
+    """Parse/Bind/(Describe portal)/Execute/Sync on the unnamed statement and portal."""
+    def send(s: Session, c: Context) -> Result:
+        messages = [parse_message("", c.fill(sql)), bind_message("", "", params, (fmt,))]
+        if describe:
+            messages.append(describe_message(b"P", ""))
+        return s.exchange(*messages, execute_message(""), SYNC)
+    label = f"extended{' binary' if fmt else ''}{'' if describe else ' no-describe'}: {sql[:80]}"
+    return Step(label, send, expect, names, rows, sql, check)
+
+
+def RAW(label: str, build: Callable[[Context], list[bytes]], expect: str = SAFE) -> Step:
+    """Protocol messages built at run time, up to ReadyForQuery."""
+    return Step(label, lambda s, c: s.exchange(*build(c)), expect)
+
+
+def FN(label: str, oid_key: str, args: tuple[bytes, ...]) -> Step:
+    """A FunctionCall message: refused for restricted roles, whatever the function."""
+    return Step(label, lambda s, c: s.exchange(function_call_message(c.oids[oid_key], args)), REFUSED)
+
+
+@dataclass
+class Case:
+    id: str
+    role: str
+    steps: list[Step]
+    startup: dict[str, str] = field(default_factory=dict)
+    cleanup_sql: tuple[str, ...] = ()
+    cleanup_files: tuple[str, ...] = ()
+    refuse_startup: bool = False  # the startup itself must be answered with 42501
+
+
+def case(id: str, role: str, *steps: Step | str, **kwargs) -> Case:
+    return Case(id, role, [Q(s) if isinstance(s, str) else s for s in steps], **kwargs)
+
+
+def one(id: str, role: str, sql: str, expect: str = SAFE, **kwargs) -> Case:
+    return Case(id, role, [Q(sql, expect)], **kwargs)
+
+
+def in_transaction(*steps: Step) -> list[Step]:
+    return [Q("BEGIN", OK), *steps, Q("ROLLBACK")]
+
+
+A, AN, SU, CL, MS = "auditor", "analyst", "support", "clerk", "masked_super"
+W = "WHERE id = 90001"
+
+# Under standard_conforming_strings = on (what pgmask's parser assumes) this is one harmless
+# string literal; under off it is the string a' followed by upper(ssn) and a comment.
+SCS_TRICK = r"SELECT 'a\'', upper(ssn) FROM patients WHERE id = 90001 --'"
+
+LINEAGE = [
+    # direct references: each gets the column's own action
+    one("lineage/direct-columns", A, f"SELECT id, name, ssn, email, phone, dob, address FROM patients {W}", OK),
+    one("lineage/alias", A, f"SELECT ssn AS harmless, email AS id FROM patients {W}", OK),
+    one("lineage/table-command", A, "TABLE patients", OK),
+    # expressions: a derived value gets a full redaction
+    one("lineage/upper", A, f"SELECT upper(ssn), lower(email), initcap(name) FROM patients {W}", OK),
+    one("lineage/concat", A, f"SELECT ssn || '' AS s, '' || email AS e, concat(name, '') AS n FROM patients {W}", OK),
+    one("lineage/format", A, f"SELECT format('%s|%s', name, address) FROM patients {W}", OK),
+    one("lineage/substr-split", A, f"SELECT substr(email, 1, 100), split_part(email, '@', 1), split_part(email, '@', 2) FROM patients {W}", OK),
+    one("lineage/reverse", A, f"SELECT reverse(ssn), reverse(name) FROM patients {W}", OK),
+    one("lineage/replace-translate", A, f"SELECT replace(ssn, '-', ''), translate(phone, '-+', '') FROM patients {W}", OK),
+    one("lineage/hex-base64", A, f"SELECT encode(convert_to(ssn, 'UTF8'), 'hex'), encode(convert_to(email, 'UTF8'), 'base64') FROM patients {W}", OK),
+    one("lineage/hashes", A, f"SELECT md5(ssn), sha256(convert_to(email, 'UTF8')), hashtext(ssn) FROM patients {W}", OK),
+    one("lineage/bytea-cast", A, f"SELECT ssn::bytea, name::bytea FROM patients {W}", OK),
+    one("lineage/array-constructor", A, f"SELECT ARRAY[ssn, email], string_to_array(address, ' ') FROM patients {W}", OK),
+    one("lineage/quote-functions", A, f"SELECT quote_literal(ssn), quote_ident(name), quote_nullable(email) FROM patients {W}", OK),
+    one("lineage/regexp", A, "SELECT regexp_replace(diagnosis, '^X', 'Y'), (regexp_match(notes, '[a-z]+-[0-9]+-[a-z]+'))[1] FROM visits WHERE id = 90001", OK),
+    one("lineage/collate", A, f"SELECT upper(ssn COLLATE \"C\") FROM patients {W}", OK),
+    one("lineage/operator-syntax", A, f"SELECT ssn OPERATOR(pg_catalog.||) '' FROM patients {W}", OK),
+    # subqueries
+    one("lineage/subquery-from", A, f"SELECT s.x FROM (SELECT upper(ssn) AS x FROM patients {W}) AS s", OK),
+    one("lineage/subquery-scalar", A, f"SELECT (SELECT email FROM patients {W}) AS e", OK),
+    one("lineage/subquery-scalar-expression", A, f"SELECT (SELECT lower(email) FROM patients {W}) || '' AS e", OK),
+    one("lineage/subquery-nested", A, f"SELECT a.z FROM (SELECT y AS z FROM (SELECT name || '' AS y FROM patients {W}) b) a", OK),
+    one("lineage/values-subquery", A, f"VALUES ((SELECT ssn FROM patients {W})), ('x')", OK),
+    one("lineage/array-subquery", A, "SELECT ARRAY(SELECT diagnosis FROM visits WHERE patient_id = 90001 ORDER BY id LIMIT 2)", OK),
+    # CTEs
+    one("lineage/cte", A, f"WITH c AS (SELECT upper(email) AS e FROM patients {W}) SELECT e FROM c", OK),
+    one("lineage/cte-materialized", A, f"WITH c AS MATERIALIZED (SELECT ssn AS s FROM patients {W}) SELECT s || '' FROM c", OK),
+    one("lineage/cte-chain", A, f"WITH a AS (SELECT name AS n FROM patients {W}), b AS (SELECT n || '!' AS m FROM a) SELECT m FROM b", OK),
+    one("lineage/cte-recursive", A, f"WITH RECURSIVE r(s, n) AS (SELECT ssn, 1 FROM patients {W} UNION ALL SELECT s, n + 1 FROM r WHERE n < 3) SELECT s, n FROM r", OK),
+    one("lineage/cte-recursive-term-only", A, f"WITH RECURSIVE r(s, n) AS (SELECT 'seed'::text, 1 UNION ALL SELECT (SELECT email FROM patients {W}), n + 1 FROM r WHERE n < 2) SELECT s FROM r", OK),
+    one("lineage/cte-recursive-derived", A, f"WITH RECURSIVE r(s, n) AS (SELECT address, 1 FROM patients {W} UNION ALL SELECT upper(s), n + 1 FROM r WHERE n < 2) SELECT lower(s) FROM r", OK),
+    # set operations: every branch counts
+    one("lineage/union-all-second-branch", A, f"SELECT 'x'::text AS v UNION ALL SELECT ssn FROM patients {W}", OK),
+    one("lineage/union-all-third-branch", A, "SELECT 'a'::text UNION ALL SELECT 'b' UNION ALL SELECT diagnosis FROM visits WHERE id = 90001", OK),
+    one("lineage/union-parenthesized", A, f"(SELECT 'x'::text) UNION ALL ((SELECT name FROM patients {W}))", OK),
+    one("lineage/union-derived", A, f"SELECT 1 AS k, 'x'::text AS v UNION SELECT 2, upper(email) FROM patients {W}"),
+    one("lineage/intersect", A, f"SELECT ssn FROM patients {W} INTERSECT SELECT ssn FROM patients"),
+    one("lineage/except", A, f"SELECT email FROM patients {W} EXCEPT SELECT 'nobody@example.com'"),
+    # LATERAL
+    one("lineage/lateral", A, "SELECT l.x FROM patients p, LATERAL (SELECT p.ssn AS x) l WHERE p.id = 90001", OK),
+    one("lineage/lateral-derived-star", A, "SELECT l.* FROM patients p CROSS JOIN LATERAL (SELECT upper(p.email), p.name || '') AS l(a, b) WHERE p.id = 90001", OK),
+    one("lineage/lateral-left-join", A, "SELECT l.d FROM patients p LEFT JOIN LATERAL (SELECT v.diagnosis || '' AS d FROM visits v WHERE v.patient_id = p.id ORDER BY v.id LIMIT 1) l ON true WHERE p.id = 90001", OK),
+    one("lineage/lateral-function", A, "SELECT u FROM patients p, LATERAL unnest(ARRAY[p.ssn, p.email]) AS u WHERE p.id = 90001", OK),
+    # *, t.* and whole rows
+    one("lineage/star", A, f"SELECT * FROM patients {W}", OK),
+    one("lineage/star-over-derived-subquery", A, f"SELECT * FROM (SELECT upper(ssn), lower(email) FROM patients {W}) s", OK),
+    one("lineage/table-star", A, "SELECT p.* FROM patients p WHERE p.id = 90001", OK),
+    one("lineage/table-star-join", A, "SELECT v.*, p.* FROM visits v JOIN patients p ON p.id = v.patient_id WHERE v.id = 90001", OK),
+    one("lineage/whole-row", A, "SELECT p FROM patients p WHERE p.id = 90001", OK),
+    one("lineage/whole-row-text", A, "SELECT p::text, (p.*)::text FROM patients p WHERE p.id = 90001", OK),
+    one("lineage/whole-row-field", A, "SELECT (p).ssn, (p).email FROM patients p WHERE p.id = 90001", OK),
+    one("lineage/whole-row-by-table-name", A, f"SELECT patients FROM patients {W}", OK),
+    one("lineage/row-to-json", A, "SELECT row_to_json(p) FROM patients p WHERE p.id = 90001", OK),
+    one("lineage/to-jsonb-row", A, "SELECT to_jsonb(v) FROM visits v WHERE v.id = 90001", OK),
+    one("lineage/hstore-row", A, "SELECT hstore(p)::text FROM patients p WHERE p.id = 90001"),
+    # row / JSON / XML constructors
+    one("lineage/row-constructor", A, "SELECT ROW(ssn, email), ROW(p.*) FROM patients p WHERE p.id = 90001", OK),
+    one("lineage/json-build", A, f"SELECT json_build_object('s', ssn, 'e', email), jsonb_build_array(name, address) FROM patients {W}", OK),
+    one("lineage/json-object", A, f"SELECT json_object(ARRAY['k', ssn]) FROM patients {W}", OK),
+    one("lineage/to-json-scalar", A, f"SELECT to_json(ssn), to_jsonb(dob) FROM patients {W}", OK),
+    one("lineage/jsonb-path", A, "SELECT jsonb_path_query(to_jsonb(p), '$.ssn') FROM patients p WHERE p.id = 90001", OK),
+    one("lineage/jsonb-each-from", A, "SELECT * FROM jsonb_each_text((SELECT to_jsonb(p) FROM patients p WHERE p.id = 90001))", OK),
+    one("lineage/xml-element-forest", A, f"SELECT xmlelement(name s, ssn), xmlforest(email, name) FROM patients {W}", OK),
+    one("lineage/xml-concat-comment", A, f"SELECT xmlconcat(xmlelement(name a, address), xmlcomment(name)) FROM patients {W}", OK),
+    # aggregates
+    one("lineage/string-agg", A, "SELECT string_agg(ssn, ',') FROM patients WHERE id IN (1, 90001)", OK),
+    one("lineage/array-agg", A, "SELECT array_agg(email) FROM patients WHERE id IN (1, 90001)", OK),
+    one("lineage/json-agg", A, "SELECT json_agg(diagnosis), jsonb_agg(notes) FROM visits WHERE id IN (90001, 90002)", OK),
+    one("lineage/json-agg-row", A, "SELECT json_agg(p) FROM patients p WHERE p.id = 90001", OK),
+    one("lineage/json-object-agg", A, f"SELECT json_object_agg(id, ssn) FROM patients {W}", OK),
+    one("lineage/xml-agg", A, "SELECT xmlagg(xmlelement(name d, diagnosis)) FROM visits WHERE id IN (90001, 90002)", OK),
+    one("lineage/string-agg-whole-table", A, "SELECT string_agg(name, ',') FROM patients", OK),
+    one("lineage/agg-filter-on-unprotected", A, "SELECT string_agg(address, ';') FILTER (WHERE id = 90001) FROM patients", OK),
+    one("lineage/min-max", A, f"SELECT min(ssn), max(email) FROM patients {W}"),
+    # window functions
+    one("lineage/window-first-value", A, f"SELECT first_value(ssn) OVER () FROM patients {W}", OK),
+    one("lineage/window-lag", A, "SELECT lag(diagnosis) OVER (ORDER BY id) FROM visits WHERE id IN (90001, 90002)", OK),
+    one("lineage/window-string-agg", A, f"SELECT string_agg(email, ',') OVER (PARTITION BY id) FROM patients {W}", OK),
+    one("lineage/window-named", A, f"SELECT nth_value(name, 1) OVER w FROM patients {W} WINDOW w AS (ORDER BY id)", OK),
+    # casts
+    one("lineage/cast-text-types", A, f"SELECT ssn::varchar(20), CAST(email AS char(60)), name::name FROM patients {W}", OK),
+    one("lineage/cast-date", A, f"SELECT dob::text, dob::timestamp, to_char(dob, 'YYYYMMDD'), to_char(dob, 'J') FROM patients {W}", OK),
+    one("lineage/cast-date-arithmetic", A, f"SELECT dob + 0, dob - date '2000-01-01' FROM patients {W}", OK),
+    one("lineage/cast-timestamptz", A, "SELECT visited_at::text, visited_at AT TIME ZONE 'UTC', extract(epoch FROM visited_at) FROM visits WHERE id = 90001", OK),
+    one("lineage/cast-numeric", A, "SELECT amount::text, amount::float8, (amount * 100)::int, to_hex((amount * 100)::int) FROM payments WHERE id = 90001", OK),
+    # CASE / COALESCE
+    one("lineage/case-then", A, f"SELECT CASE WHEN id > 0 THEN ssn ELSE 'none' END FROM patients {W}", OK),
+    one("lineage/case-else", A, f"SELECT CASE WHEN id < 0 THEN 'none' ELSE email END FROM patients {W}", OK),
+    one("lineage/coalesce", A, f"SELECT COALESCE(ssn, 'none'), COALESCE(NULL, name) FROM patients {W}"),
+    one("lineage/greatest", A, f"SELECT GREATEST(email, '') FROM patients {W}"),
+    # set-returning functions and FROM-clause functions
+    one("lineage/srf-unnest", A, f"SELECT unnest(ARRAY[ssn, email]) FROM patients {W}", OK),
+    one("lineage/srf-regexp-split", A, f"SELECT regexp_split_to_table(address, ',') FROM patients {W}", OK),
+    one("lineage/from-unnest-subquery", A, f"SELECT * FROM unnest(ARRAY(SELECT ssn FROM patients {W})) AS u", OK),
+    one("lineage/from-rows-from", A, f"SELECT * FROM ROWS FROM (unnest(ARRAY(SELECT name FROM patients {W}))) AS r", OK),
+    one("lineage/join-star", A, "SELECT * FROM patients JOIN visits ON visits.patient_id = patients.id WHERE visits.id = 90001", OK),
+    one("lineage/values-join-lateral", A, f"SELECT v.x || '' FROM (VALUES (1)) t(k) JOIN LATERAL (SELECT ssn AS x FROM patients {W}) v ON true", OK),
+    one("lineage/group-by-unprotected", A, "SELECT patient_id, string_agg(notes, '|') FROM visits WHERE id IN (90001, 90002) GROUP BY patient_id", OK),
+    one("lineage/distinct-derived", A, "SELECT DISTINCT diagnosis || '' FROM visits WHERE patient_id = 90001"),
+]
+
+DENIED_CLASS = [
+    one("deny/analyst-pci-direct", AN, "SELECT card_number FROM payments WHERE id = 90001", REFUSED),
+    one("deny/analyst-pci-expression", AN, "SELECT upper(card_number) FROM payments WHERE id = 90001", REFUSED),
+    one("deny/analyst-pci-cast", AN, "SELECT amount::text FROM payments WHERE id = 90001", REFUSED),
+    one("deny/analyst-pci-whole-row", AN, "SELECT row_to_json(y) FROM payments y WHERE y.id = 90001", REFUSED),
+    one("deny/analyst-pci-star", AN, "SELECT * FROM payments WHERE id = 90001", REFUSED),
+    one("deny/analyst-pci-union-branch", AN, "SELECT 'x'::text UNION ALL SELECT card_number FROM payments WHERE id = 90001", REFUSED),
+    one("deny/analyst-pci-cte", AN, "WITH c AS (SELECT card_number AS k FROM payments WHERE id = 90001) SELECT k FROM c", REFUSED),
+    one("deny/analyst-pci-lateral", AN, "SELECT l.k FROM patients p, LATERAL (SELECT y.card_number || '' AS k FROM payments y WHERE y.patient_id = p.id) l WHERE p.id = 90001", REFUSED),
+    one("deny/analyst-pci-scalar-subquery", AN, "SELECT (SELECT card_number FROM payments WHERE id = 90001)", REFUSED),
+    one("deny/analyst-pci-aggregate", AN, "SELECT string_agg(card_number, ',') FROM payments WHERE id = 90001", REFUSED),
+    one("deny/support-phi-direct", SU, "SELECT diagnosis FROM visits WHERE id = 90001", REFUSED),
+    one("deny/support-phi-json-agg", SU, "SELECT json_agg(v) FROM visits v WHERE v.id = 90001", REFUSED),
+    one("deny/support-phi-matview", SU, "SELECT dx FROM mv_diagnoses WHERE id = 90001", REFUSED),
+    one("deny/support-phi-partition", SU, "SELECT result FROM lab_results_2024 WHERE id = 90001", REFUSED),
+    one("deny/support-phi-date-format", SU, f"SELECT to_char(dob, 'YYYYMMDD') FROM patients {W}", REFUSED),
+    one("deny/support-phi-copy", SU, "COPY (SELECT notes FROM visits WHERE id = 90001) TO STDOUT", REFUSED),
+]
+
+RELATIONS = [
+    one("view/direct-renamed-columns", A, "SELECT tax_id, email, full_name FROM patient_contacts WHERE id = 90001", OK),
+    one("view/expression-columns", A, "SELECT loud_ssn, quiet_email FROM patient_shout WHERE id = 90001", OK),
+    one("view/derived-over-view", A, "SELECT upper(tax_id) FROM patient_contacts WHERE id = 90001", OK),
+    one("view/star", A, "SELECT * FROM patient_shout WHERE id = 90001", OK),
+    one("view/whole-row", A, "SELECT s FROM patient_shout s WHERE s.id = 90001", OK),
+    one("view/row-to-json", A, "SELECT row_to_json(c) FROM patient_contacts c WHERE c.id = 90001", OK),
+    one("view/view-over-view", A, "SELECT * FROM patient_contacts_v2 WHERE id = 90001", OK),
+    one("view/union-view", A, "SELECT txt FROM visit_texts WHERE id = 90001", OK),
+    one("view/table-command", A, "TABLE patient_shout", OK),
+    case("view/temp-view-made-by-the-role", CL,
+         Q("CREATE TEMP VIEW my_view AS SELECT id, lower(email) AS e, ssn || '' AS s FROM patients"),
+         Q("SELECT e, s FROM my_view WHERE id = 90001")),
+    case("view/temp-view-and-use-in-one-query", CL,
+         Q("CREATE TEMP VIEW my_view2 AS SELECT upper(ssn) AS u FROM patients WHERE id = 90001; SELECT u FROM my_view2")),
+    one("matview/direct", A, "SELECT dx FROM mv_diagnoses WHERE id = 90001", OK),
+    one("matview/expression", A, "SELECT e FROM mv_emails WHERE id = 90001", OK),
+    one("matview/star", A, "SELECT * FROM mv_diagnoses WHERE id = 90001", OK),
+    one("matview/whole-row", A, "SELECT to_jsonb(m) FROM mv_emails m WHERE m.id = 90001", OK),
+    one("partition/leaf", A, "SELECT result FROM lab_results_2024 WHERE id = 90001", OK),
+    one("partition/leaf-derived", A, "SELECT upper(result) FROM lab_results_2024 WHERE id = 90001", OK),
+    one("partition/leaf-star", A, "SELECT * FROM lab_results_2024", OK),
+    one("partition/leaf-whole-row", A, "SELECT l FROM lab_results_2024 l", OK),
+    one("partition/parent", A, "SELECT result, upper(result) FROM lab_results WHERE id = 90001", OK),
+    one("partition/second-level-leaf", A, "SELECT result FROM lab_results_2025_all WHERE id = 90002", OK),
+    one("partition/second-level-parent", A, "SELECT result || '' FROM lab_results_2025", OK),
+    one("inherit/child", A, "SELECT note FROM contacts_vip WHERE id = 90001", OK),
+    one("inherit/child-derived", A, "SELECT note || '', tier FROM contacts_vip WHERE id = 90001", OK),
+    one("inherit/child-star", A, "SELECT * FROM contacts_vip", OK),
+    one("inherit/child-whole-row", A, "SELECT row_to_json(c) FROM contacts_vip c", OK),
+    one("inherit/parent-scan", A, "SELECT note, upper(note) FROM contacts", OK),
+    one("copy/partition-leaf", A, "COPY lab_results_2024 TO STDOUT", OK),
+    one("copy/inheritance-child", A, "COPY contacts_vip TO STDOUT", OK),
+    one("copy/matview-query", A, "COPY (SELECT * FROM mv_emails WHERE id = 90001) TO STDOUT", OK),
+    one("copy/view-query", A, "COPY (SELECT * FROM patient_shout WHERE id = 90001) TO STDOUT", OK),
+    one("copy/derived", A, "COPY (SELECT upper(ssn), row_to_json(p) FROM patients p WHERE id = 90001) TO STDOUT", OK),
+    one("copy/derived-csv", A, f"COPY (SELECT email || '' FROM patients {W}) TO STDOUT WITH (FORMAT csv, HEADER)", OK),
+    one("copy/derived-binary", A, f"COPY (SELECT dob + 0, ssn || '' FROM patients {W}) TO STDOUT (FORMAT binary)", OK),
+    one("copy/derived-binary-timestamp", A, "COPY (SELECT visited_at + interval '0 s', amount * 1 FROM visits, payments WHERE visits.id = 90001 AND payments.id = 90001) TO STDOUT (FORMAT binary)", OK),
+]
+
+RETURNING = [
+    case("returning/update-derived", CL, *in_transaction(Q(f"UPDATE patients SET id = id {W} RETURNING upper(ssn), email || ''", OK))),
+    case("returning/update-star", CL, *in_transaction(Q(f"UPDATE patients SET id = id {W} RETURNING *", OK))),
+    case("returning/update-whole-row", CL, *in_transaction(Q(f"UPDATE patients SET id = id {W} RETURNING patients", OK))),
+    case("returning/update-row-to-json", CL, *in_transaction(Q("UPDATE patients p SET id = id WHERE p.id = 90001 RETURNING row_to_json(p)", OK))),
+    case("returning/update-from-other-table", CL, *in_transaction(Q("UPDATE scratch s SET note = s.note FROM patients p WHERE p.id = 90001 AND s.id = 1 RETURNING p.ssn || '', p.name", OK))),
+    case("returning/delete", CL, *in_transaction(Q("DELETE FROM visits WHERE id = 90001 RETURNING diagnosis || '', notes", OK))),
+    case("returning/delete-using", CL, *in_transaction(Q("DELETE FROM scratch s USING patients p WHERE p.id = 90001 AND s.id = 1 RETURNING upper(p.email)", OK))),
+    case("returning/delete-partition-leaf", CL, *in_transaction(Q("DELETE FROM lab_results_2024 WHERE id = 90001 RETURNING result || ''", OK))),
+    case("returning/insert-scalar-subquery", CL, *in_transaction(Q(f"INSERT INTO scratch (note) VALUES ('x') RETURNING (SELECT upper(email) FROM patients {W})", OK))),
+    case("returning/insert-whole-row-subquery", CL, *in_transaction(Q("INSERT INTO scratch (note) VALUES ('x') RETURNING (SELECT p FROM patients p WHERE p.id = 90001)::text", OK))),
+    case("returning/writable-cte", CL, *in_transaction(Q(f"WITH d AS (UPDATE patients SET id = id {W} RETURNING ssn, dob) SELECT ssn || '', dob::text FROM d", OK))),
+    # PostgreSQL 15 has no MERGE ... RETURNING: the parser rejects it, so it is refused (fail closed)
+    case("returning/merge", CL, *in_transaction(Q(f"MERGE INTO scratch s USING (SELECT 1 AS k) src ON s.id = src.k WHEN MATCHED THEN UPDATE SET note = s.note RETURNING (SELECT ssn FROM patients {W})", REFUSED))),
+]
+
+COPYING = [
+    case("copying/create-table-as", CL, Q(f"CREATE TEMP TABLE stolen AS SELECT ssn FROM patients {W}", REFUSED), Q("SELECT * FROM stolen")),
+    case("copying/create-table-as-execute", CL, Q(f"PREPARE grab AS SELECT email FROM patients {W}"),
+         Q("CREATE TEMP TABLE stolen_exec AS EXECUTE grab", REFUSED), Q("SELECT * FROM stolen_exec")),
+    case("copying/select-into", CL, Q(f"SELECT email INTO TEMP stolen2 FROM patients {W}", REFUSED), Q("SELECT * FROM stolen2")),
+    case("copying/create-materialized-view", CL, Q(f"CREATE MATERIALIZED VIEW stolen_mv AS SELECT ssn FROM patients {W}", REFUSED),
+         Q("SELECT * FROM stolen_mv"), cleanup_sql=("DROP MATERIALIZED VIEW IF EXISTS stolen_mv",)),
+    case("copying/insert-select", CL, *in_transaction(Q(f"INSERT INTO scratch (note) SELECT ssn FROM patients {W}", REFUSED), Q("SELECT note FROM scratch"))),
+    case("copying/insert-select-derived", CL, *in_transaction(Q(f"INSERT INTO scratch (note) SELECT upper(name) FROM patients {W}", REFUSED), Q("SELECT note FROM scratch"))),
+    case("copying/insert-values-subquery", CL, *in_transaction(Q(f"INSERT INTO scratch (note) VALUES ((SELECT address FROM patients {W}))", REFUSED), Q("SELECT note FROM scratch"))),
+    case("copying/insert-cte", CL, *in_transaction(Q(f"WITH x AS (SELECT email FROM patients {W}) INSERT INTO scratch (note) SELECT email FROM x", REFUSED), Q("SELECT note FROM scratch"))),
+    case("copying/insert-into-protected-table", CL, *in_transaction(Q(f"INSERT INTO patients (name, ssn, email, phone, dob, address) SELECT name, ssn, 'copy.' || email, phone, dob, address FROM patients {W} RETURNING id", REFUSED))),
+    case("copying/update-set-subquery", CL, *in_transaction(Q("UPDATE scratch SET note = (SELECT diagnosis FROM visits WHERE id = 90001) WHERE id = 1", REFUSED), Q("SELECT note FROM scratch"))),
+    case("copying/update-from", CL, *in_transaction(Q("UPDATE scratch s SET note = p.email FROM patients p WHERE p.id = 90001 AND s.id = 1", REFUSED), Q("SELECT note FROM scratch"))),
+    case("copying/insert-on-conflict-update", CL, *in_transaction(Q(f"INSERT INTO scratch (id, note) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET note = (SELECT ssn FROM patients {W})", REFUSED), Q("SELECT note FROM scratch"))),
+    case("copying/merge", CL, *in_transaction(Q(f"MERGE INTO scratch s USING (SELECT ssn FROM patients {W}) src ON false WHEN NOT MATCHED THEN INSERT (note) VALUES (src.ssn)", REFUSED), Q("SELECT note FROM scratch"))),
+]
+
+QUERY_TO_XML_SQL_HEX = f"SELECT ssn FROM patients {W}".encode().hex()
+
+REFUSALS = [
+    # functions that run SQL text
+    one("refuse/query-to-xml", A, f"SELECT query_to_xml('SELECT ssn FROM patients {W}', true, false, '')", REFUSED),
+    one("refuse/query-to-xml-qualified", A, f"SELECT pg_catalog.query_to_xml('SELECT email FROM patients {W}', false, false, '')", REFUSED),
+    one("refuse/query-to-xml-quoted", A, f"SELECT \"query_to_xml\"('SELECT name FROM patients {W}', true, false, '')", REFUSED),
+    one("refuse/query-to-xml-unicode-escaped", A, r"SELECT U&" + '"query\\005fto\\005fxml"' + f"('SELECT address FROM patients {W}', true, false, '')", REFUSED),
+    one("refuse/query-to-xml-computed-sql", A, f"SELECT query_to_xml(convert_from(decode('{QUERY_TO_XML_SQL_HEX}', 'hex'), 'UTF8'), true, false, '')", REFUSED),
+    one("refuse/query-to-xml-in-from", A, f"SELECT * FROM xpath('//ssn/text()', query_to_xml('SELECT ssn FROM patients {W}', true, false, '')) AS x", REFUSED),
+    one("refuse/query-to-xml-and-xmlschema", A, f"SELECT query_to_xml_and_xmlschema('SELECT phone FROM patients {W}', true, false, '')", REFUSED),
+    one("refuse/table-to-xml", A, "SELECT table_to_xml('public.patients'::regclass, true, false, '')", REFUSED),
+    one("refuse/table-to-xml-view", A, "SELECT table_to_xml('patient_shout', true, false, '')", REFUSED),
+    case("refuse/cursor-to-xml", A, *in_transaction(Q(f"DECLARE xc CURSOR FOR SELECT ssn FROM patients {W}"),
+                                                      Q("SELECT cursor_to_xml('xc', 10, true, false, '')", REFUSED))),
+    one("refuse/schema-to-xml", A, "SELECT schema_to_xml('public', true, false, '')", REFUSED),
+    one("refuse/database-to-xml", A, "SELECT database_to_xml(true, false, '')", REFUSED),
+    # files and programs (clerk holds the privileges, so Postgres alone would allow them)
+    one("refuse/pg-read-file", CL, "SELECT pg_read_file('/etc/hostname')", REFUSED),
+    one("refuse/pg-read-file-data-directory", CL, "SELECT pg_read_file('postgresql.conf')", REFUSED),
+    one("refuse/pg-read-binary-file", CL, "SELECT pg_read_binary_file('/etc/hostname')", REFUSED),
+    one("refuse/pg-ls-dir", CL, "SELECT pg_ls_dir('.')", REFUSED),
+    one("refuse/pg-stat-file", CL, "SELECT pg_stat_file('postgresql.conf')", REFUSED),
+    case("refuse/copy-to-file-and-read-back", CL,
+         Q(f"COPY (SELECT ssn FROM patients {W}) TO '/tmp/pgmask-adversarial-ssn.txt'", REFUSED),
+         Q("SELECT pg_read_file('/tmp/pgmask-adversarial-ssn.txt')", REFUSED),
+         cleanup_files=("/tmp/pgmask-adversarial-ssn.txt",)),
+    case("refuse/copy-from-file", CL, *in_transaction(Q("COPY scratch (note) FROM '/etc/hostname'", REFUSED))),
+    one("refuse/copy-to-program", CL, "COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'", REFUSED),
+    case("refuse/copy-from-program", CL, *in_transaction(Q("COPY scratch (note) FROM PROGRAM 'echo hello'", REFUSED))),
+    # large objects
+    one("refuse/lo-roundtrip", A, f"SELECT lo_from_bytea(424201, convert_to(ssn, 'UTF8')) FROM patients {W}; SELECT lo_get(424201)", REFUSED),
+    case("refuse/lo-from-bytea-then-read", A,
+         Q(f"SELECT lo_from_bytea(0, convert_to(email, 'UTF8')) FROM patients {W}", REFUSED),
+         Q("SELECT lo_get(oid) FROM pg_largeobject_metadata WHERE lomowner = current_user::regrole", REFUSED)),
+    one("refuse/lo-create", A, "SELECT lo_create(0)", REFUSED),
+    case("refuse/loread", A, *in_transaction(Q("SELECT loread(lo_open(0, 262144), 100)", REFUSED))),
+    one("refuse/lo-import", CL, "SELECT lo_import('/etc/hostname')", REFUSED),
+    one("refuse/lo-export", CL, "SELECT lo_export(0, '/tmp/pgmask-adversarial-lo')", REFUSED,
+        cleanup_files=("/tmp/pgmask-adversarial-lo",)),
+    # dblink (installed; masked_super needs no password for it)
+    one("refuse/dblink", MS, f"SELECT * FROM dblink('host=127.0.0.1 port={{PGPORT}} dbname={DB} user=app_backend', 'SELECT ssn FROM patients {W}') AS t(s text)", REFUSED),
+    one("refuse/dblink-connect", MS, f"SELECT dblink_connect('leak', 'host=127.0.0.1 port={{PGPORT}} dbname={DB} user=app_backend')", REFUSED),
+    one("refuse/dblink-exec", MS, f"SELECT dblink_exec('host=127.0.0.1 port={{PGPORT}} dbname={DB} user=app_backend', 'CREATE TEMP TABLE dblink_probe (x int)')", REFUSED),
+    # user-defined functions that are not trusted
+    one("refuse/udf", A, "SELECT public.peek_ssn(90001)", REFUSED),
+    one("refuse/udf-unqualified", A, "SELECT peek_ssn(90001)", REFUSED),
+    one("refuse/udf-quoted", A, 'SELECT "peek_ssn"(90001)', REFUSED),
+    one("refuse/udf-in-from", A, "SELECT * FROM peek_ssn(90001) AS t(s)", REFUSED),
+    one("refuse/udf-in-where", A, "SELECT 1 WHERE peek_ssn(90001) IS NOT NULL", REFUSED),
+    one("refuse/udf-behind-operator", A, "SELECT 90001 OPERATOR(public.###) 0", REFUSED),
+    # DO blocks, CREATE FUNCTION / PROCEDURE
+    one("refuse/do-notice", CL, f"DO $$BEGIN RAISE NOTICE '%', (SELECT ssn FROM patients {W}); END$$", REFUSED),
+    one("refuse/do-harmless", CL, "DO $$BEGIN PERFORM 1; END$$", REFUSED),
+    one("refuse/do-language-exception", CL, f"DO LANGUAGE plpgsql 'BEGIN RAISE EXCEPTION ''%'', (SELECT email FROM patients {W}); END'", REFUSED),
+    case("refuse/create-function-sql", CL,
+         Q(f"CREATE FUNCTION pg_temp.leak() RETURNS text LANGUAGE sql AS $$SELECT ssn FROM patients {W}$$", REFUSED),
+         Q("SELECT pg_temp.leak()")),
+    case("refuse/create-function-sql-body", CL,
+         Q(f"CREATE FUNCTION pg_temp.leak2() RETURNS text BEGIN ATOMIC SELECT email FROM patients {W}; END", REFUSED),
+         Q("SELECT pg_temp.leak2()")),
+    case("refuse/create-function-plpgsql", CL,
+         Q(f"CREATE OR REPLACE FUNCTION public.leak_notice() RETURNS void LANGUAGE plpgsql AS $f$BEGIN RAISE NOTICE '%', (SELECT name FROM patients {W}); END$f$", REFUSED),
+         Q("SELECT public.leak_notice()"), cleanup_sql=("DROP FUNCTION IF EXISTS public.leak_notice()",)),
+    case("refuse/create-procedure", CL,
+         Q(f"CREATE PROCEDURE public.leak_proc() LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE '%', (SELECT address FROM patients {W}); END$$", REFUSED),
+         Q("CALL public.leak_proc()"), cleanup_sql=("DROP PROCEDURE IF EXISTS public.leak_proc()",)),
+    # the FunctionCall protocol message
+    case("refuse/function-call-udf", A, FN("FunctionCall peek_ssn(90001)", "peek_ssn", (b"90001",))),
+    case("refuse/function-call-builtin", A, FN("FunctionCall int4pl(1, 2)", "int4pl", (b"1", b"2"))),
+    case("refuse/function-call-large-object", A, FN("FunctionCall lo_create(0)", "lo_create", (b"0",))),
+    # catalog views with column statistics or other sessions' query text
+    one("refuse/pg-stats-histogram", A, "SELECT histogram_bounds::text FROM pg_stats WHERE tablename = 'patients' AND attname = 'ssn'", REFUSED),
+    one("refuse/pg-stats-most-common", A, "SELECT most_common_vals::text FROM pg_catalog.pg_stats WHERE tablename = 'visits'", REFUSED),
+    one("refuse/pg-stats-star", AN, "SELECT * FROM pg_stats WHERE schemaname = 'public'", REFUSED),
+    one("refuse/pg-stats-quoted", A, "SELECT \"histogram_bounds\" FROM \"pg_catalog\".\"pg_stats\" WHERE attname = 'email'", REFUSED),
+    one("refuse/pg-stats-ext", A, "SELECT * FROM pg_stats_ext", REFUSED),
+    case("refuse/pg-stats-through-temp-view", A,
+         Q("CREATE TEMP VIEW my_stats AS SELECT attname, histogram_bounds::text AS h FROM pg_stats WHERE tablename = 'patients'"),
+         Q("SELECT h FROM my_stats")),
+    one("refuse/pg-statistic", MS, "SELECT s.stavalues1::text, s.stavalues2::text FROM pg_statistic s JOIN pg_class c ON c.oid = s.starelid WHERE c.relname = 'patients'", REFUSED),
+    one("refuse/pg-stat-activity", CL, "SELECT query FROM pg_stat_activity", REFUSED),
+    one("refuse/pg-stat-activity-star", CL, "SELECT * FROM pg_catalog.pg_stat_activity", REFUSED),
+    one("refuse/pg-stat-get-activity", CL, "SELECT query FROM pg_stat_get_activity(NULL)", REFUSED),
+    one("refuse/pg-stat-get-backend-activity", CL, "SELECT pg_stat_get_backend_activity(b) FROM pg_stat_get_backend_idset() AS b", REFUSED),
+]
+
+SETTINGS = [
+    case("settings/scs-off", A, Q("SET standard_conforming_strings = off", REFUSED), Q(SCS_TRICK)),
+    case("settings/scs-set-to-quoted", A, Q("SET standard_conforming_strings TO 'off'", REFUSED), Q(SCS_TRICK)),
+    case("settings/scs-session-false", A, Q("SET SESSION standard_conforming_strings = false", REFUSED), Q(SCS_TRICK)),
+    case("settings/scs-quoted-name", A, Q('SET "standard_conforming_strings" = off', REFUSED), Q(SCS_TRICK)),
+    case("settings/scs-local", A, *in_transaction(Q("SET LOCAL standard_conforming_strings = off", REFUSED), Q(SCS_TRICK))),
+    case("settings/scs-set-config", A, Q("SELECT set_config('standard_conforming_strings', 'off', false)", REFUSED), Q(SCS_TRICK)),
+    case("settings/scs-set-config-computed-name", A, Q("SELECT set_config(lower('STANDARD_CONFORMING_STRINGS'), 'off', false)", REFUSED), Q(SCS_TRICK)),
+    case("settings/scs-set-config-computed-value", A, Q("SELECT set_config('standard_conforming_strings', (SELECT 'of' || 'f'), false)", REFUSED), Q(SCS_TRICK)),
+    case("settings/scs-update-pg-settings", A, Q("UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'", REFUSED), Q(SCS_TRICK)),
+    case("settings/scs-alter-role", "tinkerer", Q("ALTER ROLE CURRENT_USER SET standard_conforming_strings = off", REFUSED),
+         cleanup_sql=("ALTER ROLE tinkerer RESET ALL",)),
+    case("settings/backslash-quote", A, Q("SET backslash_quote = on", REFUSED)),
+    case("settings/backslash-quote-set-config", A, Q("SELECT set_config('backslash_quote', 'on', false)", REFUSED)),
+    case("settings/client-encoding-sjis", A, Q("SET client_encoding = 'SJIS'", REFUSED), Q(f"SELECT upper(ssn) FROM patients {W}")),
+    case("settings/client-encoding-latin1", A, Q("SET client_encoding TO 'LATIN1'", REFUSED)),
+    case("settings/set-names", A, Q("SET NAMES 'BIG5'", REFUSED)),
+    case("settings/client-encoding-set-config", A, Q("SELECT set_config('client_encoding', 'GBK', false)", REFUSED)),
+    case("settings/session-authorization", MS, Q("SET SESSION AUTHORIZATION app_backend", REFUSED),
+         Q(f"SELECT ssn, upper(email) FROM patients {W}")),
+    case("settings/session-authorization-set-config", MS, Q("SELECT set_config('session_authorization', 'app_backend', false)", REFUSED),
+         Q(f"SELECT ssn, upper(email) FROM patients {W}")),
+    case("settings/set-role-does-not-widen", MS, Q("SET ROLE app_backend"),
+         Q(f"SELECT ssn, email FROM patients {W}", OK, rows=[["XXX-XX-3645", "z***@***.test"]]),
+         Q(f"SELECT upper(ssn) FROM patients {W}")),
+]
+
+STARTUP = [
+    Case("startup/replication-database", CL, [Q(f"SELECT upper(ssn) FROM patients {W}")], {"replication": "database"}, refuse_startup=True),
+    Case("startup/replication-physical", CL, [Q("IDENTIFY_SYSTEM")], {"replication": "true"}, refuse_startup=True),
+    Case("startup/options-scs-off", A, [Q(SCS_TRICK)], {"options": "-c standard_conforming_strings=off"}, refuse_startup=True),
+    Case("startup/options-scs-off-long-form", A, [Q(SCS_TRICK)], {"options": "--standard_conforming_strings=off"}, refuse_startup=True),
+    Case("startup/parameter-scs-off", A, [Q(SCS_TRICK)], {"standard_conforming_strings": "off"}, refuse_startup=True),
+    Case("startup/options-backslash-quote", A, [Q(SCS_TRICK)], {"options": "-c backslash_quote=on"}, refuse_startup=True),
+    Case("startup/client-encoding-sjis", A, [Q(f"SELECT upper(ssn) FROM patients {W}")], {"client_encoding": "SJIS"}, refuse_startup=True),
+    Case("startup/client-encoding-latin1", A, [Q(f"SELECT upper(ssn) FROM patients {W}")], {"client_encoding": "LATIN1"}, refuse_startup=True),
+    Case("startup/options-client-encoding", A, [Q(f"SELECT upper(ssn) FROM patients {W}")], {"options": "-c client_encoding=BIG5"}, refuse_startup=True),
+]
+
+LONG_A = "a" * 63
+PARSER = [
+    one("parse/quoted-lowercase", A, 'SELECT upper("ssn") FROM "patients" WHERE "id" = 90001', OK),
+    one("parse/upper-case-unquoted", A, "SELECT UPPER(SSN), LOWER(Email) FROM PATIENTS WHERE ID = 90001", OK),
+    one("parse/unicode-escape-column", A, r'SELECT upper(U&"s\0073n") FROM patients WHERE id = 90001', OK),
+    one("parse/unicode-escape-uescape", A, "SELECT upper(U&\"!0073sn\" UESCAPE '!') FROM patients WHERE id = 90001", OK),
+    one("parse/unicode-escape-table", A, r'SELECT upper(U&"\0065mail") FROM U&"p\0061tients" WHERE id = 90001', OK),
+    one("parse/unicode-escape-six-digit", A, r'SELECT upper(U&"\+000073sn") FROM patients WHERE id = 90001', OK),
+    one("parse/quoted-mixed-case-direct", A, 'SELECT "SSN", ssn FROM "Patients"', OK),
+    one("parse/quoted-mixed-case-derived", A, 'SELECT upper("SSN") FROM "Patients"', OK),
+    one("parse/quoted-mixed-case-qualified", A, 'SELECT x."SSN" || \'\' FROM public."Patients" x', OK),
+    one("parse/quoted-mixed-case-unicode", A, r'SELECT upper(U&"\0053SN") FROM "Patients"', OK),
+    one("parse/quoted-mixed-case-whole-row", A, 'SELECT row_to_json(t) FROM "Patients" t', OK),
+    one("parse/dollar-quote", A, "SELECT $q$ ' $q$ AS t, upper(ssn) FROM patients WHERE id = 90001", OK),
+    one("parse/dollar-quote-nested-tags", A, "SELECT $a$ $b$ ' $b$ $a$ AS t, lower(email) FROM patients WHERE id = 90001", OK),
+    one("parse/dollar-quote-hides-comment", A, "SELECT $$--$$ AS t, upper(name) FROM patients WHERE id = 90001", OK),
+    one("parse/nested-comment", A, "SELECT /* outer /* inner */ still comment */ upper(ssn) FROM patients WHERE id = 90001", OK),
+    one("parse/nested-comment-differential", A, "SELECT 'ok' /* /* */ AS x, 1 */ , upper(email) FROM patients WHERE id = 90001", OK),
+    one("parse/line-comment", A, "SELECT upper(ssn) -- */ ; SELECT 1\nFROM patients WHERE id = 90001", OK),
+    one("parse/comments-as-whitespace", A, "SELECT/**/upper(ssn)/**/FROM/**/patients/**/WHERE/**/id=90001", OK),
+    one("parse/odd-whitespace", A, "SELECT\fupper(ssn)\fFROM\tpatients\rWHERE\nid = 90001", OK),
+    one("parse/e-string-escaped-quote", A, r"SELECT E'\'' AS q, upper(ssn) FROM patients WHERE id = 90001", OK),
+    one("parse/e-string-backslash", A, r"SELECT E'\\' AS q, upper(email) FROM patients WHERE id = 90001", OK),
+    one("parse/standard-string-backslash", A, r"SELECT 'a\' AS q, upper(name) FROM patients WHERE id = 90001 --'", OK),
+    one("parse/scs-differential-literal", A, SCS_TRICK, OK),
+    one("parse/unicode-string-quote", A, r"SELECT U&'\0027' AS q, upper(ssn) FROM patients WHERE id = 90001", OK),
+    one("parse/doubled-quote-alias", A, 'SELECT upper(ssn) AS "x""y" FROM patients WHERE id = 90001', OK),
+    one("parse/schema-qualified-column", A, "SELECT upper(public.patients.ssn) FROM public.patients WHERE id = 90001", OK),
+    one("parse/database-qualified-column", A, f"SELECT upper({DB}.public.patients.ssn) FROM {DB}.public.patients WHERE id = 90001", OK),
+    one("parse/long-alias-truncation", A, f"SELECT upper({LONG_A}x.ssn) FROM patients AS {LONG_A}y WHERE {LONG_A}z.id = 90001", OK),
+    one("parse/alias-swap", A, "SELECT upper(ssn) AS id, id AS ssn FROM patients WHERE id = 90001", OK),
+    one("parse/alias-named-like-decoy", A, "SELECT upper(patients.ssn), upper(real.email) FROM public.patients AS real, decoy.patients WHERE real.id = 90001 AND patients.id = 90001", OK),
+    one("parse/function-name-spellings", A, 'SELECT "upper"(ssn), pg_catalog.lower(email) FROM patients WHERE id = 90001', OK),
+    one("parse/only", A, "SELECT upper(ssn) FROM ONLY patients WHERE id = 90001", OK),
+    one("parse/parenthesized-select", A, "((SELECT upper(ssn) FROM patients WHERE id = 90001))", OK),
+    one("parse/empty-statements", A, ";;SELECT upper(email) FROM patients WHERE id = 90001;;", OK),
+    one("parse/rejected-by-parser", A, "SELEC ssn FROM patients", REFUSED),
+    one("parse/unterminated-literal", A, "SELECT 'abc, upper(ssn) FROM patients", REFUSED),
+    case("parse/same-text-other-search-path", A,
+         Q("SET search_path = decoy, public", OK), Q(f"SELECT upper(ssn) FROM patients {W}", OK),
+         Q("SET search_path = public", OK), Q(f"SELECT upper(ssn) FROM patients {W}", OK)),
+]
+
+NAMED = [
+    case("named/prepare-execute", A, Q("PREPARE s1 AS SELECT upper(ssn) FROM patients WHERE id = $1"), Q("EXECUTE s1(90001)", OK)),
+    case("named/prepare-case-folding", A, Q("PREPARE S2 AS SELECT row_to_json(p) FROM patients p WHERE id = $1"), Q("EXECUTE s2(90001)", OK)),
+    case("named/prepare-quoted-name", A, Q("PREPARE \"Mixed\" AS SELECT email || '' FROM patients WHERE id = $1"), Q('EXECUTE "Mixed"(90001)', OK)),
+    case("named/prepare-deallocate-reuse", A, Q("PREPARE s3 AS SELECT 'safe'::text"), Q("DEALLOCATE s3"),
+         Q(f"PREPARE s3 AS SELECT upper(name) FROM patients {W}"), Q("EXECUTE s3", OK)),
+    case("named/prepare-deallocate-all", A, Q("PREPARE s4 AS SELECT 'safe'::text"), Q("DEALLOCATE ALL"),
+         Q(f"PREPARE s4 AS SELECT lower(address) FROM patients {W}"), Q("EXECUTE s4", OK)),
+    case("named/deallocate-in-failed-transaction", A, Q(f"PREPARE s5 AS SELECT upper(ssn) FROM patients {W}"),
+         Q("BEGIN"), Q("SELECT 1/0"), Q("DEALLOCATE s5"), Q("ROLLBACK"),
+         Q("PREPARE s5 AS SELECT 'safe'::text"), Q("EXECUTE s5")),
+    case("named/prepare-duplicate-name", A, Q(f"PREPARE s6 AS SELECT upper(email) FROM patients {W}"),
+         Q("PREPARE s6 AS SELECT 'safe'::text"), Q("EXECUTE s6")),
+    case("named/prepare-and-execute-in-one-query", A, Q(f"PREPARE s7 AS SELECT upper(ssn) FROM patients {W}; EXECUTE s7")),
+    case("named/prepare-survives-rollback", A, Q("BEGIN"), Q(f"PREPARE s8 AS SELECT to_jsonb(p) FROM patients p WHERE p.id = 90001"),
+         Q("ROLLBACK"), Q("EXECUTE s8")),
+    case("named/protocol-statement-sql-execute", A,
+         RAW("Parse ps1 + Sync", lambda c: [parse_message("ps1", f"SELECT upper(ssn) FROM patients {W}"), SYNC]),
+         Q("EXECUTE ps1")),
+    case("named/sql-prepare-protocol-bind", A, Q(f"PREPARE q1 AS SELECT upper(email) FROM patients {W}"),
+         RAW("Bind q1, Execute, Sync (no Describe)", lambda c: [bind_message("", "q1"), execute_message(""), SYNC])),
+    case("named/cursor-fetch", A, *in_transaction(Q(f"DECLARE c1 CURSOR FOR SELECT upper(ssn), row_to_json(p) FROM patients p {W}"), Q("FETCH c1", OK))),
+    case("named/cursor-with-hold", A, Q("DECLARE c2 CURSOR WITH HOLD FOR SELECT email || '' FROM patients WHERE id IN (1, 90001) ORDER BY id"),
+         Q("FETCH ALL FROM c2", OK), Q("CLOSE c2")),
+    case("named/cursor-move-and-scroll", A, *in_transaction(
+        Q("DECLARE c3 SCROLL CURSOR FOR SELECT upper(name) FROM patients WHERE id IN (1, 90001) ORDER BY id"),
+        Q("MOVE LAST IN c3"), Q("FETCH PRIOR FROM c3", OK), Q("FETCH ABSOLUTE 2 c3", OK), Q("FETCH BACKWARD 1 FROM c3", OK))),
+    case("named/cursor-quoted-name", A, *in_transaction(Q(f'DECLARE "C4" CURSOR FOR SELECT lower(email) FROM patients {W}'),
+                                                         Q('FETCH FORWARD 1 FROM "C4"', OK))),
+    case("named/cursor-close-and-redeclare", A, *in_transaction(
+        Q("DECLARE c5 CURSOR FOR SELECT 'safe'::text"), Q("CLOSE c5"),
+        Q(f"DECLARE c5 CURSOR FOR SELECT ssn || '' FROM patients {W}"), Q("FETCH c5", OK))),
+    case("named/cursor-in-one-query", A, Q("BEGIN; DECLARE c6 CURSOR FOR SELECT to_jsonb(v) FROM visits v WHERE v.id = 90001; FETCH ALL c6; COMMIT")),
+    case("named/cursor-protocol-execute", A, *in_transaction(
+        Q(f"DECLARE c7 CURSOR FOR SELECT upper(ssn) FROM patients {W}"),
+        RAW("Execute c7, Sync", lambda c: [execute_message("c7"), SYNC]))),
+    case("named/cursor-protocol-describe-execute", A, *in_transaction(
+        Q(f"DECLARE c8 CURSOR FOR SELECT upper(phone) FROM patients {W}"),
+        RAW("Describe portal c8, Execute c8, Sync", lambda c: [describe_message(b"P", "c8"), execute_message("c8"), SYNC]))),
+    case("named/search-path-after-prepare", A, Q("SET search_path = public"),
+         Q(f"PREPARE sp1 AS SELECT upper(ssn) FROM patients {W}"), Q("SET search_path = decoy, public"), Q("EXECUTE sp1")),
+    case("named/search-path-replanned-at-execute", A, Q("SET search_path = decoy, public"),
+         Q(f"PREPARE sp2 AS SELECT upper(ssn) FROM patients {W}"), Q("SET search_path = public"), Q("EXECUTE sp2")),
+    case("named/search-path-rolled-back", A, Q("BEGIN"), Q("SET search_path = decoy"), Q("ROLLBACK"),
+         Q(f"SELECT upper(ssn) FROM patients {W}", OK)),
+    case("named/search-path-set-local", A, Q("BEGIN"), Q("SET LOCAL search_path = decoy"), Q("COMMIT"),
+         Q(f"SELECT upper(ssn) FROM patients {W}", OK)),
+    case("named/search-path-set-config-local", A, Q("SELECT set_config('search_path', 'decoy', true)"),
+         Q(f"SELECT upper(ssn) FROM patients {W}", OK)),
+    case("named/search-path-failed-set", A, Q("BEGIN"), Q("SELECT 1/0"), Q("SET search_path = decoy"), Q("ROLLBACK"),
+         Q(f"SELECT upper(ssn) FROM patients {W}", OK)),
+    case("named/search-path-in-one-query", A,
+         Q(f"SET search_path = decoy; SELECT upper(ssn) FROM patients {W}; SET search_path = public; SELECT upper(ssn) FROM patients {W}")),
+    case("named/search-path-temp-table-shadow", CL,
+         Q("CREATE TEMP TABLE patients (id int, ssn text)"), Q("INSERT INTO patients VALUES (90001, 'temp-decoy')"),
+         Q(f"SELECT upper(ssn) FROM patients {W}"), Q(f"SELECT upper(ssn) FROM public.patients {W}", OK),
+         Q("DROP TABLE patients"), Q(f"SELECT upper(ssn) FROM patients {W}", OK)),
+]
+
+
+def _named_twice(c: Context) -> list[bytes]:
+    return [parse_message("n1", f"SELECT upper(ssn) FROM patients {W}"),
+            bind_message("", "n1"), execute_message(""), bind_message("pn", "n1"), execute_message("pn"), SYNC]
+
+
+def _close_and_reparse(c: Context) -> list[bytes]:
+    return [parse_message("n2", "SELECT 'safe'::text"), describe_message(b"S", "n2"), SYNC]
+
+
+def _reparsed(c: Context) -> list[bytes]:
+    return [close_message(b"S", "n2"), parse_message("n2", f"SELECT lower(email) FROM patients {W}"),
+            bind_message("", "n2"), execute_message(""), SYNC]
+
+
+def _row_limit(c: Context) -> list[bytes]:
+    return [parse_message("", "SELECT email || '' FROM patients WHERE id IN (1, 90001) ORDER BY id"),
+            bind_message("p1", ""), execute_message("p1", 1), execute_message("p1", 1), execute_message("p1", 0), SYNC]
+
+
+def _pipeline(c: Context) -> list[bytes]:
+    return [parse_message("", "SELECT 1"), bind_message("", ""), execute_message(""),
+            parse_message("", f"SELECT name || '' FROM patients {W}"), bind_message("", ""), execute_message(""),
+            parse_message("", "SELECT diagnosis || '' FROM visits WHERE id = 90001"), bind_message("", ""),
+            execute_message(""), SYNC]
+
+
+def _describe_statement_first(c: Context) -> list[bytes]:
+    return [parse_message("n3", f"SELECT upper(address) FROM patients {W}"), describe_message(b"S", "n3"), SYNC]
+
+
+EXTENDED = [
+    case("extended/unnamed-no-describe", A, X("SELECT upper(ssn) FROM patients WHERE id = $1", ("90001",), describe=False, expect=OK)),
+    case("extended/unnamed-describe", A, X("SELECT upper(ssn), row_to_json(p) FROM patients p WHERE id = $1", ("90001",), expect=OK)),
+    case("extended/named-statement-two-portals", A, RAW("Parse n1, Bind/Execute twice", _named_twice, OK)),
+    case("extended/close-and-reparse-same-name", A, RAW("Parse n2 safe, Describe", _close_and_reparse, OK),
+         RAW("Close n2, Parse n2 leaky, Bind/Execute", _reparsed, OK)),
+    case("extended/named-portal-row-limit", A, RAW("Execute p1 with row limits", _row_limit, OK)),
+    case("extended/pipeline", A, RAW("three Parse/Bind/Execute, one Sync", _pipeline, OK)),
+    case("extended/describe-statement-then-execute", A, RAW("Parse n3, Describe S", _describe_statement_first, OK),
+         RAW("Bind n3, Execute (no Describe)", lambda c: [bind_message("", "n3"), execute_message(""), SYNC], OK)),
+    case("extended/parameter-concatenated", A, X("SELECT $1::text || ssn FROM patients WHERE id = 90001", ("x",), expect=OK)),
+    case("extended/error-text", A, X("SELECT ssn::int FROM patients WHERE id = $1", ("90001",))),
+    case("extended/copy-out", A, X(f"COPY (SELECT upper(ssn) FROM patients {W}) TO STDOUT", describe=False)),
+    case("extended/two-statements-in-parse", A, X("SELECT 1; SELECT upper(ssn) FROM patients WHERE id = 90001")),
+]
+
+BINARY = [
+    case("binary/numeric-direct", A, X("SELECT amount FROM payments WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/numeric-derived", A, X("SELECT amount + 0 FROM payments WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/float8", A, X("SELECT amount::float8, amount::float4 FROM payments WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/integer-cents", A, X("SELECT (amount * 100)::int4, (amount * 100)::int8 FROM payments WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/date-direct", A, X(f"SELECT dob FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/date-derived", A, X(f"SELECT dob + 0 FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/timestamp-from-date", A, X(f"SELECT dob::timestamp FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/timestamptz-direct", A, X("SELECT visited_at FROM visits WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/timestamptz-derived", A, X("SELECT visited_at + interval '0 seconds' FROM visits WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/epoch-numeric", A, X("SELECT extract(epoch FROM visited_at) FROM visits WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/bytea", A, X(f"SELECT convert_to(ssn, 'UTF8') FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/text-derived", A, X(f"SELECT upper(email) FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/record", A, X(f"SELECT ROW(ssn, dob) FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/whole-row", A, X("SELECT p FROM patients p WHERE p.id = 90001", fmt=1, expect=OK)),
+    case("binary/arrays", A, X(f"SELECT ARRAY[dob], ARRAY[ssn] FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/jsonb", A, X("SELECT to_jsonb(p) FROM patients p WHERE p.id = 90001", fmt=1, expect=OK)),
+    case("binary/support-numeric", SU, X("SELECT amount, amount * 1 FROM payments WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/analyst-denied", AN, X("SELECT amount::float8 FROM payments WHERE id = 90001", fmt=1, expect=REFUSED)),
+]
+
+CHANNELS = [
+    # error texts that would quote the value
+    one("error/cast-int", A, f"SELECT ssn::int FROM patients {W}"),
+    one("error/cast-uuid", A, f"SELECT email::uuid FROM patients {W}"),
+    one("error/cast-date", A, "SELECT diagnosis::date FROM visits WHERE id = 90001"),
+    one("error/cast-numeric", A, f"SELECT name::numeric FROM patients {W}"),
+    one("error/cast-interval", A, f"SELECT address::interval FROM patients {W}"),
+    one("error/json-parse", A, f"SELECT ('\"' || ssn)::json FROM patients {W}"),
+    one("error/xml-parse", A, "SELECT xmlparse(document notes) FROM visits WHERE id = 90001"),
+    one("error/regclass", A, f"SELECT ssn::regclass FROM patients {W}"),
+    one("error/current-setting", A, f"SELECT current_setting(email) FROM patients {W}"),
+    one("error/scalar-subquery-cast", A, f"SELECT (SELECT phone FROM patients {W})::int"),
+    one("error/to-date", A, f"SELECT to_date(ssn, 'YYYY-MM-DD') FROM patients {W}"),
+    one("error/copy-query", A, f"COPY (SELECT ssn::int FROM patients {W}) TO STDOUT"),
+    one("error/view-column-cast", A, "SELECT tax_id::int FROM patient_contacts WHERE id = 90001"),
+    one("error/partition-column-cast", A, "SELECT result::int FROM lab_results_2024 WHERE id = 90001"),
+    case("error/execute-prepared", A, Q("PREPARE e1 AS SELECT email::int FROM patients WHERE id = $1"), Q("EXECUTE e1(90001)")),
+    case("error/fetch-cursor", A, *in_transaction(Q(f"DECLARE ce CURSOR FOR SELECT ssn::int FROM patients {W}"), Q("FETCH ce"))),
+    case("error/unique-violation-detail", CL, *in_transaction(Q(f"UPDATE patients SET email = (SELECT email FROM patients {W}) WHERE id = 1"))),
+    case("error/not-null-failing-row", CL, *in_transaction(Q(f"UPDATE patients SET phone = NULL {W}"))),
+    case("error/not-null-failing-row-visits", CL, *in_transaction(Q("UPDATE visits SET notes = NULL WHERE id = 90001"))),
+    one("error/trusted-function-raises", A, f"SELECT public.picky_check(ssn) FROM patients {W}"),
+    # notices
+    one("notice/trusted-function", A, f"SELECT public.noisy_note(ssn) FROM patients {W}"),
+    one("notice/trusted-function-derived-argument", A, f"SELECT public.noisy_note(upper(email)) FROM patients {W}"),
+    # notifications
+    case("notify/pg-notify", A, Q("LISTEN leak"), Q(f"SELECT pg_notify('leak', ssn) FROM patients {W}"), Q("SELECT 1")),
+    case("notify/pg-notify-row", A, Q("LISTEN leak"), Q("SELECT pg_notify('leak', row_to_json(p)::text) FROM patients p WHERE p.id = 90001")),
+    case("notify/pg-notify-cte", A, Q("LISTEN leak"), Q(f"WITH x AS (SELECT email FROM patients {W}) SELECT pg_notify('leak', email) FROM x")),
+    case("notify/pg-notify-in-transaction", A, Q("LISTEN leak"), Q("BEGIN"),
+         Q("SELECT pg_notify('leak', diagnosis) FROM visits WHERE id = 90001"), Q("COMMIT")),
+    # reported parameters and settings used as storage
+    one("param/application-name", A, f"SELECT set_config('application_name', ssn, false) FROM patients {W}"),
+    one("param/application-name-subquery", A, f"SELECT set_config('application_name', (SELECT email FROM patients {W}), false)"),
+    case("param/custom-setting-stash", A, Q(f"SELECT set_config('adversarial.stash', name, false) FROM patients {W}"),
+         Q("SHOW adversarial.stash"), Q("SELECT current_setting('adversarial.stash')"),
+         Q("SELECT setting FROM pg_settings WHERE name = 'adversarial.stash'")),
+    # several statements in one simple Query
+    one("multi/second-statement", A, f"SELECT 1; SELECT upper(ssn) FROM patients {W}", OK),
+    one("multi/error-in-second-statement", A, f"SELECT 'first'; SELECT email::int FROM patients {W}; SELECT 'third'"),
+    one("multi/refused-in-the-middle", AN, "SELECT 1; SELECT card_number FROM payments WHERE id = 90001; SELECT 2", REFUSED),
+    one("multi/transaction-block", A, f"BEGIN; SELECT lower(address) FROM patients {W}; COMMIT", OK),
+    case("multi/inference-in-second", A, I("SELECT 1; SELECT id FROM patients WHERE ssn LIKE '9%'", "ssn")),
+]
+
+INFERENCE = [
+    case("infer/where-like", A, I("SELECT id FROM patients WHERE ssn LIKE '9%'", "ssn")),
+    case("infer/where-range", A, I("SELECT id FROM patients WHERE dob < '1935-01-01'", "dob")),
+    case("infer/where-regex", A, I("SELECT id FROM patients WHERE email ~ '^zq'", "email")),
+    case("infer/where-in-list", A, I("SELECT id FROM patients WHERE phone IN ('+1-555-000-0000')", "phone")),
+    case("infer/where-between", A, I("SELECT count(*) FROM patients WHERE ssn BETWEEN '900' AND '999'", "ssn")),
+    case("infer/where-function", A, I("SELECT id FROM patients WHERE length(address) > 30", "address")),
+    case("infer/where-is-null", A, I("SELECT count(*) FROM patients WHERE name IS NULL", "name")),
+    case("infer/where-in-subquery", A, I("SELECT id FROM patients WHERE id IN (SELECT patient_id FROM visits WHERE diagnosis LIKE 'X99%')", "diagnosis")),
+    case("infer/where-exists", A, I("SELECT id FROM patients p WHERE EXISTS (SELECT 1 FROM visits v WHERE v.patient_id = p.id AND v.notes LIKE '%passphrase%')", "notes")),
+    case("infer/join-on", A, I("SELECT p.id FROM patients p JOIN visits v ON v.patient_id = p.id AND v.diagnosis LIKE 'X%'", "diagnosis")),
+    case("infer/join-on-masked-equality", A, I("SELECT count(*) FROM patients a JOIN patients b ON a.ssn = b.ssn", "ssn")),
+    case("infer/join-using-masked", A, I("SELECT count(*) FROM patients a JOIN patients b USING (email)", "email")),
+    case("infer/having", A, I("SELECT patient_id FROM visits GROUP BY patient_id HAVING max(diagnosis) LIKE 'X99%'", "diagnosis")),
+    case("infer/order-by", A, I("SELECT id FROM patients ORDER BY ssn DESC LIMIT 1", "ssn")),
+    case("infer/order-by-position", A, I("SELECT id, ssn FROM patients ORDER BY 2 DESC LIMIT 1", "ssn")),
+    case("infer/order-by-output-alias", A, I("SELECT id, email AS e FROM patients ORDER BY e LIMIT 1", "email")),
+    case("infer/group-by", A, I("SELECT count(*) FROM visits GROUP BY diagnosis", "diagnosis")),
+    case("infer/distinct-on", A, I("SELECT DISTINCT ON (email) id FROM patients ORDER BY email LIMIT 1", "email")),
+    case("infer/window-order", A, I("SELECT id, rank() OVER (ORDER BY dob) FROM patients LIMIT 1", "dob")),
+    case("infer/window-partition", A, I("SELECT id, count(*) OVER (PARTITION BY diagnosis) FROM visits WHERE id = 90001", "diagnosis")),
+    case("infer/window-clause", A, I("SELECT id, row_number() OVER w FROM patients WINDOW w AS (ORDER BY phone) LIMIT 1", "phone")),
+    case("infer/limit-expression", A, I(f"SELECT id FROM patients ORDER BY id LIMIT (SELECT length(ssn) FROM patients {W})", "ssn")),
+    case("infer/offset-expression", A, I(f"SELECT id FROM patients ORDER BY id OFFSET (SELECT ascii(name) FROM patients {W}) LIMIT 1", "name")),
+    case("infer/case-when-in-select-list", A, I(f"SELECT CASE WHEN ssn LIKE '9%' THEN 'yes' ELSE 'no' END FROM patients {W}", "ssn")),
+    case("infer/simple-case", A, I(f"SELECT CASE email WHEN 'a@b.c' THEN 1 ELSE 0 END FROM patients {W}", "email")),
+    case("infer/case-error-oracle", A, I(f"SELECT 1 / (CASE WHEN dob < '1935-01-01' THEN 0 ELSE 1 END) FROM patients {W}", "dob")),
+    case("infer/comparison-in-select-list", A, I(f"SELECT ssn > '900' FROM patients {W}", "ssn")),
+    case("infer/like-in-select-list", A, I(f"SELECT address LIKE '%Vault%' FROM patients {W}", "address")),
+    case("infer/aggregate-filter", A, I("SELECT count(*) FILTER (WHERE diagnosis LIKE 'X%') FROM visits", "diagnosis")),
+    case("infer/scalar-subquery-where", A, I("SELECT (SELECT count(*) FROM patients WHERE ssn LIKE '9%')", "ssn")),
+    case("infer/lateral-where", A, I("SELECT p.id FROM patients p, LATERAL (SELECT 1 WHERE p.email LIKE 'z%') l", "email")),
+    case("infer/cte-where", A, I("WITH x AS (SELECT id FROM patients WHERE name LIKE 'Z%') SELECT count(*) FROM x", "name")),
+    case("infer/view-column", A, I("SELECT id FROM patient_contacts WHERE tax_id LIKE '9%'", "tax_id", "ssn")),
+    case("infer/matview-column", A, I("SELECT count(*) FROM mv_diagnoses WHERE dx LIKE 'X%'", "dx", "diagnosis")),
+    case("infer/partition-leaf-column", A, I("SELECT count(*) FROM lab_results_2024 WHERE result LIKE 'HbA1c%'", "result")),
+    case("infer/inheritance-child-column", A, I("SELECT count(*) FROM contacts_vip WHERE note LIKE 'Next%'", "note")),
+    case("infer/quoted-mixed-case-column", A, I("SELECT count(*) FROM \"Patients\" WHERE \"SSN\" LIKE '9%'", "SSN")),
+    case("infer/unicode-escaped-column", A, I(r"SELECT count(*) FROM patients WHERE U&" + '"s\\0073n"' + " LIKE '9%'", "ssn")),
+    case("infer/explain-analyze", A, I("EXPLAIN ANALYZE SELECT 1 FROM patients WHERE ssn LIKE '9%'", "ssn")),
+    case("infer/update-where", CL, *in_transaction(I("UPDATE scratch SET note = 'x' WHERE EXISTS (SELECT 1 FROM patients WHERE ssn LIKE '9%')", "ssn"))),
+    case("infer/delete-where", CL, *in_transaction(I("DELETE FROM visits WHERE diagnosis LIKE 'X99%'", "diagnosis"))),
+    case("infer/prepared-parameter", A, I("PREPARE f1(text) AS SELECT count(*) FROM patients WHERE ssn = $1", "ssn"),
+         Q("EXECUTE f1('123-45-6789')")),
+    case("infer/extended-parameter", A, X("SELECT count(*) FROM patients WHERE email = $1", ("a@b.c",), expect=INFER, names=("email",))),
+    case("infer/analyst-tokenized-equals-literal", AN, I("SELECT count(*) FROM patients WHERE ssn = '123-45-6789'", "ssn")),
+    case("infer/analyst-tokenized-order-by", AN, I("SELECT id FROM patients ORDER BY email LIMIT 1", "email")),
+    case("infer/analyst-tokenized-range", AN, I("SELECT count(*) FROM patients WHERE name > 'M'", "name")),
+    case("infer/analyst-masked-phi", AN, I("SELECT count(*) FROM visits WHERE diagnosis LIKE 'X%'", "diagnosis")),
+]
+
+
+def _ssn_token(result: Result) -> str | None:
+    values = [v for row in result.rows for v in row]
+    if len(values) != 1 or not re.fullmatch(r"\d{3}-\d{2}-\d{4}", values[0] or "") or values[0] == SSN:
+        return f"expected one format-preserving SSN token, got {values!r}"
+    return None
+
+
+def _three_email_tokens(result: Result) -> str | None:
+    values = [row[0] for row in result.rows]
+    if len(values) != 3 or any("@" not in (v or "") for v in values) or EMAIL in values:
+        return f"expected three tokenized e-mails, got {values!r}"
+    return None
+
+
+UTILITY = [
+    case("utility/count-star", A, Q("SELECT count(*) FROM patients", OK, rows=DIRECT)),
+    case("utility/count-star-denied-table", AN, Q("SELECT count(*) FROM payments", OK, rows=DIRECT)),
+    case("utility/join-on-unprotected-keys", A, Q("SELECT p.id, count(v.id) FROM patients p JOIN visits v ON v.patient_id = p.id WHERE p.id = 90001 GROUP BY p.id", OK, rows=[["90001", "300"]])),
+    case("utility/filter-aggregate-unprotected", SU, Q("SELECT count(*), min(patient_id), max(id) FROM payments WHERE patient_id BETWEEN 1 AND 100", OK, rows=DIRECT)),
+    case("utility/group-by-unprotected", A, Q("SELECT patient_id, count(*) FROM visits WHERE patient_id IN (1, 2, 90001) GROUP BY patient_id ORDER BY patient_id", OK, rows=DIRECT)),
+    case("utility/filter-unprotected-timestamp", SU, Q("SELECT count(*) FROM payments WHERE paid_at >= '2024-01-01'", OK, rows=DIRECT)),
+    case("utility/window-on-unprotected", A, Q("SELECT id, row_number() OVER (ORDER BY id) FROM patients WHERE id IN (1, 2, 3) ORDER BY id", OK, rows=DIRECT)),
+    case("utility/string-agg-unprotected", A, Q("SELECT string_agg(id::text, ',' ORDER BY id) FROM patients WHERE id <= 3", OK, rows=[["1,2,3"]])),
+    case("utility/tokenized-equality-self-join", AN, Q("SELECT a.id, b.id FROM patients a JOIN patients b ON a.ssn = b.ssn WHERE a.id = 90001", OK, rows=[["90001", "90001"]])),
+    case("utility/tokenized-join-using", AN, Q("SELECT count(*) FROM patients a JOIN patients b USING (email)", OK, rows=DIRECT)),
+    case("utility/tokenized-group-by", AN, Q("SELECT count(*) FROM (SELECT email FROM patients GROUP BY email) g", OK, rows=DIRECT)),
+    case("utility/tokenized-distinct", AN, Q("SELECT DISTINCT email FROM patients WHERE id IN (1, 2, 90001)", OK, check=_three_email_tokens)),
+    case("utility/tokenized-direct-reference", AN, Q(f"SELECT ssn FROM patients {W}", OK, check=_ssn_token)),
+    case("utility/masked-direct-references", A, Q(f"SELECT id, ssn, email, name, phone, dob, address FROM patients {W}", OK,
+                                                  rows=[["90001", "XXX-XX-3645", "z***@***.test", "Z***", "***-***-0461", "1931-01-01", "***"]])),
+    case("utility/masked-through-alias-and-subquery", A, Q(f"SELECT s.x FROM (SELECT ssn AS x FROM patients {W}) s", OK, rows=[["XXX-XX-3645"]])),
+    case("utility/masked-through-cte", A, Q(f"WITH c AS (SELECT ssn FROM patients {W}) SELECT ssn FROM c", OK, rows=[["XXX-XX-3645"]])),
+    case("utility/masked-through-view", A, Q("SELECT tax_id FROM patient_contacts WHERE id = 90001", OK, rows=[["XXX-XX-3645"]])),
+    case("utility/count-view-partition-child", A, Q("SELECT (SELECT count(*) FROM patient_shout), (SELECT count(*) FROM lab_results), (SELECT count(*) FROM contacts_vip)", OK, rows=DIRECT)),
+    case("utility/trusted-function-on-unprotected", CL, Q(f"SELECT public.add_one(id) FROM patients {W}", OK, rows=[["90002"]])),
+    case("utility/insert-select-unprotected", CL, *in_transaction(Q(f"INSERT INTO scratch (note) SELECT id::text FROM patients {W}", OK, check=lambda r: None if r.tags == ["INSERT 0 1"] else f"tags {r.tags}"))),
+    case("utility/client-encoding-utf8", A, Q("SET client_encoding = 'UTF8'", OK), Q("SELECT count(*) FROM visits WHERE patient_id = 90001", OK, rows=[["300"]])),
+    case("utility/set-config-application-name", A, Q("SELECT set_config('application_name', 'adversarial-suite', false)", OK, rows=[["adversarial-suite"]])),
+    case("utility/extended-unprotected", A, X("SELECT id, patient_id FROM visits WHERE id = $1", ("90001",), expect=OK, rows=[["90001", "90001"]])),
+    case("utility/prepare-execute-unprotected", A, Q("PREPARE u1 AS SELECT count(*) FROM visits WHERE patient_id = $1", OK), Q("EXECUTE u1(90001)", OK, rows=[["300"]])),
+    case("utility/cursor-unprotected", A, *in_transaction(Q("DECLARE u2 CURSOR FOR SELECT id FROM patients WHERE id IN (1, 90001) ORDER BY id", OK),
+                                                           Q("FETCH ALL u2", OK, rows=[["1"], ["90001"]]))),
+    case("utility/returning-masked-direct", CL, *in_transaction(Q(f"UPDATE patients SET id = id {W} RETURNING id, ssn", OK, rows=[["90001", "XXX-XX-3645"]]))),
+    Case("utility/startup-utf8-and-options", A, [Q("SELECT current_setting('search_path'), count(*) FROM patients", OK, rows=[["public", "2001"]])],
+         {"client_encoding": "UTF8", "options": "-c search_path=public", "application_name": "adversarial"}),
+]
+
+ALL_CASES = (LINEAGE + DENIED_CLASS + RELATIONS + RETURNING + COPYING + REFUSALS + SETTINGS + STARTUP + PARSER
+             + NAMED + EXTENDED + BINARY + CHANNELS + INFERENCE + UTILITY)
+assert len({c.id for c in ALL_CASES}) == len(ALL_CASES), "case ids must be unique"
+
+# ----------------------------------------------------------------------------------------------
+# Fixtures
+
+SEED_SQL = f"""
+SET client_min_messages = warning;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'clerk') THEN CREATE ROLE clerk LOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tinkerer') THEN CREATE ROLE tinkerer LOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'masked_super') THEN CREATE ROLE masked_super LOGIN SUPERUSER; END IF;
+END $$;
+ALTER ROLE clerk REPLICATION;
+ALTER ROLE tinkerer RESET ALL;
+GRANT pg_read_server_files, pg_write_server_files, pg_execute_server_program, pg_read_all_stats,
+      pg_read_all_settings TO clerk;
+
+INSERT INTO patients (id, name, ssn, email, phone, dob, address)
+  VALUES (90001, '{NAME}', '{SSN}', '{EMAIL}', '{PHONE}', '{DOB.isoformat()}', '{ADDRESS}');
+INSERT INTO visits (id, patient_id, visited_at, diagnosis, notes)
+  SELECT 90000 + g, 90001, '{VISITED_AT.isoformat()}', '{DIAGNOSIS}', '{NOTES}' FROM generate_series(1, 300) AS g;
+INSERT INTO payments (id, patient_id, card_number, amount, paid_at)
+  VALUES (90001, 90001, '{CARD}', {AMOUNT}, '2020-02-29 12:00:00+00');
+CREATE UNIQUE INDEX patients_email_unique ON patients (email);
+
+CREATE TABLE "Patients" (id int PRIMARY KEY, "SSN" text NOT NULL, ssn text NOT NULL);
+INSERT INTO "Patients" VALUES (1, '{QUOTED_SSN}', 'harmless-lower-case-ssn');
+
+CREATE TABLE lab_results (id int NOT NULL, patient_id int NOT NULL, taken_on date NOT NULL, result text NOT NULL)
+  PARTITION BY RANGE (taken_on);
+CREATE TABLE lab_results_2023 PARTITION OF lab_results FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE lab_results_2024 PARTITION OF lab_results FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE lab_results_2025 PARTITION OF lab_results FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')
+  PARTITION BY RANGE (patient_id);
+CREATE TABLE lab_results_2025_all PARTITION OF lab_results_2025 FOR VALUES FROM (0) TO (1000000);
+INSERT INTO lab_results VALUES (1, 1, '2023-05-01', 'LDL 130 mg/dL'),
+  (90001, 90001, '2024-03-03', '{LAB_RESULT}'), (90002, 90001, '2025-02-02', '{LAB_RESULT}');
+
+CREATE TABLE contacts (id int NOT NULL, patient_id int NOT NULL, note text NOT NULL);
+CREATE TABLE contacts_vip (tier text NOT NULL) INHERITS (contacts);
+INSERT INTO contacts VALUES (1, 1, 'ordinary contact');
+INSERT INTO contacts_vip VALUES (90001, 90001, '{CONTACT_NOTE}', 'gold');
+
+CREATE SCHEMA decoy;
+CREATE TABLE decoy.patients (id int, ssn text, email text);
+INSERT INTO decoy.patients VALUES (90001, 'decoy-ssn', 'decoy@example.invalid');
+
+CREATE TABLE scratch (id serial PRIMARY KEY, note text);
+INSERT INTO scratch (note) VALUES ('scratch row');
+
+CREATE VIEW patient_contacts AS SELECT id, name AS full_name, ssn AS tax_id, email FROM patients;
+CREATE VIEW patient_shout AS SELECT id, upper(ssn) AS loud_ssn, lower(email) AS quiet_email FROM patients;
+CREATE VIEW patient_contacts_v2 AS SELECT * FROM patient_contacts;
+CREATE VIEW visit_texts AS SELECT id, diagnosis AS txt FROM visits UNION ALL SELECT id, notes FROM visits;
+CREATE MATERIALIZED VIEW mv_diagnoses AS SELECT id, patient_id, diagnosis AS dx FROM visits;
+CREATE MATERIALIZED VIEW mv_emails AS SELECT id, upper(email) AS e FROM patients;
+
+CREATE FUNCTION public.peek_ssn(int) RETURNS text LANGUAGE sql STABLE AS 'SELECT ssn FROM patients WHERE id = $1';
+CREATE FUNCTION public.leak_op(int, int) RETURNS text LANGUAGE sql STABLE AS 'SELECT ssn FROM patients WHERE id = $1';
+CREATE OPERATOR public.### (LEFTARG = int, RIGHTARG = int, FUNCTION = public.leak_op);
+CREATE FUNCTION public.add_one(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1';
+CREATE FUNCTION public.noisy_note(text) RETURNS text LANGUAGE plpgsql
+  AS $f$BEGIN RAISE NOTICE 'noted: %', $1; RETURN 'ok'; END$f$;
+CREATE FUNCTION public.picky_check(text) RETURNS boolean LANGUAGE plpgsql
+  AS $f$BEGIN RAISE EXCEPTION 'rejected value: %', $1; END$f$;
+CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE EXTENSION IF NOT EXISTS hstore;
+CREATE STATISTICS patients_contact_stats (mcv) ON email, ssn FROM patients;
+
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO analyst, support, auditor, clerk, tinkerer;
+GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO clerk;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO clerk;
+GRANT CREATE ON SCHEMA public TO clerk;
+GRANT USAGE ON SCHEMA decoy TO analyst, support, auditor, clerk;
+GRANT SELECT ON decoy.patients TO analyst, support, auditor, clerk;
+GRANT EXECUTE ON FUNCTION pg_read_file(text), pg_read_file(text, bigint, bigint), pg_read_binary_file(text),
+  pg_ls_dir(text), pg_stat_file(text), lo_import(text), lo_export(oid, text) TO clerk;
+ANALYZE;
+"""
+
+
+def suite_policy() -> dict:
+    policy = yaml.safe_load(DEMO_POLICY.read_text())
+    policy["tables"]['public."Patients"'] = {
+        "columns": {'"SSN"': {"class": "PII", "mask": "partial(0, 'XXX-XX-', 4)"}}}
+    policy["tables"]["public.lab_results"] = {"columns": {"result": {"class": "PHI", "mask": "redact"}}}
+    policy["tables"]["public.contacts"] = {"columns": {"note": {"class": "PII", "mask": "redact"}}}
+    policy.setdefault("settings", {})["inference"] = "deny"
+    policy["settings"]["trusted_functions"] = ["public.add_one", "public.noisy_note", "public.picky_check"]
+    return policy
+
+
+@pytest.fixture(scope="module")
+def clinic(postgres):
+    load_demo(postgres, DB)
+    postgres.psql(SEED_SQL, dbname=DB)
+    return postgres
+
+
+def direct_rows(clinic, sql: str) -> list[list[str]]:
+    out = clinic.psql(sql, dbname=DB)
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def context(clinic) -> Context:
+    oids = dict(row for row in (line.split("|") for line in clinic.psql(
+        "SELECT 'peek_ssn', 'public.peek_ssn(int)'::regprocedure::oid "
+        "UNION ALL SELECT 'int4pl', 'pg_catalog.int4pl(int4, int4)'::regprocedure::oid "
+        "UNION ALL SELECT 'lo_create', 'pg_catalog.lo_create(oid)'::regprocedure::oid", dbname=DB).splitlines()))
+    return Context(clinic.port, {k: int(v) for k, v in oids.items()})
+
+
+@pytest.fixture(scope="module")
+def needles(clinic) -> Needles:
+    ssn_hash, email_hash, julian = direct_rows(
+        clinic, f"SELECT hashtext(ssn), hashtext(email), to_char(dob, 'J') FROM patients {W}")[0]
+    return build_needles([("patients.ssn", "hashtext", ssn_hash), ("patients.email", "hashtext", email_hash),
+                          ("patients.dob", "julian day", julian)])
+
+
+@pytest.fixture(scope="module")
+def clear_app_session(clinic):
+    """A clear application session, straight to Postgres, idle after a lookup by SSN: what
+    pg_stat_activity would show a restricted role."""
+    conn = psycopg.connect(host="127.0.0.1", port=clinic.port, user="app_backend", dbname=DB,
+                           connect_timeout=10, autocommit=True)
+    conn.execute(f"SELECT count(*) FROM patients WHERE ssn = '{SSN}'").fetchall()
+    yield conn
+    conn.close()
+
+
+class ProxyHandle:
+    """The module's pgmask; restarted (and the test failed) if a case kills it."""
+
+    def __init__(self, binary: Path, upstream_port: int, directory: Path, args: list[str]):
+        self.binary, self.upstream_port, self.directory, self.args = binary, upstream_port, directory, args
+        self.instances: list[Pgmask] = []
+
+    @property
+    def current(self) -> Pgmask:
+        return self.instances[-1]
+
+    @property
+    def port(self) -> int:
+        return self.current.port
+
+    def start(self) -> None:
+        proxy = Pgmask(self.binary, self.upstream_port, self.directory / f"pgmask-{len(self.instances)}.log", self.args)
+        self.instances.append(proxy)
+        proxy.start()
+
+    def exited(self) -> int | None:
+        try:
+            return self.current.wait(0)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop_all(self) -> list[str]:
+        problems = []
+        for proxy in self.instances:
+            failure = proxy.stop()
+            if failure:
+                problems.append(f"{proxy.log_path.name}: {failure}")
+            report = proxy.sanitizer_report()
+            if report:
+                problems.append(f"{proxy.log_path.name}: sanitizer report:\n{report[:6000]}")
+        return problems
+
+
+@pytest.fixture(scope="module")
+def proxy(pgmask_bin, clinic, clear_app_session, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("adversarial")
+    policy_path = directory / "policy.yaml"
+    policy_path.write_text(yaml.safe_dump(suite_policy(), sort_keys=False))
+    handle = ProxyHandle(pgmask_bin, clinic.port, directory,
+                         ["--policy", str(policy_path), *key_flags(directory)])
+    handle.start()
+    yield handle
+    problems = handle.stop_all()
+    assert not problems, "pgmask teardown:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def pgm(proxy):
+    yield proxy
+    code = proxy.exited()
+    if code is not None:
+        log = proxy.current.log_text()[-4000:]
+        proxy.start()
+        pytest.fail(f"pgmask exited with {code} during this case; log tail:\n{log}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Running a case
+
+
+def step_problem(step: Step, result: Result, clinic) -> str | None:
+    refusals = [e for e in result.errors if e.get("C") == "42501"]
+    if step.expect == OK and result.errors:
+        return f"expected success, got {result.summary()}"
+    if step.expect in (REFUSED, INFER):
+        if not refusals:
+            return f"expected a 42501 refusal, got {result.summary()}"
+        if step.expect == INFER and step.names:
+            text = " ".join(f"{e.get('M', '')} {e.get('D', '')}" for e in refusals).lower()
+            if not any(name.lower() in text for name in step.names):
+                return f"the refusal names none of {step.names}: {refusals[0].get('M')!r} / {refusals[0].get('D')!r}"
+    if step.rows is not None:
+        expected = direct_rows(clinic, step.sql) if step.rows == DIRECT else step.rows
+        got = [["" if v is None and step.rows == DIRECT else v for v in row] for row in result.rows]
+        if got != expected:
+            return f"expected rows {expected!r}, got {got!r}"
+    if step.check is not None:
+        return step.check(result)
+    return None
+
+
+def still_usable(session: Session) -> str | None:
+    if session.status in (b"T", b"E"):
+        session.query("ROLLBACK")
+    result = session.query("SELECT 1")
+    if result.errors or result.rows != [["1"]]:
+        return f"the connection does not work afterwards: SELECT 1 gave {result.summary()}"
+    return None
+
+
+def run_case(c: Case, pgm: ProxyHandle, ctx: Context, needles: Needles, clinic) -> None:
+    problems: list[str] = []
+    session = Session(pgm.port)
+    try:
+        login = session.startup(c.role, **c.startup)
+        if c.refuse_startup:
+            codes = [e.get("C") for e in login.errors]
+            if "42501" not in codes:
+                problems.append(f"startup {c.startup} must be refused with 42501, got "
+                                f"{login.summary() if login.errors else 'a session'}")
+        elif login.errors:
+            problems.append(f"login as {c.role} failed: {login.summary()}")
+        if not login.errors:
+            for number, step in enumerate(c.steps, 1):
+                result = step.send(session, ctx)
+                problem = step_problem(step, result, clinic)
+                if problem:
+                    problems.append(f"step {number} [{step.label}]: {problem}")
+            if not c.refuse_startup:
+                problem = still_usable(session)
+                if problem:
+                    problems.append(problem)
+    except (wire.ConnectionClosed, socket.timeout, OSError) as e:
+        problems.append(f"connection failed: {e!r}")
+    finally:
+        session.close()
+        for sql in c.cleanup_sql:
+            clinic.psql(sql, dbname=DB)
+        for path in c.cleanup_files:
+            Path(path).unlink(missing_ok=True)
+    leaks = needles.find(bytes(session.received))
+    report = []
+    if leaks:
+        report.append("LEAKED to the client:\n  " + "\n  ".join(leaks))
+    report += problems
+    if report:
+        pytest.fail(f"{c.id} as {c.role}:\n" + "\n".join(report), pytrace=False)
+
+
+@pytest.mark.parametrize("c", [pytest.param(c, id=c.id) for c in ALL_CASES])
+def test_adversarial(c: Case, pgm, context, needles, clinic):
+    run_case(c, pgm, context, needles, clinic)
+
+
+def test_suite_has_at_least_80_restricted_cases():
+    restricted = {"analyst", "support", "auditor", "clerk", "masked_super", "tinkerer"}
+    assert all(c.role in restricted for c in ALL_CASES)
+    assert len(ALL_CASES) >= 80
+
+
+def test_the_secrets_are_really_there(clinic, needles):
+    """The leak scan is only meaningful if the seeded values are what the needles look for: a clear
+    role straight to Postgres must trip it."""
+    out = clinic.psql(
+        "SELECT row_to_json(p) FROM patients p WHERE id = 90001 UNION ALL "
+        "SELECT row_to_json(v) FROM visits v WHERE id = 90001 UNION ALL "
+        "SELECT row_to_json(y) FROM payments y WHERE id = 90001 UNION ALL "
+        "SELECT row_to_json(q) FROM \"Patients\" q UNION ALL "
+        "SELECT row_to_json(l) FROM lab_results l WHERE id = 90001 UNION ALL "
+        "SELECT row_to_json(c) FROM contacts_vip c", dbname=DB)
+    found = {hit.split(" as ")[0] for hit in needles.find(out.encode())}
+    assert found >= {s.label for s in SECRETS}, found
+
+
+def test_the_binary_needles_match_what_postgres_sends(clinic, needles):
+    """The same for the binary encodings: straight to Postgres, in binary, every form is found."""
+    session = Session(clinic.port)
+    try:
+        assert not session.startup("app_backend").errors
+        sql = ("SELECT p.dob, p.dob::timestamp, v.visited_at, extract(epoch FROM v.visited_at), y.amount, "
+               "y.amount::float8, y.amount::float4, (y.amount * 100)::int4, (y.amount * 100)::int8, "
+               "to_hex((y.amount * 100)::int) FROM patients p, visits v, payments y "
+               "WHERE p.id = 90001 AND v.id = 90001 AND y.id = 90001")
+        result = X(sql, fmt=1, expect=OK).send(session, Context(clinic.port, {}))
+        assert not result.errors, result.summary()
+    finally:
+        session.close()
+    stream = bytes(session.received)
+    missing = [f"{label} {form}" for label, form, needle in binary_needles() if needle not in stream]
+    assert not missing, missing
