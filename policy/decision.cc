@@ -55,7 +55,8 @@ class Decider {
       const Action a = ActionFor(*direct);
       if (a == Action::kDeny) {
         SetOnce(refusal, absl::StrFormat("pgmask: permission denied for column %s", Describe(*direct)));
-      } else if (a != Action::kClear) {
+      }
+      if (a != Action::kClear) {
         plan.treatment = Treatment::kAction;
         plan.action = a;
         plan.column = direct;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "proxy/audit_commands.h"
+#include "proxy/explain_cli.h"
 #include "proxy/policy_commands.h"
 #include "proxy/serve_command.h"
 
@@ -16,6 +17,7 @@ Usage:
   pgmask serve [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [options]
   pgmask check POLICY_FILE
   pgmask detokenize [--token-key-file FILE] [--type TYPE] TOKEN...
+  pgmask explain --policy FILE --role ROLE [--upstream HOST:PORT --user USER --dbname DB] [--json] SQL
   pgmask audit verify [--audit-key-file FILE] [--live] FILE...
   pgmask audit who-accessed [--audit-key-file FILE] --table SCHEMA.TABLE --key VALUE FILE...
   pgmask audit break-glass [--audit-key-file FILE] --since TIME FILE...
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   if (command == "check") return pgmask::proxy::RunCheck(rest);
   if (command == "detokenize") return pgmask::proxy::RunDetokenize(rest);
   if (command == "audit") return pgmask::proxy::RunAudit(rest);
+  if (command == "explain") return pgmask::proxy::RunExplain(rest);
   std::cerr << "pgmask: unknown command \"" << command << "\"; see pgmask --help\n";
   return 2;
 }

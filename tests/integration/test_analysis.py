@@ -6,6 +6,8 @@ The adversarial suite (test_adversarial.py) covers the breadth of SQL; this one 
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 
 import psycopg
@@ -203,3 +205,35 @@ def test_replication_connections_of_restricted_roles_are_refused(proxy, clinic):
         psycopg.connect(host="127.0.0.1", port=proxy.port, user="auditor", dbname=DB, replication="database",
                         connect_timeout=10)
     assert "replication" in str(refused.value)
+
+
+def explain(pgmask_bin, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(pgmask_bin), "explain", "--policy", str(DEMO_POLICY), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_explain_against_the_live_catalog(pgmask_bin, clinic):
+    clinic.psql("CREATE OR REPLACE VIEW contact_card AS SELECT id, lower(email) AS mail FROM patients", dbname=DB)
+    live = ["--upstream", f"127.0.0.1:{clinic.port}", "--user", "postgres", "--dbname", DB]
+    report = explain(pgmask_bin, "--role", "analyst_jr", *live, "SELECT mail, id FROM contact_card")
+    assert report.returncode == 0, report.stderr
+    # Through the view's definition, and with analyst_jr's membership in analyst.
+    assert "mail <- public.patients.email [PII] (derived): redact" in report.stdout
+    assert "policy entries: analyst" in report.stdout
+    assert "live: 127.0.0.1" in report.stdout
+    as_json = explain(pgmask_bin, "--role", "support", *live, "--json", "SELECT diagnosis FROM visits")
+    assert as_json.returncode == 2
+    parsed = json.loads(as_json.stdout)
+    assert "diagnosis" in parsed["statements"][0]["refusal"]
+    # Offline, the view is unknown: an ordinary table without protected columns.
+    offline = explain(pgmask_bin, "--role", "analyst", "SELECT mail FROM contact_card")
+    assert offline.returncode == 0 and "offline" in offline.stdout
+
+
+def test_explain_reports_bad_arguments(pgmask_bin, clinic):
+    assert explain(pgmask_bin, "--role", "analyst").returncode == 2
+    unreachable = explain(pgmask_bin, "--role", "analyst", "--upstream", "127.0.0.1:1", "SELECT 1")
+    assert unreachable.returncode == 1 and "could not connect" in unreachable.stderr
+    missing = explain(pgmask_bin, "--role", "nobody_at_all", "--upstream", f"127.0.0.1:{clinic.port}",
+                      "--user", "postgres", "--dbname", DB, "SELECT 1")
+    assert missing.returncode == 1 and "does not exist" in missing.stderr

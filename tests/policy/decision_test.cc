@@ -68,7 +68,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{"DirectTokenize", "analyst", "SELECT ssn FROM patients", "tokenize"},
         Case{"DirectMask", "analyst", "SELECT diagnosis FROM patients", "mask"},
-        Case{"DirectDeny", "analyst", "SELECT card_number FROM billing.payments", "clear",
+        Case{"DirectDeny", "analyst", "SELECT card_number FROM billing.payments", "deny",
              "permission denied for column billing.payments.card_number (class PCI)"},
         Case{"DerivedRedact", "analyst", "SELECT upper(email) FROM patients", "redact"},
         Case{"DerivedFromDeny", "analyst", "SELECT length(card_number) AS n FROM billing.payments", "redact",
