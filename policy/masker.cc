@@ -6,6 +6,31 @@
 #include "protocol/string_view_bridge.h"
 
 namespace pgmask::policy {
+namespace {
+
+// Whether a numeric in PostgreSQL's text form ("-12.340") fits numeric(p, s): below 10^(p - s)
+// in magnitude. A token keeps the digit count but not the magnitude of a value below 1 (the
+// zero before the point, or the leading zeros after it, become other digits), which a column
+// with s >= p cannot hold.
+bool FitsNumericTypmod(std::string_view text, int32_t typmod) {
+  const std::optional<int> max_digits = NumericIntegerDigits(typmod);
+  if (!max_digits) return true;
+  if (!text.empty() && text.front() == '-') text.remove_prefix(1);
+  const size_t point = text.find('.');
+  std::string_view integer = text.substr(0, point);
+  const std::string_view fraction = point == std::string_view::npos ? "" : text.substr(point + 1);
+  while (!integer.empty() && integer.front() == '0') integer.remove_prefix(1);
+  // 10^(weight - 1) <= |value| < 10^weight
+  int weight = static_cast<int>(integer.size());
+  if (weight == 0) {
+    const size_t zeros = fraction.find_first_not_of('0');
+    if (zeros == std::string_view::npos) return true;  // zero fits every numeric
+    weight = -static_cast<int>(zeros);
+  }
+  return weight <= *max_digits;
+}
+
+}  // namespace
 
 std::optional<MaskSpec> MaskSpecForAction(Action action, const ColumnRule& rule) {
   MaskSpec spec;
@@ -79,7 +104,11 @@ MaskOutput Masker::Mask(std::string_view in, std::string& out) {
     case MaskKind::kHash:
       return AppendHashValue(hash_->Compute(value), spec_.hash_chars, column_, type_, out);
     case MaskKind::kTokenize:
-      if (tokenizer_->Tokenize(type_, in, out)) return MaskOutput::kValue;
+      // A token the column cannot hold is redacted, as generalize's results are.
+      if (tokenizer_->Tokenize(type_, in, out) &&
+          (type_ != PgType::kNumeric || FitsNumericTypmod(out, column_.typmod))) {
+        return MaskOutput::kValue;
+      }
       out.clear();
       return AppendRedaction(type_, kDefaultRedaction, out);
   }

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <optional>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "policy/identifier.h"
 #include "policy/keyed_hash.h"
 #include "protocol/string_view_bridge.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pgmask::policy {
@@ -36,6 +38,50 @@ std::string ExpectedList(std::initializer_list<absl::string_view> keys) {
   return absl::StrJoin(keys, ", ");
 }
 
+// Where the first two documents of a YAML stream start, and where their root values are, from
+// parser events alone: YAML::Load reads the first document, this says whether a second follows,
+// and no unbounded loop over documents (YAML::LoadAll) is ever run.
+class DocumentMarks : public YAML::EventHandler {
+ public:
+  struct Document {
+    YAML::Mark start;
+    std::optional<YAML::Mark> root;
+  };
+
+  // Throws what the parser throws (YAML::ParserException on a syntax error).
+  static std::vector<Document> FirstTwo(const std::string& yaml) {
+    std::istringstream in(yaml);
+    YAML::Parser parser(in);
+    DocumentMarks marks;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(marks); ++i) {
+    }
+    return std::move(marks.documents_);
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { documents_.push_back({mark, std::nullopt}); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Value(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Value(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    Value(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Value(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Value(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Value(const YAML::Mark& mark) {
+    if (!documents_.empty() && !documents_.back().root) documents_.back().root = mark;
+  }
+  std::vector<Document> documents_;
+};
+
 class Loader {
  public:
   explicit Loader(std::string_view filename) : file_(filename) {}
@@ -47,24 +93,34 @@ class Loader {
     }
     data_.source_name = file_;
     data_.sha256_hex = Sha256Hex(text);
-    std::vector<YAML::Node> documents;
+    const std::string yaml(text);
+    std::vector<DocumentMarks::Document> starts;
+    YAML::Node document;
     try {
-      documents = YAML::LoadAll(std::string(text));
+      starts = DocumentMarks::FirstTwo(yaml);
+      // The parser does not move past a token no value can start with (a lone ','), so every
+      // further document "starts" at the same place: yaml-cpp 0.7's LoadAll loops there forever,
+      // adding a null document per turn (jbeder/yaml-cpp#1040).
+      if (starts.size() == 2 && starts[1].start.pos == starts[0].start.pos) {
+        Error(starts[0].start, "YAML syntax error: unexpected token");
+        return Finish();
+      }
+      document = YAML::Load(yaml);
     } catch (const YAML::Exception& e) {
       Error(e.mark, absl::StrCat("YAML syntax error: ", e.msg));
       return Finish();
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(absl::StrCat(file_, ": cannot parse: ", e.what()));
     }
-    if (documents.empty() || documents[0].IsNull()) {
+    if (starts.empty() || document.IsNull()) {
       Error(YAML::Mark::null_mark(), "policy file is empty");
       return Finish();
     }
-    if (documents.size() > 1) {
-      Error(documents[1].Mark(), "policy file holds more than one YAML document");
+    if (starts.size() > 1) {
+      Error(starts[1].root.value_or(starts[1].start), "policy file holds more than one YAML document");
     }
     try {
-      Top(documents[0]);
+      Top(document);
     } catch (const YAML::Exception& e) {
       Error(e.mark, absl::StrCat("YAML error: ", e.msg));
     }

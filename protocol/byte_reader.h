@@ -43,6 +43,8 @@ class ByteReader {
   }
   // A NUL-terminated string, returned without its terminator.
   std::optional<std::string_view> CString() {
+    // Nothing left, perhaps of an empty span whose data() is null: memchr must not see that.
+    if (remaining() == 0) return std::nullopt;
     const void* nul = std::memchr(data_.data() + pos_, 0, remaining());
     if (nul == nullptr) return std::nullopt;
     const size_t len = static_cast<size_t>(static_cast<const uint8_t*>(nul) - (data_.data() + pos_));

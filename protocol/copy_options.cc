@@ -34,7 +34,19 @@ absl::Status ValidateCopyOptions(const CopyOptions& options) {
                   std::string_view::npos) {
     return absl::InvalidArgumentError("COPY delimiter cannot be a backslash, '.', a lowercase letter or a digit");
   }
-  if (!csv) return absl::OkStatus();
+  if (!csv) {
+    // A NULL string ending in a backslash of its own (NULL '\') escapes the delimiter or newline
+    // that follows it, so field and row boundaries move: the server accepts it, but its output
+    // cannot be split reliably, and a value could be read into the wrong column (in clear).
+    size_t trailing_backslashes = 0;
+    for (auto it = options.null_string.rbegin(); it != options.null_string.rend() && *it == '\\'; ++it) {
+      ++trailing_backslashes;
+    }
+    if (trailing_backslashes % 2 == 1) {
+      return absl::InvalidArgumentError("COPY null representation cannot end with an unescaped backslash");
+    }
+    return absl::OkStatus();
+  }
   if (options.delimiter == options.quote) {
     return absl::InvalidArgumentError("COPY delimiter and quote must be different");
   }

@@ -169,6 +169,14 @@ const ErrorCase kErrorCases[] = {
     {.name = "TwoDocuments",
      .yaml = "version: 1\n---\nversion: 1\n",
      .errors = {"t.yaml:3:1: policy file holds more than one YAML document"}},
+    // Found by fuzz_policy_loader: yaml-cpp's LoadAll looped forever, allocating, on a token no
+    // value can start with.
+    {.name = "LoneCommaDoesNotHang",
+     .yaml = "\n\n,",
+     .errors = {"t.yaml:3:1: YAML syntax error: unexpected token"}},
+    {.name = "CommaAfterDocumentEndDoesNotHang",
+     .yaml = "version: 1\n...\n,\n",
+     .errors = {"t.yaml:3:1: policy file holds more than one YAML document"}},
 };
 
 class LoaderErrorTest : public testing::TestWithParam<ErrorCase> {};

@@ -172,5 +172,18 @@ TEST(CopyOutRewriterTest, InvalidOptionsAreRefused) {
   EXPECT_FALSE(CopyOutRewriter::Create(options, 1).ok());
 }
 
+// Found by fuzz_copy_out. With COPY ... (NULL '\') the server writes a NULL as a lone backslash,
+// which escapes the delimiter or newline after it. For (NULL, secret, NULL), (NULL, s2, 'z') of
+// columns (clear, masked, clear) the server sends "\\\tsecret\t\\\n\\\ts2\tz\n", which splits as
+// one row of three fields: "\\\tsecret" (column 0, kept in clear), "\\\n\\\ts2", "z". Such
+// options are refused, so the proxy refuses the COPY instead of leaking the value.
+TEST(CopyOutRewriterTest, TextNullEndingInBackslashIsRefused) {
+  CopyOptions options = Options(CopyFormat::kText);
+  options.null_string = "\\";
+  EXPECT_FALSE(CopyOutRewriter::Create(options, 3).ok());
+  options.null_string = "\\\\";  // an escaped backslash is self-contained
+  EXPECT_TRUE(CopyOutRewriter::Create(options, 3).ok());
+}
+
 }  // namespace
 }  // namespace pgmask::protocol

@@ -345,6 +345,13 @@ const OptionsCase kOptions[] = {
     {"CsvDelimiterIsQuote", With(Csv(), '"', ""), false},
     {"CsvQuoteInNull", With(Csv(), ',', "\"N\""), false},
     {"CsvDigitDelimiter", With(Csv(), '1', ""), true},
+    // Stricter than the server (found by fuzz_copy_out): a text NULL string ending in a lone
+    // backslash escapes the separator after it.
+    {"TextNullIsBackslash", With(Text(), '\t', "\\"), false},
+    {"TextNullEndsInBackslash", With(Text(), '\t', "N\\"), false},
+    {"TextNullEndsInThreeBackslashes", With(Text(), '\t', "\\\\\\"), false},
+    {"TextNullEndsInEscapedBackslash", With(Text(), '\t', "\\\\"), true},
+    {"CsvNullIsBackslash", With(Csv(), ',', "\\"), true},
 };
 
 class CopyOptionsTest : public testing::TestWithParam<OptionsCase> {};

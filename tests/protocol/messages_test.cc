@@ -210,6 +210,24 @@ TEST(SmallMessages, ParseAndRejectMalformed) {
   EXPECT_FALSE(ParseParameterStatus(AsBytes(CStr("TimeZone"))).ok());
 }
 
+// Found by fuzz_frontend_frames: a string read from an empty body whose span has no buffer at
+// all passed a null pointer to memchr (undefined behaviour, reported by UBSan).
+TEST(Messages, EmptyBodyWithoutBuffer) {
+  const Bytes empty;
+  ASSERT_EQ(empty.data(), nullptr);
+  std::vector<FieldDescription> fields;
+  std::vector<WireValue> values;
+  EXPECT_FALSE(ParseQuery(empty).ok());
+  EXPECT_FALSE(ParseBind(empty).ok());
+  EXPECT_FALSE(ParseParse(empty).ok());
+  EXPECT_FALSE(ParseDescribeOrClose(empty).ok());
+  EXPECT_FALSE(ParseExecute(empty).ok());
+  EXPECT_FALSE(ParseParameterStatus(empty).ok());
+  EXPECT_FALSE(ParseErrorNotice(empty).ok());
+  EXPECT_FALSE(ParseRowDescription(empty, fields).ok());
+  EXPECT_FALSE(ParseDataRow(empty, values).ok());
+}
+
 TEST(Messages, RandomGarbageNeverCrashes) {
   std::mt19937 rng(7);
   std::vector<FieldDescription> fields;
