@@ -105,6 +105,10 @@ def parse_args() -> argparse.Namespace:
                         help="build this git revision (extracted with git archive) instead of "
                              "the working tree, which others may be editing")
     parser.add_argument("--pgmask", help="use this pgmask binary instead of building one")
+    parser.add_argument("--policy",
+                        help="start pgmask with this policy (throwaway keys); pgbench's role is then "
+                             "whatever the policy makes of it (the demo policy: restricted, so every "
+                             "statement is analysed)")
     parser.add_argument("--out", default=str(REPO / "build-bench" / "bench-results.md"),
                         help="results file (build-bench/bench-results.md)")
     args = parser.parse_args()
@@ -183,10 +187,20 @@ def start_postgres(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> P
     return cluster
 
 
+def policy_args(args, work: Path) -> list[str]:
+    if not args.policy:
+        return []
+    (work / "token.key").write_text("11" * 32 + "\n")
+    (work / "hash.key").write_text("22" * 32 + "\n")
+    return ["--policy", str(Path(args.policy).resolve()), "--token-key-file", str(work / "token.key"),
+            "--hash-key-file", str(work / "hash.key")]
+
+
 def start_pgmask(args, binary: Path, cluster: PostgresCluster, log_path: Path) -> Pgmask:
     pgmask = Pgmask(binary, cluster.port, log_path, extra_args=[
         "--threads", str(args.threads),
-        "--max-client-conn", str(args.idle_clients + EXTRA_CONNECTIONS)])
+        "--max-client-conn", str(args.idle_clients + EXTRA_CONNECTIONS),
+        *policy_args(args, log_path.parent)])
     pgmask.start()
     return pgmask
 
@@ -401,7 +415,8 @@ def format_report(args, machine, runs, attempts: list[Attempt], idle: list[Idle]
     lines = [f"# {key}: {value}" for key, value in machine.items()]
     lines.append(f"# settings: pgbench -S -M {args.mode}, {args.seconds} s per point after "
                  f"{args.warmup} s warm-up, {args.rounds} round(s), scale {args.scale}, "
-                 f"pgmask --threads {args.threads or os.cpu_count()}")
+                 f"pgmask --threads {args.threads or os.cpu_count()}"
+                 + (f", pgmask --policy {args.policy} (pgbench's role restricted)" if args.policy else ""))
     lines += ["", "target,clients,tps,p50_us,p99_us,cpu_s,cpu_us_per_tx"]
     for (target, clients), run in runs.items():
         cpu = "" if run.cpu_s is None else f"{run.cpu_s:.2f}"
