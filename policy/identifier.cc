@@ -141,4 +141,14 @@ std::string QuoteIdentifierIfNeeded(std::string_view name) {
   return quoted;
 }
 
+std::string EscapeStringLiteral(std::string_view text) {
+  std::string out = "E'";
+  for (char c : text) {
+    if (c == '\'' || c == '\\') out.push_back(c);
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
 }  // namespace pgmask::policy

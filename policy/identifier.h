@@ -42,4 +42,8 @@ absl::StatusOr<FunctionName> ParseFunctionName(std::string_view text);
 // Writes a catalog name the way a user would type it: bare when that round-trips, else quoted.
 std::string QuoteIdentifierIfNeeded(std::string_view name);
 
+// `text` as an E'' string literal, which reads the same whatever standard_conforming_strings the
+// session has set: for SQL pgmask sends in the client's own session.
+std::string EscapeStringLiteral(std::string_view text);
+
 }  // namespace pgmask::policy

@@ -5,21 +5,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "policy/identifier.h"
 #include "protocol/string_view_bridge.h"
 
 namespace pgmask::policy {
 namespace {
-
-// An E'' literal reads the same whatever standard_conforming_strings the client has set.
-std::string Literal(std::string_view text) {
-  std::string out = "E'";
-  for (char c : text) {
-    if (c == '\'' || c == '\\') out.push_back(c);
-    out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
-}
 
 // Rows of a catalog table: count and the sum of their creating transaction ids. Any DDL adds,
 // removes or rewrites rows of one of these tables, which changes one of the two.
@@ -42,8 +32,8 @@ std::string MembershipsAndProtectedColumns(const Policy& policy) {
   for (size_t ti = 0; ti < tables.size(); ++ti) {
     for (size_t ci = 0; ci < tables[ti].columns.size(); ++ci) {
       if (!values.empty()) values += ", ";
-      absl::StrAppend(&values, "(", ti, ", ", ci, ", ", Literal(tables[ti].schema), ", ", Literal(tables[ti].name),
-                      ", ", Literal(tables[ti].columns[ci].name), ")");
+      absl::StrAppend(&values, "(", ti, ", ", ci, ", ", EscapeStringLiteral(tables[ti].schema), ", ",
+                      EscapeStringLiteral(tables[ti].name), ", ", EscapeStringLiteral(tables[ti].columns[ci].name), ")");
     }
   }
   std::string sql =
@@ -86,7 +76,7 @@ absl::Status BadRow(std::string_view what) {
 
 std::string LiveCatalogQuery(const Policy& policy, std::string_view known_fingerprint) {
   const std::string changed = absl::StrFormat(
-      "pg_catalog.current_setting('pgmask.catalog_fingerprint') <> %s", Literal(known_fingerprint));
+      "pg_catalog.current_setting('pgmask.catalog_fingerprint') <> %s", EscapeStringLiteral(known_fingerprint));
   std::string sql;
   // The session's own search_path first, then none while the catalog is read.
   absl::StrAppend(&sql,

@@ -238,12 +238,21 @@ Verdict ClientSink::NullBindIfRefused(protocol::Bytes body, OutputBatch& out) {
   return Verdict::kDrop;
 }
 
+namespace {
+
+// SET alone stays possible while the session reads SQL text differently, so it can set it back.
+bool OnlySettings(const QueryPlan& plan) {
+  for (const PlannedStatementPtr& st : plan.statements) {
+    if (st->kind != StatementKind::kSet) return false;
+  }
+  return !plan.statements.empty();
+}
+
+}  // namespace
+
 QueryPlanPtr ClientSink::Plan(std::string_view sql) {
   QueryPlanPtr plan = PlanQuery(sql, s_.catalog.policy, s_.catalog.view, *s_.actions);
-  bool only_settings = !plan->statements.empty();
-  for (const PlannedStatementPtr& st : plan->statements) only_settings = only_settings && st->kind == StatementKind::kSet;
-  // SET alone stays possible, so that the session can set things back.
-  if (!s_.text_settings_refusal.empty() && !plan->refusal && !only_settings) {
+  if (!s_.text_settings_refusal.empty() && !plan->refusal && !OnlySettings(*plan)) {
     auto refused = std::make_shared<QueryPlan>(*plan);
     refused->refusal = s_.text_settings_refusal;
     return refused;

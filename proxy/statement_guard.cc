@@ -3,19 +3,16 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "policy/identifier.h"
 #include "policy/nesting_check.h"
 #include "protocol/message_tags.h"
 #include "protocol/message_writer.h"
 #include "protocol/string_view_bridge.h"
 
 namespace pgmask::proxy {
+
 std::string RefusalStatement(std::string_view message, std::string_view sqlstate) {
-  std::string literal = "E'";
-  for (char c : message) {
-    if (c == '\'' || c == '\\') literal.push_back(c);
-    literal.push_back(c);
-  }
-  literal.push_back('\'');
+  const std::string literal = policy::EscapeStringLiteral(message);
   std::string tag = "$pgmask$";
   while (literal.find(tag) != std::string::npos) tag.insert(1, "x");
   // `sqlstate` is one of pgmask's own constants: five characters from [0-9A-Z].

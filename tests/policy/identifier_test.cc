@@ -57,6 +57,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, QualifiedNameTest, testing::ValuesIn(kCases),
 
 TEST(IdentifierTest, QuotesOnlyWhenNeeded) {
   EXPECT_EQ(QuoteIdentifierIfNeeded("patients"), "patients");
+  EXPECT_EQ(EscapeStringLiteral(R"(it's a\b)"), R"(E'it''s a\\b')");
   EXPECT_EQ(QuoteIdentifierIfNeeded("Patients"), R"("Patients")");
   EXPECT_EQ(QuoteIdentifierIfNeeded(R"(a"b)"), R"("a""b")");
   EXPECT_EQ(*ParseIdentifier(QuoteIdentifierIfNeeded("Ops-Team")), "Ops-Team");
