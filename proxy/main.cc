@@ -38,6 +38,8 @@ serve options (each also a key of the --config YAML file; flags win):
   --token-key-file FILE       key for tokenize (else PGMASK_TOKEN_KEY)
   --hash-key-file FILE        key for hash (else PGMASK_HASH_KEY)
   --policy-poll SECONDS       how often the policy file is checked for changes (default 1)
+  --catalog-recheck SECONDS   how old a restricted session's catalog may grow before it looks
+                              for other connections' DDL (default 10)
   --audit-file PATH           audit trail file; --audit-key-file FILE (else PGMASK_AUDIT_KEY),
                               --audit-rotate-bytes N, --audit-on-failure block|allow, --audit-dsn DSN
                               (checked, not yet used: the session does not write records yet)
