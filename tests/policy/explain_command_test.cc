@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "tests/policy/analysis_fixture.h"
 
 namespace pgmask::policy {
@@ -15,7 +17,8 @@ namespace {
 class ExplainCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = ::testing::TempDir() + "explain_policy.yaml";
+    // ctest runs each test in its own process, several at once: one file per process.
+    path_ = ::testing::TempDir() + "explain_policy." + std::to_string(::getpid()) + ".yaml";
     std::ofstream(path_) << testing::PolicyText("deny");
   }
   void TearDown() override { std::remove(path_.c_str()); }
