@@ -7,6 +7,7 @@
 #include "proxy/audit_commands.h"
 #include "proxy/explain_cli.h"
 #include "proxy/policy_commands.h"
+#include "proxy/scan_cli.h"
 #include "proxy/serve_command.h"
 
 namespace {
@@ -21,6 +22,8 @@ Usage:
   pgmask audit verify [--audit-key-file FILE] [--live] FILE...
   pgmask audit who-accessed [--audit-key-file FILE] --table SCHEMA.TABLE --key VALUE FILE...
   pgmask audit break-glass [--audit-key-file FILE] --since TIME FILE...
+  pgmask scan --upstream HOST:PORT [--user USER] [--dbname DB] [--sample ROWS] [--table-timeout SECONDS]
+              [--policy FILE] [--json]     (exit 3: columns that look protected are not in FILE)
   pgmask --version
   pgmask --help
 
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
   if (command == "detokenize") return pgmask::proxy::RunDetokenize(rest);
   if (command == "audit") return pgmask::proxy::RunAudit(rest);
   if (command == "explain") return pgmask::proxy::RunExplain(rest);
+  if (command == "scan") return pgmask::proxy::RunScan(rest);
   std::cerr << "pgmask: unknown command \"" << command << "\"; see pgmask --help\n";
   return 2;
 }

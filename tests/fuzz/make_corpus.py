@@ -346,6 +346,16 @@ def sql():
         write("fuzz_sql", name, text.encode())
 
 
+# --- scan detectors: a type-family byte, the column name, then newline-separated values -------------
+def scan_detectors():
+    write("fuzz_scan_detectors", "email", b"\x00email\nada@example.com\nben@example.org\n\x00\n")
+    write("fuzz_scan_detectors", "notes",
+          b"\x00notes\nCall +1 415 555 2671 or mail a@b.co about 4111 1111 1111 1111.\n123-45-6789 E11.9\n")
+    write("fuzz_scan_detectors", "mixed",
+          b"\x00home\n221B Baker Street, London\nGB82 WEST 1234 5698 7654 32\n2001:db8::1/64\n")
+    write("fuzz_scan_detectors", "bare", b"\x01ssn\n123456789\n912345678\n")
+
+
 def main():
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
@@ -357,6 +367,7 @@ def main():
     copy_out()
     policies()
     sql()
+    scan_detectors()
 
 
 if __name__ == "__main__":
