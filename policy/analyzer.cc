@@ -319,7 +319,9 @@ void Analyzer::ClauseItem(const PgQuery__Node* node, const Scope& scope, const s
   if (node == nullptr) return;
   Restore<UsageClause> current(clause_, clause);
   Lineage lineage;
-  // ORDER BY 2, GROUP BY 1: an output column by position.
+  // ORDER BY 2, GROUP BY 1: an output column by position. Whether a constant here is one
+  // depends on its value, so the plan holds only for this text's constants.
+  if (node->node_case == PG_QUERY__NODE__NODE_A_CONST) out_.literal_sensitive = true;
   if (node->node_case == PG_QUERY__NODE__NODE_A_CONST && node->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
     const int position = node->a_const->ival->ival;
     if (position >= 1 && static_cast<size_t>(position) <= outputs.size()) lineage = outputs[position - 1].lineage;
@@ -503,7 +505,7 @@ void Analyzer::Setting(const PgQuery__VariableSetStmt& stmt) {
       std::vector<std::string> parts;
       bool literal = true;
       for (size_t i = 0; i < stmt.n_args; ++i) {
-        std::optional<std::string> text = ConstText(stmt.args[i]);
+        std::optional<std::string> text = Literal(stmt.args[i]);
         literal = literal && text.has_value();
         if (text) parts.push_back(*std::move(text));
       }

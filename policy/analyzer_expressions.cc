@@ -55,7 +55,8 @@ std::vector<std::string_view> Names(PgQuery__Node* const* nodes, size_t n) {
   return names;
 }
 
-std::optional<std::string> ConstText(const PgQuery__Node* node) {
+std::optional<std::string> Analyzer::Literal(const PgQuery__Node* node) {
+  out_.literal_sensitive = true;
   while (node != nullptr && node->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) node = node->type_cast->arg;
   if (node == nullptr || node->node_case != PG_QUERY__NODE__NODE_A_CONST || node->a_const->isnull) return std::nullopt;
   const PgQuery__AConst& c = *node->a_const;
@@ -332,8 +333,8 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
   }
   if (call.over != nullptr) Window(*call.over, scope);
   if (name == "set_config") {
-    const std::optional<std::string> setting = call.n_args > 0 ? ConstText(call.args[0]) : std::nullopt;
-    std::optional<std::string> value = call.n_args > 1 ? ConstText(call.args[1]) : std::nullopt;
+    const std::optional<std::string> setting = call.n_args > 0 ? Literal(call.args[0]) : std::nullopt;
+    std::optional<std::string> value = call.n_args > 1 ? Literal(call.args[1]) : std::nullopt;
     if (setting) {
       if (std::optional<std::string> reason = SettingChangeReason(*setting, value)) Refuse(*std::move(reason));
     } else if (!value || CouldBeSettingWord(*value)) {

@@ -107,6 +107,9 @@ class Analyzer {
   Lineage ColumnRef(const PgQuery__ColumnRef& ref, const Scope* scope);
   Lineage ColumnByName(const Scope* scope, std::string_view name, bool* resolved);
   bool TrustedFunction(std::string_view schema, std::string_view name, FunctionOrigin origin) const;
+  // The text of a constant (through casts), nullopt for anything else. Marks the statement
+  // literal-sensitive: every decision that looks at a constant must go through here.
+  std::optional<std::string> Literal(const PgQuery__Node* node);
 
   // Recording.
   void Use(UsageClause clause, bool equality_only, const Lineage& lineage);
@@ -157,7 +160,6 @@ class Restore {
 const RangeItem* FindItem(const Scope* scope, std::string_view schema, std::string_view name);
 Lineage WholeRow(const RangeItem& item);
 std::string FigureName(const PgQuery__Node* node);
-std::optional<std::string> ConstText(const PgQuery__Node* node);
 // The String nodes of a name list (funcname, operator name, column list).
 std::vector<std::string_view> Names(PgQuery__Node* const* nodes, size_t n);
 void RenameColumns(const PgQuery__Alias* alias, std::vector<RangeColumn>& columns);

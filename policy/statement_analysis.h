@@ -95,6 +95,9 @@ struct StatementAnalysis {
   // Relations the statement names that a complete catalog does not have, as written: created
   // since the catalog was read, or not existing at all.
   std::vector<std::string> unknown_relations;
+  // The analysis looked at a constant (ORDER BY 2, set_config's arguments, SET values): another
+  // text that differs only in its constants may be analysed differently.
+  bool literal_sensitive = false;
 };
 
 }  // namespace pgmask::policy

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "policy/analyzer.h"
+#include "policy/literal_free_text.h"
 #include "policy/sql_parse.h"
 #include "protocol/string_view_bridge.h"
 
@@ -12,6 +13,10 @@ namespace {
 
 // Bounded: past this many distinct plans the cache starts over.
 constexpr size_t kMaxCachedPlans = 4096;
+
+// Separates the key's prefix from the exact text or the literal-free text.
+constexpr char kExactText = '\1';
+constexpr char kLiteralFreeText = '\2';
 
 struct PlanCache {
   // Entries depend on the policy's indexes and on these snapshots; holding them keeps their
@@ -51,15 +56,36 @@ bool ChangesSettings(const policy::StatementAnalysis& a) {
   return a.kind == policy::StatementKind::kSet || !a.settings.empty();
 }
 
+// Statements whose plan can only depend on their constants where the analysis says so
+// (literal_sensitive); COPY's options, SET's values and every other utility's arguments are
+// read elsewhere too.
+bool ConstantsIgnored(const policy::StatementAnalysis& a) {
+  switch (a.kind) {
+    case policy::StatementKind::kSelect:
+    case policy::StatementKind::kInsert:
+    case policy::StatementKind::kUpdate:
+    case policy::StatementKind::kDelete:
+    case policy::StatementKind::kMerge:
+      return !a.literal_sensitive;
+    default:
+      return false;
+  }
+}
+
+// `literal_free` is set when every statement's plan holds for any values of its constants.
 QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const policy::CatalogView& catalog,
-                   const policy::EffectiveActions& actions) {
+                   const policy::EffectiveActions& actions, bool& literal_free) {
   auto plan = std::make_shared<QueryPlan>();
+  literal_free = false;
   auto parsed = policy::ParsedSql::Parse(sql);
   if (!parsed.ok()) {
     plan->refusal = policy::UnparsableRefusal();
     return plan;
   }
-  for (const policy::StatementAnalysis& a : policy::AnalyzeStatements(*parsed, policy, catalog)) {
+  const std::vector<policy::StatementAnalysis> analyses = policy::AnalyzeStatements(*parsed, policy, catalog);
+  literal_free = !analyses.empty();
+  for (const policy::StatementAnalysis& a : analyses) {
+    literal_free = literal_free && ConstantsIgnored(a);
     auto s = std::make_shared<PlannedStatement>();
     s->kind = a.kind;
     s->name = a.name;
@@ -128,7 +154,8 @@ QueryPlanPtr PlanQuery(std::string_view sql, const std::shared_ptr<const policy:
     cache.snapshots.clear();
     cache.policy = policy;
   }
-  // Key: snapshot address, actions, search_path, then the text.
+  // Key: snapshot address, actions, search_path, then the exact text or (for plans that hold
+  // whatever the constants) the text with its constants replaced.
   std::string& key = cache.key;
   key.clear();
   const policy::CatalogSnapshot* snapshot = catalog->snapshot().get();
@@ -138,19 +165,30 @@ QueryPlanPtr PlanQuery(std::string_view sql, const std::shared_ptr<const policy:
     key.append(schema);
     key.push_back('\0');
   }
-  key.push_back('\1');
+  const size_t prefix = key.size();
+  key.push_back(kExactText);
   key.append(sql);
-  const auto it = cache.entries.find(key);
-  if (it != cache.entries.end()) return it->second;
-  if (cache.entries.size() >= kMaxCachedPlans) {
+  if (const auto it = cache.entries.find(key); it != cache.entries.end()) return it->second;
+  // Statements repeated with other constants (WHERE id = 42) share the plan of the first one.
+  const std::optional<std::string> literal_free_text = policy::LiteralFreeText(sql);
+  std::string literal_free_key;
+  if (literal_free_text) {
+    literal_free_key.assign(key, 0, prefix);
+    literal_free_key.push_back(kLiteralFreeText);
+    literal_free_key.append(*literal_free_text);
+    if (const auto it = cache.entries.find(literal_free_key); it != cache.entries.end()) return it->second;
+  }
+  if (cache.entries.size() + 2 > kMaxCachedPlans) {
     cache.entries.clear();
     cache.snapshots.clear();
   }
   bool known = false;
   for (const auto& s : cache.snapshots) known = known || s.get() == snapshot;
   if (!known) cache.snapshots.push_back(catalog->snapshot());
-  QueryPlanPtr plan = Build(sql, *policy, *catalog, actions);
+  bool literal_free = false;
+  QueryPlanPtr plan = Build(sql, *policy, *catalog, actions, literal_free);
   cache.entries.emplace(key, plan);
+  if (literal_free && literal_free_text) cache.entries.emplace(std::move(literal_free_key), plan);
   return plan;
 }
 
