@@ -81,6 +81,12 @@ void WriteCancelRequest(std::string& out, CancelKey key) {
   w.End();
 }
 
+void WriteSslRequest(std::string& out) {
+  MessageWriter w(out);
+  w.BeginUntagged().Int32(static_cast<int32_t>(kSslRequestCode));
+  w.End();
+}
+
 void WriteTerminate(std::string& out) {
   MessageWriter w(out);
   w.Begin(FrontendTag(MessageType::kTerminate));

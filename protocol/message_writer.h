@@ -48,5 +48,7 @@ void WriteBackendKeyData(std::string& out, CancelKey key);
 void WriteCancelRequest(std::string& out, CancelKey key);
 // Terminate to an upstream server.
 void WriteTerminate(std::string& out);
+// SSLRequest to an upstream server.
+void WriteSslRequest(std::string& out);
 
 }  // namespace pgmask::protocol

@@ -33,8 +33,11 @@ bool IsKnownPath(std::string_view path) { return path == "/metrics" || path == "
 }  // namespace
 
 ReadinessCheck AuditSinkReadiness(const ProxyState& state) {
-  // The audit issue replaces this with a check that the configured sink can take a record now.
-  return {"audit", true, "not configured"};
+  if (state.audit == nullptr) return {"audit", true, "not configured"};
+  // A degraded sink under audit_on_failure block refuses protected statements: send clients to a
+  // replica whose trail is writable.
+  if (state.audit->degraded()) return {"audit", !state.audit->blocks(), "degraded: records are queued"};
+  return {"audit", true, "writable"};
 }
 
 AdminServer::AdminServer(ProxyState& state, asio::io_context& io) : state_(state), io_(io), acceptor_(io) {}

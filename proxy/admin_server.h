@@ -22,8 +22,8 @@ struct ReadinessCheck {
   std::string detail;
 };
 
-// The audit sink's readiness. Hook for the audit issue: until an audit sink exists this reports
-// "not configured" and ready.
+// The audit trail's readiness: not ready while a sink is degraded and audit_on_failure is block;
+// "not configured" (and ready) without a trail.
 ReadinessCheck AuditSinkReadiness(const ProxyState& state);
 
 class AdminServer {

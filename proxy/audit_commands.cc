@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "protocol/string_view_bridge.h"
 #include "proxy/audit_chain.h"
+#include "proxy/audit_pg_sink.h"
 #include "proxy/audit_queries.h"
 #include "proxy/audit_record.h"
 #include "proxy/audit_verify.h"
@@ -16,10 +17,10 @@ namespace {
 
 constexpr std::string_view kAuditUsage = R"(usage:
   pgmask audit verify [--audit-key-file FILE] [--live] FILE...
-  pgmask audit who-accessed [--audit-key-file FILE] --table SCHEMA.TABLE --key VALUE FILE...
-  pgmask audit break-glass [--audit-key-file FILE] --since TIME FILE...
+  pgmask audit who-accessed [--audit-key-file FILE] --table SCHEMA.TABLE --key VALUE (FILE...|--dsn DSN)
+  pgmask audit break-glass [--audit-key-file FILE] --since TIME (FILE...|--dsn DSN)
 The key comes from --audit-key-file or the PGMASK_AUDIT_KEY environment variable. FILE... are
-the trail's files in any order (audit.jsonl*). TIME: 2024-05-01T12:00:00Z, 2024-05-01, 24h, 7d.
+the trail's files in any order (audit.jsonl*); --dsn reads the audit database instead. TIME: 2024-05-01T12:00:00Z, 2024-05-01, 24h, 7d.
 verify exits 0 when the trail is intact, 1 on any fault; --live accepts a trail still being
 written (no shutdown seal yet).
 )";
@@ -91,12 +92,16 @@ int RunAuditCommand(const std::vector<std::string_view>& args, std::ostream& out
     err << kAuditUsage;
     return 2;
   }
-  if (p.dsn.has_value()) {
-    err << "pgmask audit: --dsn needs the PostgreSQL audit sink, which is not built yet; "
-           "give the trail's files\n";
+  if (p.dsn.has_value() && command == "verify") {
+    err << "pgmask audit verify: reads the trail's files; the audit database's rows carry the same "
+           "HMACs, query them with who-accessed or break-glass --dsn\n";
     return 2;
   }
-  if (p.files.empty()) {
+  if (p.dsn.has_value() && !p.files.empty()) {
+    err << "pgmask audit " << command << ": give either --dsn or the trail's files\n";
+    return 2;
+  }
+  if (!p.dsn.has_value() && p.files.empty()) {
     err << "pgmask audit " << command << ": name the trail's files\n" << kAuditUsage;
     return 2;
   }
@@ -114,12 +119,21 @@ int RunAuditCommand(const std::vector<std::string_view>& args, std::ostream& out
     PrintAuditVerifyReport(report, out);
     return report.ok() ? 0 : 1;
   }
+  AuditTexts texts;
+  if (p.dsn.has_value()) {
+    absl::StatusOr<AuditTexts> rows = ReadAuditTable(*p.dsn);
+    if (!rows.ok()) {
+      err << "pgmask audit " << command << ": " << ToStd(rows.status().message()) << "\n";
+      return 2;
+    }
+    for (auto& [proxy, lines] : *rows) texts.emplace_back(absl::StrFormat("audit database (proxy %s)", proxy), std::move(lines));
+  }
   if (command == "who-accessed") {
     if (!p.table.has_value() || !p.row_key.has_value() || p.table->empty()) {
       err << "pgmask audit who-accessed: needs --table SCHEMA.TABLE and --key VALUE\n";
       return 2;
     }
-    return RunWhoAccessed(p.files, *key, *p.table, *p.row_key, out, err);
+    return RunWhoAccessed(p.files, *key, *p.table, *p.row_key, out, err, texts);
   }
   absl::Time since;
   if (!p.since.has_value() || !ParseSince(*p.since, absl::Now(), since)) {
@@ -127,7 +141,7 @@ int RunAuditCommand(const std::vector<std::string_view>& args, std::ostream& out
            "or 7d)\n";
     return 2;
   }
-  return RunBreakGlassReport(p.files, *key, since, out, err);
+  return RunBreakGlassReport(p.files, *key, since, out, err, texts);
 }
 
 int RunAudit(const std::vector<std::string_view>& args) {

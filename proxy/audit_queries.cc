@@ -138,7 +138,7 @@ bool ParseSince(std::string_view text, absl::Time now, absl::Time& out) {
 
 int RunWhoAccessed(const std::vector<std::string>& files, const policy::Key& audit_key,
                    std::string_view table_arg, std::string_view row_key, std::ostream& out,
-                   std::ostream& err) {
+                   std::ostream& err, const AuditTexts& texts) {
   const std::string table = table_arg.find('.') == std::string_view::npos
                                 ? absl::StrFormat("public.%s", table_arg)
                                 : std::string(table_arg);
@@ -149,7 +149,7 @@ int RunWhoAccessed(const std::vector<std::string>& files, const policy::Key& aud
     return 2;
   }
   const std::string wanted = hasher->Hash(table, row_key);
-  const AuditTrail trail = ReadAuditTrail(files, *chain);
+  const AuditTrail trail = ReadAuditTrail(files, *chain, texts);
   size_t seen = 0;
   size_t possibly = 0;
   for (const AuditEntry& e : trail.entries) {
@@ -189,13 +189,14 @@ int RunWhoAccessed(const std::vector<std::string>& files, const policy::Key& aud
 }
 
 int RunBreakGlassReport(const std::vector<std::string>& files, const policy::Key& audit_key,
-                        absl::Time since, std::ostream& out, std::ostream& err) {
+                        absl::Time since, std::ostream& out, std::ostream& err,
+                        const AuditTexts& texts) {
   absl::StatusOr<AuditChain> chain = AuditChain::Create(audit_key, "");
   if (!chain.ok()) {
     err << "pgmask audit break-glass: cannot use the audit key\n";
     return 2;
   }
-  const AuditTrail trail = ReadAuditTrail(files, *chain);
+  const AuditTrail trail = ReadAuditTrail(files, *chain, texts);
   struct Session {
     std::string who;
     std::vector<const AuditEntry*> entries;

@@ -36,7 +36,7 @@ std::string AuditTrail::Where(const AuditEntry& e) const {
   return absl::StrFormat("%s:%d", files[e.file], e.line);
 }
 
-AuditTrail ReadAuditTrail(const std::vector<std::string>& files, AuditChain& chain) {
+AuditTrail ReadAuditTrail(const std::vector<std::string>& files, AuditChain& chain, const AuditTexts& texts) {
   struct FileEntries {
     std::string name;
     std::vector<AuditEntry> entries;
@@ -45,17 +45,25 @@ AuditTrail ReadAuditTrail(const std::vector<std::string>& files, AuditChain& cha
   };
   AuditTrail trail;
   std::vector<FileEntries> read;
-  for (size_t f = 0; f < files.size(); ++f) {
-    std::ifstream in(files[f], std::ios::binary);
-    if (!in) {
-      trail.unreadable.push_back(absl::StrFormat("%s: cannot open", files[f]));
-      continue;
+  for (size_t f = 0; f < files.size() + texts.size(); ++f) {
+    std::string name;
+    std::string content;
+    if (f < files.size()) {
+      name = files[f];
+      std::ifstream in(files[f], std::ios::binary);
+      if (!in) {
+        trail.unreadable.push_back(absl::StrFormat("%s: cannot open", files[f]));
+        continue;
+      }
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      content = buffer.str();
+    } else {
+      name = texts[f - files.size()].first;
+      content = texts[f - files.size()].second;
     }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    const std::string content = buffer.str();
     FileEntries fe;
-    fe.name = files[f];
+    fe.name = name;
     fe.given = f;
     size_t pos = 0;
     size_t line_no = 0;

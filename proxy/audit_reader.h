@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proxy/audit_chain.h"
@@ -29,7 +30,11 @@ struct AuditTrail {
   std::string Where(const AuditEntry& e) const;  // "FILE:LINE"
 };
 
-AuditTrail ReadAuditTrail(const std::vector<std::string>& files, AuditChain& chain);
+// Trail text that did not come from a file (the PostgreSQL sink's rows): (name, lines).
+using AuditTexts = std::vector<std::pair<std::string, std::string>>;
+
+// `files` are read from disk; `texts` are taken as if each were a file of that name.
+AuditTrail ReadAuditTrail(const std::vector<std::string>& files, AuditChain& chain, const AuditTexts& texts = {});
 
 // Field accessors that tolerate absent or mistyped fields.
 std::string AuditString(const AuditLine& line, std::string_view name);

@@ -4,10 +4,12 @@
 #include <memory>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "protocol/message_writer.h"
 #include "protocol/messages.h"
 #include "protocol/string_view_bridge.h"
+#include "proxy/break_glass.h"
 #include "proxy/log.h"
 #include "proxy/statement_guard.h"
 
@@ -35,7 +37,12 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   plan_.reset();
   refused_ = false;
   const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
-  if (!s_.all_clear) {
+  if (s_.break_glass.has_value() && s_.between_statements()) ExpireBreakGlass(s_);
+  std::optional<Verdict> break_glass;
+  if (type == MessageType::kQuery && s_.policy_enabled()) break_glass = BreakGlass(body, out);
+  if (break_glass) {
+    verdict = *break_glass;
+  } else if (!s_.all_clear) {
     switch (type) {
       case MessageType::kQuery:
       case MessageType::kParse:
@@ -70,9 +77,11 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
   PendingResponses& pending = s_.pending;
   switch (type) {
     case MessageType::kQuery:
+      pending.AllStatementsRedefined();  // PREPARE, DEALLOCATE, DISCARD
       pending.Push(PendingKind::kQuery);
       pending.back().plan = plan_;
       pending.back().refused = refused_;
+      if (s_.audit != nullptr) pending.back().arrived = absl::Now();
       break;
     case MessageType::kFunctionCall:
       pending.Push(PendingKind::kFunctionCall);
@@ -81,7 +90,12 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
     case MessageType::kParse: {
       pending.Push(PendingKind::kParse);
       const auto parse = protocol::ParseParse(body);
-      if (parse.ok()) pending.back().name = std::string(parse->statement);
+      if (parse.ok()) {
+        pending.back().name = std::string(parse->statement);
+        pending.StatementRedefined(parse->statement);
+      } else {
+        pending.AllStatementsRedefined();
+      }
       if (refused_) {
         pending.back().statement = PlannedStatement::Refused();
       } else if (plan_ != nullptr) {
@@ -96,9 +110,11 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
     case MessageType::kBind: {
       const auto bind = protocol::ParseBind(body);
       const std::string_view portal = bind.ok() ? bind->portal : std::string_view();
-      pending.MarkBound(portal);
+      const std::string_view statement = bind.ok() ? bind->statement : std::string_view();
+      pending.MarkBound(portal, statement, bind.ok() ? bind->result_formats : protocol::FormatCodes());
       pending.Push(PendingKind::kBind, portal);
-      if (bind.ok()) pending.back().name = std::string(bind->statement);
+      pending.back().name = std::string(statement);
+      pending.back().definition = pending.DefinitionOf(statement);
       break;
     }
     case MessageType::kDescribe: {
@@ -114,7 +130,8 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
     case MessageType::kExecute: {
       const auto execute = protocol::ParseExecute(body);
       const std::string_view portal = execute.ok() ? execute->portal : std::string_view();
-      if (!s_.all_clear && !pending.described(portal)) {
+      ColumnsPtr known = s_.all_clear || pending.described(portal) ? nullptr : pending.KnownColumns(portal);
+      if (!s_.all_clear && !pending.described(portal) && known == nullptr) {
         const size_t start = out.scratch().size();
         protocol::MessageWriter w(out.scratch());
         w.Begin(protocol::FrontendTag(MessageType::kDescribe)).Int8('P').CString(portal);
@@ -124,13 +141,18 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
         pending.Push(PendingKind::kDescribePortal, portal, /*injected=*/true);
       }
       pending.Push(PendingKind::kExecute, portal);
+      pending.back().columns = std::move(known);
+      if (s_.audit != nullptr) pending.back().arrived = absl::Now();
       break;
     }
     case MessageType::kClose: {
       const auto target = protocol::ParseDescribeOrClose(body);
       const bool portal = target.ok() && target->kind == 'P';
       if (portal) pending.ForgetPortal(target->name);
-      if (target.ok() && !portal) s_.refused_statements.erase(ToAbsl(target->name));
+      if (target.ok() && !portal) {
+        s_.refused_statements.erase(ToAbsl(target->name));
+        pending.StatementRedefined(target->name);
+      }
       pending.Push(PendingKind::kClose, portal ? target->name : std::string_view(), false, portal);
       if (target.ok()) pending.back().name = std::string(target->name);
       break;
@@ -163,6 +185,49 @@ void ClientSink::Track(MessageType type) {
   }
 }
 
+
+std::optional<Verdict> ClientSink::BreakGlass(protocol::Bytes body, OutputBatch& out) {
+  if (s_.catalog.policy == nullptr || !s_.catalog.policy->break_glass().has_value()) return std::nullopt;
+  const auto query = protocol::ParseQuery(body);
+  if (!query.ok()) return std::nullopt;
+  BreakGlassCommand command = ParseBreakGlassCommand(*query);
+  std::optional<std::string> refusal;
+  switch (command.kind) {
+    case BreakGlassCommand::Kind::kNone:
+      return std::nullopt;
+    case BreakGlassCommand::Kind::kInvalid:
+      refusal = std::move(command.problem);
+      break;
+    case BreakGlassCommand::Kind::kStart:
+    case BreakGlassCommand::Kind::kEnd:
+      // Actions change only where no result is in flight (the masker starts over).
+      if (!s_.between_statements()) {
+        refusal = "pgmask: break-glass can only change while no other statement is in progress";
+      } else if (command.kind == BreakGlassCommand::Kind::kStart) {
+        refusal = StartBreakGlass(s_, std::move(command.reason));
+      } else {
+        EndBreakGlass(s_, "reset");
+      }
+      break;
+  }
+  if (refusal) {
+    Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, *refusal);
+    s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+    if (s_.audit != nullptr) s_.audit->RecordRefusal(s_, QueryPlan{}, *query, AuditProtocol::kSimple, kPermissionDenied);
+    const size_t start = out.scratch().size();
+    AppendRefusalQuery(*refusal, out.scratch());
+    out.EmitCommitted(start);
+    refused_ = true;
+    return Verdict::kDrop;
+  }
+  // PostgreSQL keeps pgmask.break_glass as a placeholder setting; its answer reads nothing.
+  auto plan = std::make_shared<QueryPlan>();
+  auto set = std::make_shared<PlannedStatement>();
+  set->kind = StatementKind::kSet;
+  plan->statements.push_back(std::move(set));
+  plan_ = std::move(plan);
+  return Verdict::kForward;
+}
 
 bool ClientSink::RefreshDue() const {
   if (s_.catalog_stale || s_.proxy.policies.generation() != s_.policy_generation) return true;
@@ -209,23 +274,37 @@ std::optional<protocol::CopyOptions> CopyOptionsOf(const policy::CopyToClient& c
 
 }  // namespace
 
-void ClientSink::DescribeCopy(const policy::CopyToClient& copy, OutputBatch& out) {
-  // The server describes a SELECT with the COPY's columns; its answer is pgmask's alone.
+QueryPlanPtr ClientSink::DescribeCopy(const QueryPlan& plan, bool extended, OutputBatch& out) {
+  auto description = std::make_shared<CopyDescription>();
+  description->options = CopyOptionsOf(*plan.copy);
+  QueryPlanPtr described = WithCopyDescription(plan, description);
+  PlannedStatementPtr copy_statement;
+  for (const PlannedStatementPtr& st : described->statements) {
+    if (st->copy != nullptr) copy_statement = st;
+  }
+  // The server describes a SELECT with the COPY's columns; its answers are pgmask's alone. A
+  // simple Query comes between Syncs, so the Describe gets a Sync of its own. Inside the client's
+  // extended-protocol batch a Sync would end its implicit transaction, so the Describe rides in
+  // the batch instead, under a name of its own that it closes again (the unnamed statement may
+  // be the client's), and an error it gets is the client's error too.
+  const std::string_view name = extended ? kCopyDescribeStatement : std::string_view();
   const size_t start = out.scratch().size();
   protocol::MessageWriter w(out.scratch());
-  w.Begin(protocol::FrontendTag(MessageType::kParse)).CString("").CString(copy.describe_sql).Int16(0);
+  w.Begin(protocol::FrontendTag(MessageType::kParse)).CString(name).CString(plan.copy->describe_sql).Int16(0);
   w.End();
-  w.Begin(protocol::FrontendTag(MessageType::kDescribe)).Int8('S').CString("");
+  w.Begin(protocol::FrontendTag(MessageType::kDescribe)).Int8('S').CString(name);
   w.End();
-  w.Begin(protocol::FrontendTag(MessageType::kSync));
+  w.Begin(protocol::FrontendTag(extended ? MessageType::kClose : MessageType::kSync));
+  if (extended) w.Int8('S').CString(name);
   w.End();
   out.EmitCommitted(start);
   s_.pending.Push(PendingKind::kParse, {}, /*injected=*/true);
   s_.pending.Push(PendingKind::kDescribeStatement, {}, /*injected=*/true);
-  s_.pending.Push(PendingKind::kSync, {}, /*injected=*/true);
-  s_.copy_options = CopyOptionsOf(copy);
-  s_.copy_fields.reset();
+  s_.pending.back().statement = copy_statement;
+  s_.pending.Push(extended ? PendingKind::kClose : PendingKind::kSync, {}, /*injected=*/true);
+  if (extended) s_.pending.back().name = std::string(name);
   s_.copy_rewriter.reset();
+  return described;
 }
 
 Verdict ClientSink::NullBindIfRefused(protocol::Bytes body, OutputBatch& out) {
@@ -301,19 +380,16 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
   s_.catalog_read_for_message = false;
   if (!refusal && !plan->copy_error.empty()) refusal = "pgmask: " + plan->copy_error;
   if (!refusal) {
-    plan_ = plan;
-    // COPY TO STDOUT sends no RowDescription: describe its columns first. Through the extended
-    // protocol there is no safe point to do so, and its data is refused when it comes.
-    if (plan->copy && !parse) {
-      DescribeCopy(*plan->copy, out);
-      for (const PlannedStatementPtr& st : plan->statements) {
-        if (st->kind == StatementKind::kCopyTo) s_.copy_statement = st;
-      }
-    }
+    if (s_.audit != nullptr) plan = SessionAudit::WithTexts(plan, sql);
+    // COPY TO STDOUT sends no RowDescription: describe its columns first.
+    plan_ = plan->copy ? DescribeCopy(*plan, parse.has_value(), out) : plan;
     return Verdict::kForward;
   }
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, *refusal);
   s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+  if (s_.audit != nullptr && sqlstate == kPermissionDenied) {
+    s_.audit->RecordRefusal(s_, *plan, sql, parse ? AuditProtocol::kExtended : AuditProtocol::kSimple, sqlstate);
+  }
   refused_ = true;
   const size_t start = out.scratch().size();
   if (parse) {

@@ -4,11 +4,17 @@
 // by pgmask's refusal, the others carry their plan to the server side, where rows are masked.
 #pragma once
 
+#include <optional>
+
 #include "policy/copy_statement.h"
 #include "proxy/frame_pump.h"
 #include "proxy/session_state.h"
 
 namespace pgmask::proxy {
+
+// The prepared statement pgmask describes a COPY through in the extended protocol: a dot keeps
+// it apart from the names drivers generate.
+inline constexpr std::string_view kCopyDescribeStatement = "pgmask.copy_columns";
 
 class ClientSink final : public FrameSink {
  public:
@@ -28,9 +34,14 @@ class ClientSink final : public FrameSink {
   // The plan of the statements in `sql` for this session, with its named state resolved.
   QueryPlanPtr Plan(std::string_view sql);
 
-  void DescribeCopy(const policy::CopyToClient& copy, OutputBatch& out);
+  // Sends pgmask's Describe of the COPY TO STDOUT in `plan` (a Query's, or with `extended` a
+  // Parse's) and returns the plan whose COPY statement receives the columns.
+  QueryPlanPtr DescribeCopy(const QueryPlan& plan, bool extended, OutputBatch& out);
   Verdict NullBindIfRefused(protocol::Bytes body, OutputBatch& out);
   Verdict Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out);
+  // A simple Query that starts, ends or names break-glass (proxy/break_glass.h): forwarded or
+  // refused; nullopt for every other message.
+  std::optional<Verdict> BreakGlass(protocol::Bytes body, OutputBatch& out);
   void Track(protocol::MessageType type);
   // Records what the server will answer; before an Execute of a portal nobody described, adds
   // pgmask's own Describe so the rows can be masked by their columns.

@@ -59,7 +59,7 @@ const std::vector<boost::asio::const_buffer>& OutputBatch::Buffers() {
 }
 
 awaitable<FramePump::Readiness> FramePump::WaitReadable() {
-  auto [ec] = co_await source_.async_wait(tcp::socket::wait_read, kUseTuple);
+  auto [ec] = co_await source_.socket().async_wait(tcp::socket::wait_read, kUseTuple);
   if (ec == asio::error::operation_aborted && wake_requested_) {
     wake_requested_ = false;
     co_return Readiness::kWoken;
@@ -72,6 +72,10 @@ awaitable<FramePump::Readiness> FramePump::WaitReadable() {
 }
 
 awaitable<bool> FramePump::ReadSome(size_t want_total) {
+  if (source_.tls()) {
+    const bool more = co_await ReadSomeTls(want_total);
+    co_return more;
+  }
   // Wait for readiness before taking a buffer, so an idle session holds none.
   if (!last_read_filled_) {
     if (buffer_.empty()) out_.ReleaseMemory();
@@ -81,7 +85,7 @@ awaitable<bool> FramePump::ReadSome(size_t want_total) {
   for (;;) {
     std::span<uint8_t> space = buffer_.PrepareWrite(std::max(want_total, buffer_.size() + 1));
     boost::system::error_code ec;
-    const size_t n = source_.read_some(asio::buffer(space.data(), space.size()), ec);
+    const size_t n = source_.socket().read_some(asio::buffer(space.data(), space.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       buffer_.Consume(0);  // gives the storage back if nothing is held
       const Readiness r = co_await WaitReadable();
@@ -94,15 +98,36 @@ awaitable<bool> FramePump::ReadSome(size_t want_total) {
       co_return false;
     }
     buffer_.Commit(n);
+    ++reads_;
     last_read_filled_ = n == space.size();
     co_return true;
   }
 }
 
+awaitable<bool> FramePump::ReadSomeTls(size_t want_total) {
+  // Decrypted bytes can wait inside OpenSSL while the socket shows nothing to read, so TLS
+  // sessions read directly instead of waiting for readiness first (and hold a buffer while idle).
+  std::span<uint8_t> space = buffer_.PrepareWrite(std::max(want_total, buffer_.size() + 1));
+  auto [ec, n] = co_await source_.ReadTls(space);
+  if (ec == asio::error::operation_aborted && wake_requested_) {
+    wake_requested_ = false;
+    buffer_.Consume(0);
+    co_return true;
+  }
+  if (ec) {
+    buffer_.Consume(0);
+    last_error_ = ec == asio::ssl::error::stream_truncated ? asio::error::eof : ec;
+    co_return false;
+  }
+  buffer_.Commit(n);
+  ++reads_;
+  co_return true;
+}
+
 void FramePump::Wake() {
   wake_requested_ = true;
   boost::system::error_code ignored;
-  source_.cancel(ignored);
+  source_.socket().cancel(ignored);
 }
 
 void FramePump::Release() {
@@ -206,7 +231,7 @@ size_t FramePump::Process(FrameSink& sink, bool& stop, PumpResult& result) {
   return pos;
 }
 
-awaitable<PumpResult> FramePump::Relay(tcp::socket& destination, FrameSink& sink, WriterLock* lock) {
+awaitable<PumpResult> FramePump::Relay(Stream& destination, FrameSink& sink, WriterLock* lock) {
   for (;;) {
     bool stop = false;
     PumpResult result{PumpEnd::kStopped, {}};
@@ -216,7 +241,7 @@ awaitable<PumpResult> FramePump::Relay(tcp::socket& destination, FrameSink& sink
       if (lock != nullptr) {
         co_await lock->Lock();
       }
-      auto [ec, n] = co_await asio::async_write(destination, out_.Buffers(), kUseTuple);
+      auto [ec, n] = co_await destination.Write(out_.Buffers());
       if (lock != nullptr) lock->Unlock();
       out_.Clear();
       if (ec) {

@@ -1,4 +1,4 @@
-// Moves protocol frames from one socket to another. Complete frames are shown to a FrameSink that
+// Moves protocol frames from one stream (socket or TLS) to another. Complete frames are shown to a FrameSink that
 // decides what to forward; frames the sink does not need whole are streamed through as they arrive,
 // so a large pass-through message never has to fit in memory. Forwarded bytes are written straight
 // from the read buffer, never copied.
@@ -14,6 +14,7 @@
 #include "protocol/frame_decoder.h"
 #include "proxy/asio.h"
 #include "proxy/buffer_pool.h"
+#include "proxy/stream.h"
 #include "proxy/writer_lock.h"
 
 namespace pgmask::proxy {
@@ -82,7 +83,7 @@ struct PumpResult {
 
 class FramePump {
  public:
-  FramePump(tcp::socket& source, protocol::Direction direction, uint32_t max_body_size)
+  FramePump(Stream& source, protocol::Direction direction, uint32_t max_body_size)
       : source_(source), decoder_(direction, max_body_size) {}
 
   // Buffered bytes not yet consumed.
@@ -103,7 +104,7 @@ class FramePump {
 
   // Relays frames to `destination` until the source ends or the sink stops. A lock, when given,
   // is held around each write so that others can write whole messages between batches.
-  awaitable<PumpResult> Relay(tcp::socket& destination, FrameSink& sink, WriterLock* lock);
+  awaitable<PumpResult> Relay(Stream& destination, FrameSink& sink, WriterLock* lock);
 
   // False while a streamed frame is partly forwarded or a write was cut short: nothing else may
   // be written to the destination then.
@@ -114,6 +115,8 @@ class FramePump {
   // Ends a hold (Verdict::kHold): the held frame is offered to the sink again. Harmless when
   // nothing is held.
   void Release();
+  // Reads that brought bytes, so far: a watchdog compares two samples to see activity.
+  uint64_t reads() const { return reads_; }
   const boost::system::error_code& last_error() const { return last_error_; }
   const protocol::FrameDecoder& decoder() const { return decoder_; }
 
@@ -123,17 +126,19 @@ class FramePump {
   awaitable<void> WaitForRelease();
   // Reads once into the buffer, waiting for readiness first when nothing is pending.
   awaitable<bool> ReadSome(size_t want_total);
+  awaitable<bool> ReadSomeTls(size_t want_total);
   // Walks the buffered frames into `out_`. Returns how many bytes were used, and a result when the
   // pump must end.
   size_t Process(FrameSink& sink, bool& stop, PumpResult& result);
 
-  tcp::socket& source_;
+  Stream& source_;
   protocol::FrameDecoder decoder_;
   IoBuffer buffer_;
   OutputBatch out_;
   size_t stream_remaining_ = 0;
   size_t need_ = 0;  // bytes the frame at the front needs to be whole
   bool last_read_filled_ = false;
+  uint64_t reads_ = 0;
   bool write_failed_ = false;
   bool wake_requested_ = false;
   bool held_ = false;

@@ -38,6 +38,7 @@ std::string_view StatementRefusalLabel(StatementRefusal reason) {
   switch (reason) {
     case StatementRefusal::kStatement: return "statement";
     case StatementRefusal::kDeniedResult: return "denied_result";
+    case StatementRefusal::kAuditUnavailable: return "audit_unavailable";
     case StatementRefusal::kCount: break;
   }
   return "other";
@@ -124,6 +125,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Help("Audit records that could not be written")
                          .Register(r)
                          .Add({});
+  audit_degraded_ = &BuildGauge()
+                        .Name("pgmask_audit_degraded")
+                        .Help("1 while an audit sink cannot write (records queued; protected statements refused with audit_on_failure block)")
+                        .Register(r)
+                        .Add({});
 
   auto& reloads = BuildCounter()
                       .Name("pgmask_policy_reloads_total")

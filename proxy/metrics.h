@@ -47,6 +47,7 @@ std::string_view RefusedConnectionLabel(RefusedConnection reason);
 enum class StatementRefusal {
   kStatement,     // the analysis refused the statement before PostgreSQL ran it
   kDeniedResult,  // the RowDescription showed a `deny` column the analysis missed (the backstop)
+  kAuditUnavailable,  // its audit record could not be made durable (audit_on_failure block)
   kCount,
 };
 std::string_view StatementRefusalLabel(StatementRefusal reason);
@@ -75,9 +76,11 @@ class Metrics {
   // cache the pointer (one per masker), never look it up per row.
   prometheus::Counter* CellsMasked(std::string_view classification, std::string_view mask_function);
 
-  // For the audit issue: one record durably written, or one that could not be.
-  void AuditRecordWritten() { audit_records_->Increment(); }
-  void AuditRecordFailed() { audit_failures_->Increment(); }
+  // Audit records durably written, or that could not be; whether an audit sink is degraded
+  // (records queued, protected statements refused under audit_on_failure block).
+  void AuditRecordsWritten(uint64_t n) { audit_records_->Increment(static_cast<double>(n)); }
+  void AuditRecordsFailed(uint64_t n) { audit_failures_->Increment(static_cast<double>(n)); }
+  void AuditDegraded(bool degraded) { audit_degraded_->Set(degraded ? 1 : 0); }
 
   prometheus::Histogram* statement_overhead() { return statement_overhead_; }
 
@@ -98,6 +101,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* cells_masked_;
   prometheus::Counter* audit_records_;
   prometheus::Counter* audit_failures_;
+  prometheus::Gauge* audit_degraded_;
   prometheus::Counter* policy_reloads_ok_;
   prometheus::Counter* policy_reloads_rejected_;
   prometheus::Family<prometheus::Gauge>* policy_info_;

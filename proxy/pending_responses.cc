@@ -17,20 +17,81 @@ void PendingResponses::Pop() {
   }
 }
 
-void PendingResponses::DropUntilSync() {
+bool PendingResponses::DropUntilSync() {
   while (!empty() && front().kind != PendingKind::kSync) Pop();
+  return empty() || !front().injected;
 }
 
 bool PendingResponses::described(std::string_view portal) const {
-  const auto it = described_.find(ToAbsl(portal));
-  return it != described_.end() && it->second;
+  const auto it = bound_.find(ToAbsl(portal));
+  return it != bound_.end() && it->second.described;
 }
 
-void PendingResponses::MarkBound(std::string_view portal) { described_[ToAbsl(portal)] = false; }
+void PendingResponses::MarkBound(std::string_view portal, std::string_view statement,
+                                 protocol::FormatCodes result_formats) {
+  BoundPortal& bound = bound_[ToAbsl(portal)];
+  bound.described = false;
+  bound.columns.reset();
+  const auto known = statement_columns_.find(ToAbsl(statement));
+  if (known == statement_columns_.end() || known->second.definition != DefinitionOf(statement)) return;
+  const std::vector<protocol::FieldDescription>& fields = *known->second.columns;
+  bool same_formats = true;
+  for (size_t i = 0; i < fields.size(); ++i) same_formats = same_formats && fields[i].format == result_formats.ForColumn(i);
+  if (same_formats) {
+    bound.columns = known->second.columns;
+    return;
+  }
+  auto reformatted = std::make_shared<std::vector<protocol::FieldDescription>>(fields);
+  for (size_t i = 0; i < reformatted->size(); ++i) (*reformatted)[i].format = result_formats.ForColumn(i);
+  bound.columns = std::move(reformatted);
+}
 
-void PendingResponses::MarkDescribed(std::string_view portal) { described_[ToAbsl(portal)] = true; }
+void PendingResponses::MarkDescribed(std::string_view portal) { bound_[ToAbsl(portal)].described = true; }
 
-void PendingResponses::ForgetPortal(std::string_view portal) { described_.erase(ToAbsl(portal)); }
+void PendingResponses::ForgetPortal(std::string_view portal) { bound_.erase(ToAbsl(portal)); }
+
+ColumnsPtr PendingResponses::KnownColumns(std::string_view portal) const {
+  const auto it = bound_.find(ToAbsl(portal));
+  return it == bound_.end() ? nullptr : it->second.columns;
+}
+
+void PendingResponses::StatementRedefined(std::string_view statement) {
+  definitions_[ToAbsl(statement)] = ++last_definition_;
+  statement_columns_.erase(ToAbsl(statement));
+}
+
+void PendingResponses::AllStatementsRedefined() {
+  definitions_.clear();
+  statement_columns_.clear();
+  unparsed_definition_ = ++last_definition_;
+}
+
+uint64_t PendingResponses::DefinitionOf(std::string_view statement) const {
+  const auto it = definitions_.find(ToAbsl(statement));
+  return it == definitions_.end() ? unparsed_definition_ : it->second;
+}
+
+void PendingResponses::PortalBound(const std::string& portal, const std::string& statement, uint64_t definition) {
+  HeldStatement& held = server_portals_[portal];
+  held.statement = statement;
+  held.definition = definition;
+}
+
+void PendingResponses::PortalClosed(const std::string& portal) { server_portals_.erase(portal); }
+
+void PendingResponses::RecordStatementColumns(const std::string& portal,
+                                              const std::vector<protocol::FieldDescription>& fields) {
+  const auto held = server_portals_.find(portal);
+  // Answers about a statement the client has defined again since describe the old one.
+  if (held == server_portals_.end() || held->second.definition != DefinitionOf(held->second.statement)) return;
+  StatementColumns& known = statement_columns_[held->second.statement];
+  if (known.definition == held->second.definition && known.columns != nullptr) return;
+  auto columns = std::make_shared<std::vector<protocol::FieldDescription>>(fields);
+  // The names point into a message buffer that is about to be reused; the plan needs none.
+  for (protocol::FieldDescription& f : *columns) f.name = {};
+  known.definition = held->second.definition;
+  known.columns = std::move(columns);
+}
 
 void PendingResponses::DropPortalFields(const std::string& portal) { portal_fields_.erase(portal); }
 
@@ -45,6 +106,11 @@ void PendingResponses::SetPortalFields(const std::string& portal,
 const std::vector<protocol::FieldDescription>* PendingResponses::PortalFields(const std::string& portal) const {
   const auto it = portal_fields_.find(portal);
   return it == portal_fields_.end() ? nullptr : &it->second;
+}
+
+const std::vector<protocol::FieldDescription>* PendingResponses::ExecuteColumns(const PendingResponse& execute) const {
+  const std::vector<protocol::FieldDescription>* fields = PortalFields(execute.portal);
+  return fields != nullptr ? fields : execute.columns.get();
 }
 
 }  // namespace pgmask::proxy

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "protocol/messages.h"
 #include "proxy/query_plan.h"
 
@@ -29,6 +31,8 @@ enum class PendingKind : uint8_t {
   kSync,           // ReadyForQuery
 };
 
+using ColumnsPtr = std::shared_ptr<const std::vector<protocol::FieldDescription>>;
+
 struct PendingResponse {
   PendingKind kind;
   bool injected = false;      // pgmask's own Describe: its answer is not forwarded
@@ -40,6 +44,12 @@ struct PendingResponse {
   QueryPlanPtr plan;              // kQuery
   PlannedStatementPtr statement;  // kParse: what the statement will hold once ParseComplete says so
   bool refused = false;           // kQuery/kFunctionCall replaced by pgmask's refusal
+  absl::Time arrived;             // kQuery/kExecute of an audited session: when the client sent it
+  // kBind: the definition (see PendingResponses::DefinitionOf) the statement had when bound.
+  uint64_t definition = 0;
+  // kExecute: the portal's columns, known from an earlier Describe of a portal of the same
+  // statement, so no Describe of pgmask's own was needed.
+  ColumnsPtr columns;
 };
 
 class PendingResponses {
@@ -50,25 +60,65 @@ class PendingResponses {
   PendingResponse& back() { return items_.back(); }
   void Pop();
   // After an ErrorResponse in the extended protocol the server skips everything up to Sync.
-  void DropUntilSync();
+  // True when that Sync is the client's (not one pgmask added), sent or still to come.
+  bool DropUntilSync();
 
   // Client side: whether a Describe of `portal` has been sent since its last Bind.
   bool described(std::string_view portal) const;
-  void MarkBound(std::string_view portal);
+  // Client side: `portal` was bound to `statement` with these result formats. When the
+  // statement's columns are known for its current definition, the portal's are too.
+  void MarkBound(std::string_view portal, std::string_view statement, protocol::FormatCodes result_formats);
   void MarkDescribed(std::string_view portal);
   void ForgetPortal(std::string_view portal);
+  // Client side: the columns `portal` will return, when known without a Describe; else null.
+  ColumnsPtr KnownColumns(std::string_view portal) const;
+
+  // Prepared statements' result columns, learnt from the Describe of one of their portals, so
+  // that Executes of later portals need no Describe of pgmask's own: PostgreSQL never changes a
+  // prepared statement's result columns (it raises "cached plan must not change result type").
+  // A name's definition changes when the client sends a Parse or Close of it (client side), and
+  // every name's when it sends a simple Query, which may PREPARE, DEALLOCATE or DISCARD.
+  void StatementRedefined(std::string_view statement);
+  void AllStatementsRedefined();
+  uint64_t DefinitionOf(std::string_view statement) const;
+  // Server side: BindComplete confirmed that `portal` holds `statement` under `definition`.
+  void PortalBound(const std::string& portal, const std::string& statement, uint64_t definition);
+  void PortalClosed(const std::string& portal);
+  // Server side: a Describe of `portal` returned `fields`: they are its statement's columns,
+  // kept while the statement keeps the definition it had when the portal was bound.
+  void RecordStatementColumns(const std::string& portal, const std::vector<protocol::FieldDescription>& fields);
   // Server side: a portal was re-bound or closed; its old description no longer applies.
   void DropPortalFields(const std::string& portal);
 
   // Server side: the fields of a portal's RowDescription (names dropped), empty for NoData.
   void SetPortalFields(const std::string& portal, const std::vector<protocol::FieldDescription>& fields);
   const std::vector<protocol::FieldDescription>* PortalFields(const std::string& portal) const;
+  // Server side: the columns of the rows a kExecute returns: its portal's description, or the
+  // ones known from its statement; null when neither is known.
+  const std::vector<protocol::FieldDescription>* ExecuteColumns(const PendingResponse& execute) const;
 
  private:
   std::vector<PendingResponse> items_;
   size_t head_ = 0;
-  absl::flat_hash_map<std::string, bool> described_;
+  struct BoundPortal {
+    bool described = false;
+    ColumnsPtr columns;  // known from the statement, with this portal's formats
+  };
+  struct HeldStatement {
+    std::string statement;
+    uint64_t definition = 0;
+  };
+  struct StatementColumns {
+    uint64_t definition = 0;
+    ColumnsPtr columns;
+  };
+  absl::flat_hash_map<std::string, BoundPortal> bound_;             // client side, by portal
+  absl::flat_hash_map<std::string, HeldStatement> server_portals_;  // server side, by portal
   absl::flat_hash_map<std::string, std::vector<protocol::FieldDescription>> portal_fields_;
+  absl::flat_hash_map<std::string, uint64_t> definitions_;  // names Parsed or Closed since the last Query
+  uint64_t last_definition_ = 0;
+  uint64_t unparsed_definition_ = 0;  // every other name's, since the last Query
+  absl::flat_hash_map<std::string, StatementColumns> statement_columns_;
 };
 
 }  // namespace pgmask::proxy

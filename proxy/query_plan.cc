@@ -91,6 +91,7 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
     s->name = a.name;
     s->decision = policy::Decide(a, policy, actions);
     s->touches_protected = Touches(a);
+    s->audit_columns = AuditColumnRefsOf(a);
     s->changes_settings = ChangesSettings(a);
     s->search_path = catalog.search_path();
     if (!plan->refusal && s->decision.refusal) plan->refusal = s->decision.refusal;
@@ -125,6 +126,18 @@ QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan) {
   }
   copy->touches_protected = true;
   return copy;
+}
+
+QueryPlanPtr WithCopyDescription(const QueryPlan& plan, std::shared_ptr<CopyDescription> copy) {
+  auto described = std::make_shared<QueryPlan>(plan);
+  for (PlannedStatementPtr& s : described->statements) {
+    if (s->kind != policy::StatementKind::kCopyTo) continue;
+    auto own = std::make_shared<PlannedStatement>(*s);
+    own->copy = std::move(copy);
+    s = std::move(own);
+    break;  // FindCopyToClient accepts one COPY TO STDOUT per message
+  }
+  return described;
 }
 
 std::shared_ptr<const PlannedStatement> PlannedStatement::Refused() {

@@ -15,8 +15,20 @@
 #include "policy/effective_action.h"
 #include "policy/policy.h"
 #include "policy/statement_kind.h"
+#include "protocol/copy_options.h"
+#include "protocol/messages.h"
+#include "proxy/audit_columns.h"
+#include "proxy/audit_statement_text.h"
 
 namespace pgmask::proxy {
+
+// What masking a COPY ... TO STDOUT needs beyond its plan: the COPY's options, and its columns,
+// which the COPY itself never describes (pgmask asks the server to describe an equivalent SELECT
+// just before the COPY is parsed or run).
+struct CopyDescription {
+  std::optional<protocol::CopyOptions> options;  // nullopt: options pgmask cannot mask
+  std::optional<std::vector<protocol::FieldDescription>> fields;  // set when the server described them
+};
 
 struct PlannedStatement {
   policy::StatementKind kind = policy::StatementKind::kUtility;
@@ -25,8 +37,16 @@ struct PlannedStatement {
   // Reads, filters on or writes a protected column (or something untraceable): the statement's
   // error and notice texts may quote protected values.
   bool touches_protected = false;
+  // The protected columns it uses and how (role-independent), for the audit record.
+  AuditColumnRefs audit_columns;
+  // Audited sessions only, set per message and never cached: the statement's text as the audit
+  // trail records it.
+  std::shared_ptr<const AuditStatementText> audit_text;
   bool changes_settings = false;  // SET, RESET, DISCARD, set_config: search_path may differ after
   bool refused = false;           // pgmask's refusal stands in for it
+  // A COPY TO STDOUT: set on the session's own copy of the statement (see WithCopyDescription),
+  // never on a cached plan.
+  std::shared_ptr<CopyDescription> copy;
   // The search_path it was analysed under: PostgreSQL plans a prepared statement again when
   // search_path changes, so its plan holds only under the same path.
   std::vector<std::string> search_path;
@@ -55,6 +75,10 @@ using QueryPlanPtr = std::shared_ptr<const QueryPlan>;
 // `plan` with every output of every statement redacted (refusals kept): for statements analysed
 // while the session's search_path or role may have changed and not been read again.
 QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan);
+
+// `plan` with its COPY TO STDOUT statement given a description of its own, to be filled by the
+// server's answer to pgmask's Describe.
+QueryPlanPtr WithCopyDescription(const QueryPlan& plan, std::shared_ptr<CopyDescription> copy);
 
 QueryPlanPtr PlanQuery(std::string_view sql, const std::shared_ptr<const policy::Policy>& policy,
                        const std::shared_ptr<const policy::CatalogView>& catalog, const policy::EffectiveActions& actions);

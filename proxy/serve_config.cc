@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <limits>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -34,6 +35,41 @@ absl::Status ParseSeconds(std::string_view value, absl::Duration& out) {
   }
   out = absl::Seconds(v);
   return absl::OkStatus();
+}
+
+// 0 turns the limit off.
+absl::Status ParseSecondsOrOff(std::string_view value, absl::Duration& out) {
+  if (value == "0") {
+    out = absl::ZeroDuration();
+    return absl::OkStatus();
+  }
+  return ParseSeconds(value, out);
+}
+
+absl::Status ParseBool(std::string_view value, bool& out) {
+  if (value == "true" || value == "on" || value == "yes") {
+    out = true;
+  } else if (value == "false" || value == "off" || value == "no") {
+    out = false;
+  } else {
+    return absl::InvalidArgumentError("expected true or false");
+  }
+  return absl::OkStatus();
+}
+
+bool ParseUpstreamSslMode(std::string_view text, UpstreamSslMode& mode) {
+  static constexpr std::pair<std::string_view, UpstreamSslMode> kModes[] = {
+      {"disable", UpstreamSslMode::kDisable},   {"prefer", UpstreamSslMode::kPrefer},
+      {"require", UpstreamSslMode::kRequire},   {"verify-ca", UpstreamSslMode::kVerifyCa},
+      {"verify-full", UpstreamSslMode::kVerifyFull},
+  };
+  for (const auto& [name, value] : kModes) {
+    if (text == name) {
+      mode = value;
+      return true;
+    }
+  }
+  return false;
 }
 
 absl::Status SetString(std::string_view value, std::string& out) {
@@ -134,6 +170,31 @@ const std::vector<Setting>& Settings() {
          c.audit_rotate_bytes = bytes;
          return absl::OkStatus();
        }},
+      {"tls_cert", "--tls-cert", [](std::string_view v, ServeConfig& c) { return SetString(v, c.tls_cert_file); }},
+      {"tls_key", "--tls-key", [](std::string_view v, ServeConfig& c) { return SetString(v, c.tls_key_file); }},
+      {"tls_require", "--tls-require",
+       [](std::string_view v, ServeConfig& c) { return ParseBool(v, c.tls_require); }},
+      {"upstream_sslmode", "--upstream-sslmode",
+       [](std::string_view v, ServeConfig& c) -> absl::Status {
+         if (!ParseUpstreamSslMode(v, c.upstream_sslmode)) {
+           return absl::InvalidArgumentError("expected one of disable, prefer, require, verify-ca, verify-full");
+         }
+         return absl::OkStatus();
+       }},
+      {"upstream_sslrootcert", "--upstream-sslrootcert",
+       [](std::string_view v, ServeConfig& c) { return SetString(v, c.upstream_sslrootcert); }},
+      {"max_user_conn", "--max-user-conn",
+       [](std::string_view v, ServeConfig& c) { return ParseInt(v, 0, 1000000, c.max_user_conn); }},
+      {"max_db_conn", "--max-db-conn",
+       [](std::string_view v, ServeConfig& c) { return ParseInt(v, 0, 1000000, c.max_db_conn); }},
+      {"max_startup_conn", "--max-startup-conn",
+       [](std::string_view v, ServeConfig& c) { return ParseInt(v, 0, 1000000, c.max_startup_conn); }},
+      {"idle_timeout", "--idle-timeout",
+       [](std::string_view v, ServeConfig& c) { return ParseSecondsOrOff(v, c.idle_timeout); }},
+      {"idle_in_transaction_timeout", "--idle-in-transaction-timeout",
+       [](std::string_view v, ServeConfig& c) { return ParseSecondsOrOff(v, c.idle_in_transaction_timeout); }},
+      {"max_session_lifetime", "--max-session-lifetime",
+       [](std::string_view v, ServeConfig& c) { return ParseSecondsOrOff(v, c.max_session_lifetime); }},
       {"audit_on_failure", "--audit-on-failure",
        [](std::string_view v, ServeConfig& c) -> absl::Status {
          if (v == "block") {

@@ -22,6 +22,9 @@ struct HostPort {
 // durable: refused (block, the default) or served anyway (allow).
 enum class AuditOnFailure { kBlock, kAllow };
 
+// libpq's sslmode values that make sense for a proxy's own upstream connection.
+enum class UpstreamSslMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
+
 struct ServeConfig {
   HostPort listen{"127.0.0.1", 6432};
   HostPort upstream{"127.0.0.1", 5432};
@@ -51,6 +54,23 @@ struct ServeConfig {
   std::string audit_dsn;       // empty: no PostgreSQL sink
   uint64_t audit_rotate_bytes = 64ull << 20;
   AuditOnFailure audit_on_failure = AuditOnFailure::kBlock;
+
+  // TLS towards clients: both files, or neither (then SSLRequest is answered 'N'). Read again
+  // on SIGHUP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool tls_require = false;  // refuse startup packets that did not come over TLS
+  // TLS towards the upstream server, as libpq's sslmode and sslrootcert.
+  UpstreamSslMode upstream_sslmode = UpstreamSslMode::kPrefer;
+  std::string upstream_sslrootcert;
+
+  // Limits: 0 means none.
+  int max_user_conn = 0;      // sessions per login role
+  int max_db_conn = 0;        // sessions per database
+  int max_startup_conn = 0;   // connections not yet past their first ReadyForQuery
+  absl::Duration idle_timeout = absl::ZeroDuration();                 // idle outside a transaction
+  absl::Duration idle_in_transaction_timeout = absl::ZeroDuration();  // idle inside one
+  absl::Duration max_session_lifetime = absl::ZeroDuration();
 };
 
 // "host:port" or "[v6]:port".

@@ -1,6 +1,7 @@
 #include "proxy/server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -10,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "policy/key_file.h"
 #include "proxy/admin_server.h"
 #include "proxy/log.h"
@@ -37,6 +39,46 @@ absl::StatusOr<std::vector<tcp::endpoint>> ResolveUpstream(const HostPort& upstr
 
 Server::Server(ServeConfig config) : state_(std::move(config)) {}
 
+absl::Status Server::LoadTls() {
+  const ServeConfig& c = state_.config;
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls_cert and tls_key must be given together");
+  }
+  if (c.tls_require && c.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("tls_require needs tls_cert and tls_key");
+  }
+  if (!c.tls_cert_file.empty()) {
+    if (absl::Status s = state_.client_tls.Load(c.tls_cert_file, c.tls_key_file); !s.ok()) return s;
+  }
+  if (c.upstream_sslmode != UpstreamSslMode::kDisable) {
+    auto context = MakeUpstreamTlsContext(c.upstream_sslmode, c.upstream_sslrootcert);
+    if (!context.ok()) return context.status();
+    state_.upstream_tls = *std::move(context);
+  }
+  return absl::OkStatus();
+}
+
+void Server::ReloadTls() {
+  const ServeConfig& c = state_.config;
+  if (c.tls_cert_file.empty()) return;
+  // New handshakes use the new files; sessions already encrypted keep the context they started with.
+  if (absl::Status s = state_.client_tls.Load(c.tls_cert_file, c.tls_key_file); !s.ok()) {
+    Logf(LogLevel::kError, "SIGHUP: TLS certificate not reloaded, the previous one stays: %s", s.message());
+    return;
+  }
+  Logf(LogLevel::kInfo, "SIGHUP: TLS certificate and key reloaded");
+}
+
+void Server::RaiseFileLimit() {
+  // Each session holds two descriptors; the soft limit is often 1024 while the hard one is far
+  // higher, so max_client_conn would otherwise fail at accept with EMFILE.
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t wanted = static_cast<rlim_t>(state_.config.max_client_conn) * 2 + 64;
+  limit.rlim_cur = std::min(limit.rlim_max, std::max(limit.rlim_cur, wanted));
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 Server::~Server() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
@@ -50,11 +92,17 @@ absl::Status Server::Run() {
   if (!endpoints.ok()) return endpoints.status();
   state_.upstream_endpoints = *std::move(endpoints);
 
+  if (absl::Status s = LoadTls(); !s.ok()) return s;
+  RaiseFileLimit();
+
   if (!state_.config.policy_file.empty()) {
     auto keys = policy::LoadKeys(state_.config.token_key_file, state_.config.hash_key_file);
     if (!keys.ok()) return keys.status();
     if (absl::Status s = state_.policies.Load(state_.config.policy_file, *std::move(keys)); !s.ok()) return s;
   }
+  auto audit = AuditService::Open(state_.config, state_.metrics);
+  if (!audit.ok()) return audit.status();
+  state_.audit = *std::move(audit);
 
   int threads = state_.config.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -112,6 +160,10 @@ absl::Status Server::Run() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
+  if (state_.audit != nullptr) {
+    // Every session has ended: the trail is sealed after its last record.
+    if (absl::Status s = state_.audit->Close(); !s.ok()) Logf(LogLevel::kError, "audit trail: %s", s.message());
+  }
   Logf(LogLevel::kInfo, "pgmask stopped");
   return absl::OkStatus();
 }
@@ -127,15 +179,32 @@ awaitable<void> Server::WatchPolicy(asio::signal_set& reload_signal) {
     if (state_.shutting_down.load()) break;
     if (woke.index() == 0) {
       if (!state_.policies.enabled()) {
+        ReloadTls();
         Logf(LogLevel::kInfo, "SIGHUP: no policy configured, nothing to reload");
         continue;
       }
+      ReloadTls();
       Logf(LogLevel::kInfo, "SIGHUP: reloading the policy");
-      state_.policies.Reload();
+      const uint64_t rejected = state_.policies.rejected_reloads();
+      const bool reloaded = state_.policies.Reload();
+      RecordPolicyReload(reloaded, rejected);
     } else {
-      state_.policies.ReloadIfChanged();
+      const uint64_t rejected = state_.policies.rejected_reloads();
+      const bool reloaded = state_.policies.ReloadIfChanged();
+      RecordPolicyReload(reloaded, rejected);
     }
   }
+}
+
+void Server::RecordPolicyReload(bool reloaded, uint64_t rejected_before) {
+  const bool rejected = state_.policies.rejected_reloads() != rejected_before;
+  if (state_.audit == nullptr || (!reloaded && !rejected)) return;
+  AuditEvent e;
+  e.kind = AuditEventKind::kPolicyReload;
+  e.time = absl::Now();
+  e.outcome = reloaded ? "ok" : "rejected";
+  e.policy = state_.policies.current()->sha256_hex();
+  state_.audit->Record(e);
 }
 
 awaitable<void> Server::Accept(tcp::acceptor& acceptor) {

@@ -30,9 +30,18 @@ class Server {
     std::thread thread;
   };
 
+  // The TLS contexts from the configuration; an error names the file that could not be used.
+  absl::Status LoadTls();
+  // SIGHUP: the client certificate and key read again; a bad file keeps the context in force.
+  void ReloadTls();
+  // Raises the soft limit on open files towards what max_client_conn needs.
+  void RaiseFileLimit();
   awaitable<void> Accept(tcp::acceptor& acceptor);
   // Reloads the policy on SIGHUP and when its file changes.
   awaitable<void> WatchPolicy(asio::signal_set& reload_signal);
+  // A policy_reload event in the audit trail when a reload was applied or rejected (the rejected
+  // count was `rejected_before` before it was tried).
+  void RecordPolicyReload(bool reloaded, uint64_t rejected_before);
   awaitable<void> RunSession(Worker& worker, tcp::socket socket);
   awaitable<void> Shutdown(tcp::acceptor& acceptor);
 

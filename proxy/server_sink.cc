@@ -7,6 +7,7 @@
 #include "protocol/string_view_bridge.h"
 #include "proxy/log.h"
 #include "proxy/pending_responses.h"
+#include "proxy/statement_guard.h"
 
 namespace pgmask::proxy {
 
@@ -15,6 +16,25 @@ using protocol::MessageType;
 namespace {
 
 bool IsFatal(std::string_view severity) { return severity == "FATAL" || severity == "PANIC"; }
+
+// io_error, of class 58 (system errors outside PostgreSQL): the statement was refused because
+// pgmask could not write to disk or to the audit database, not for lack of a privilege; a driver
+// may retry it later.
+constexpr char kAuditUnavailable[] = "58030";
+
+// The last message of one statement's result.
+bool EndsResult(MessageType type) {
+  switch (type) {
+    case MessageType::kCommandComplete:
+    case MessageType::kPortalSuspended:
+    case MessageType::kErrorResponse:
+    case MessageType::kEmptyQueryResponse:
+    case MessageType::kReadyForQuery:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Commands after which the protected columns or the role's memberships may have changed.
 bool ChangesCatalog(std::string_view tag) {
@@ -32,12 +52,20 @@ std::string FatalErrorBytes(std::string_view sqlstate, std::string_view message)
   return out;
 }
 
+ServerSink::ServerSink(SessionState& s, const FramePump& upstream_pump) : s_(s), upstream_pump_(upstream_pump) {
+  if (s_.audit != nullptr) audit_ = std::make_unique<ResultAudit>(s_);
+}
+
+ServerSink::~ServerSink() = default;
+
 bool ServerSink::NeedsWholeFrame(const protocol::FrameHeader& h) {
+  // An audited result is held whole until its record is durable.
+  const bool audited = audit_ != nullptr && !s_.all_clear;
   switch (h.type()) {
     case MessageType::kDataRow:
-      return s_.refresh_in_flight() || s_.masker.active() || s_.suppress_until_ready;
+      return s_.refresh_in_flight() || s_.masker.active() || s_.suppress_until_ready || audited;
     case MessageType::kCopyData:
-      return s_.copy_rewriter.has_value() || s_.suppress_until_ready;
+      return s_.copy_rewriter.has_value() || s_.suppress_until_ready || audited;
     default:
       return true;
   }
@@ -235,7 +263,7 @@ Verdict ServerSink::OnDataRow(protocol::Bytes body, OutputBatch& out) {
       !s_.execute_planned) {
     // Rows of an Execute: masked by the description of the portal that produced them.
     s_.execute_planned = true;
-    const std::vector<protocol::FieldDescription>* fields = s_.pending.PortalFields(s_.pending.front().portal);
+    const std::vector<protocol::FieldDescription>* fields = s_.pending.ExecuteColumns(s_.pending.front());
     if (fields == nullptr) return Refuse("pgmask: refused rows of a portal whose columns are unknown", out);
     DeniedColumn denied;
     if (s_.masker.Plan(*fields, CurrentDecision(), denied) == ResultMasker::PlanResult::kDenied) {
@@ -276,7 +304,9 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
   switch (type) {
     case MessageType::kParseComplete:
       if (front.kind == PendingKind::kParse) {
-        if (!s_.all_clear) s_.prepared[front.name] = front.statement ? front.statement : PlannedStatement::Untraceable();
+        if (!s_.all_clear && !front.injected) {
+          s_.prepared[front.name] = front.statement ? front.statement : PlannedStatement::Untraceable();
+        }
         pending.Pop();
       }
       return forward;
@@ -286,6 +316,7 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
       if (front.kind == PendingKind::kBind) {
         if (!s_.all_clear) s_.portals[front.portal] = Named(s_.prepared, front.name);
         pending.DropPortalFields(front.portal);
+        pending.PortalBound(front.portal, front.name, front.definition);
         pending.Pop();
       }
       return true;
@@ -293,21 +324,22 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
       if (front.kind == PendingKind::kClose) {
         if (front.closes_portal) {
           pending.DropPortalFields(front.portal);
+          pending.PortalClosed(front.portal);
           s_.portals.erase(front.name);
         } else {
           s_.prepared.erase(front.name);
         }
         pending.Pop();
       }
-      return true;
+      return forward;
     case MessageType::kRowDescription:
     case MessageType::kNoData: {
       if (front.kind == PendingKind::kDescribeStatement) {
-        if (!forward) {
+        if (!forward && front.statement != nullptr && front.statement->copy != nullptr) {
           // The columns of a COPY TO STDOUT that follows.
           if (type == MessageType::kNoData || !protocol::ParseRowDescription(body, fields_).ok()) fields_.clear();
           for (protocol::FieldDescription& f : fields_) f.name = {};
-          s_.copy_fields = fields_;
+          front.statement->copy->fields = fields_;
         }
         pending.Pop();
         return forward;
@@ -315,6 +347,7 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
       if (front.kind != PendingKind::kDescribePortal) return true;  // a simple query's result
       if (type == MessageType::kNoData || !protocol::ParseRowDescription(body, fields_).ok()) fields_.clear();
       pending.SetPortalFields(front.portal, fields_);
+      pending.RecordStatementColumns(front.portal, fields_);
       const bool forward = !front.injected;
       pending.Pop();
       return forward;
@@ -333,8 +366,10 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
       s_.masker.EndResult();
       // A simple query or function call still ends with ReadyForQuery; the extended protocol skips
       // everything the client sent up to its Sync.
-      if (front.kind != PendingKind::kQuery && front.kind != PendingKind::kFunctionCall) pending.DropUntilSync();
-      return forward;
+      if (front.kind == PendingKind::kQuery || front.kind == PendingKind::kFunctionCall) return forward;
+      // pgmask's own message inside the client's batch failed: the server now skips the client's
+      // messages, so the client must get the error in their place.
+      return pending.DropUntilSync() || forward;
     case MessageType::kReadyForQuery:
       if (front.kind == PendingKind::kQuery || front.kind == PendingKind::kSync ||
           front.kind == PendingKind::kFunctionCall) {
@@ -347,6 +382,167 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
 }
 
 Verdict ServerSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) {
+  if (audit_ != nullptr) {
+    Verdict verdict = Verdict::kForward;
+    if (AuditFrame(h, frame, out, verdict)) return verdict;
+  }
+  return Handle(h, frame, out);
+}
+
+void ServerSink::RefuseUnaudited(OutputBatch& out) {
+  Logf(LogLevel::kWarn, "session=%s statement refused: its audit record cannot be made durable", s_.id);
+  s_.proxy.metrics.StatementRefused(StatementRefusal::kAuditUnavailable);
+  const size_t start = out.scratch().size();
+  protocol::WriteErrorResponse(
+      out.scratch(), {"ERROR", kAuditUnavailable,
+                      "pgmask: statement refused: the audit trail cannot record it now (audit_on_failure: block)"});
+  out.EmitCommitted(start);
+  s_.suppress_until_ready = true;
+  s_.masker.EndResult();
+}
+
+bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
+  if (s_.all_clear || s_.suppress_until_ready || s_.refresh_in_flight() || s_.pending.empty()) return false;
+  const PendingResponse& front = s_.pending.front();
+  if (front.injected || front.refused) return false;
+  bool opens = false;
+  switch (type) {
+    case MessageType::kRowDescription:
+      opens = front.kind == PendingKind::kQuery;  // in the extended protocol it answers a Describe
+      break;
+    case MessageType::kPortalSuspended:
+      opens = front.kind == PendingKind::kExecute;
+      break;
+    case MessageType::kDataRow:
+    case MessageType::kCommandComplete:
+    case MessageType::kErrorResponse:
+    case MessageType::kEmptyQueryResponse:
+    case MessageType::kCopyOutResponse:
+    case MessageType::kCopyInResponse:
+      opens = front.kind == PendingKind::kQuery || front.kind == PendingKind::kExecute;
+      break;
+    default:
+      break;
+  }
+  if (!opens) return false;
+  const PlannedStatementPtr source = CurrentStatement();
+  PlannedStatementPtr own = source;
+  if (front.kind == PendingKind::kQuery) {
+    own = front.plan != nullptr && s_.query_statement < front.plan->statements.size()
+              ? front.plan->statements[s_.query_statement]
+              : PlannedStatement::Untraceable();
+  }
+  if (own == nullptr || source == nullptr || own->refused || source->refused) return false;
+  if (!own->touches_protected && !source->touches_protected) return false;
+  // PREPARE and DECLARE read nothing yet; the EXECUTE and FETCH that do are recorded.
+  if (own->kind == policy::StatementKind::kPrepare || own->kind == policy::StatementKind::kDeclareCursor) return false;
+  const bool extended = front.kind == PendingKind::kExecute;
+  const absl::Time start = !extended && s_.query_statement > 0 ? last_result_end_ : front.arrived;
+  audit_->Begin(own, source, extended ? AuditProtocol::kExtended : AuditProtocol::kSimple, start);
+  if (extended) {
+    if (const std::vector<protocol::FieldDescription>* fields = s_.pending.ExecuteColumns(front)) {
+      audit_->SetFields(*fields);
+    }
+  }
+  if (s_.audit->service().blocks() && s_.audit->service().degraded()) {
+    // The sink already fails: refuse now rather than hold the result to learn it again.
+    audit_->Refuse(kAuditUnavailable);
+    RefuseUnaudited(out);
+    return false;
+  }
+  return true;
+}
+
+bool ServerSink::AuditFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out,
+                            Verdict& verdict) {
+  ResultAudit& audit = *audit_;
+  const MessageType type = h.type();
+  switch (audit.state()) {
+    case ResultAudit::State::kWaiting:
+      verdict = Verdict::kHold;
+      return true;
+    case ResultAudit::State::kAnswered:
+      if (audit.released()) {
+        out.Emit(audit.TakeHeld());
+        audit.Finish();
+      } else {
+        audit.Finish();
+        audit.EndResult();
+        RefuseUnaudited(out);
+      }
+      // The frame that waited is handled as usual now.
+      if (audit.state() == ResultAudit::State::kStreaming && EndsResult(type)) {
+        audit.EndResult();
+        last_result_end_ = absl::Now();
+      }
+      return false;
+    default:
+      break;
+  }
+  if (audit.state() == ResultAudit::State::kStreaming) {
+    if (EndsResult(type)) {
+      audit.EndResult();
+      last_result_end_ = absl::Now();
+    }
+    return false;
+  }
+  if (audit.state() == ResultAudit::State::kIdle && !BeginAudit(type, out)) return false;
+  const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
+  if (EndsResult(type)) {
+    std::string sqlstate;
+    if (type == MessageType::kErrorResponse) {
+      const auto error = protocol::ParseErrorNotice(body);
+      sqlstate = error.ok() ? std::string(error->sqlstate()) : std::string("XX000");
+    }
+    audit.Submit(sqlstate, /*complete=*/true);
+    last_result_end_ = absl::Now();
+    verdict = Verdict::kHold;
+    return true;
+  }
+  // The client needs it to send its data, and nothing protected is in it: not held.
+  if (type == MessageType::kCopyInResponse || type == MessageType::kCopyBothResponse) {
+    audit.set_protocol(AuditProtocol::kCopy);
+    return false;
+  }
+  if (type == MessageType::kCopyOutResponse) audit.set_protocol(AuditProtocol::kCopy);
+  verdict = Handle(h, frame, capture_);
+  if (verdict == Verdict::kStop) {
+    capture_.Clear();
+    return true;
+  }
+  captured_.clear();
+  for (const boost::asio::const_buffer& b : capture_.Buffers()) {
+    captured_.append(static_cast<const char*>(b.data()), b.size());
+  }
+  capture_.Clear();
+  if (s_.suppress_until_ready) {
+    // pgmask refused the result (a denied column): the refusal is recorded and goes out alone.
+    audit.Refuse(kPermissionDenied);
+    out.Emit(captured_);
+    verdict = Verdict::kDrop;
+    return true;
+  }
+  audit.Hold(captured_);
+  if (verdict == Verdict::kForward) audit.Hold(std::string_view(reinterpret_cast<const char*>(frame.data()), frame.size()));
+  switch (type) {
+    case MessageType::kRowDescription:
+      if (protocol::ParseRowDescription(body, fields_).ok()) audit.SetFields(fields_);
+      break;
+    case MessageType::kDataRow:
+      audit.CountRow(&body);
+      break;
+    case MessageType::kCopyData:
+      audit.CountRow(nullptr);
+      break;
+    default:
+      break;
+  }
+  if (audit.over_limit()) audit.Submit({}, /*complete=*/false);
+  verdict = Verdict::kDrop;
+  return true;
+}
+
+Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) {
   const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
   const MessageType type = h.type();
   s_.timer.ServerFrame(type == MessageType::kReadyForQuery);
@@ -465,16 +661,18 @@ Verdict ServerSink::OnCopyOut(protocol::Bytes body, OutputBatch& out) {
     s_.server_violation = true;
     return Verdict::kStop;
   }
-  // Columns pgmask described itself; a COPY it did not see (through Parse, or run by a function)
-  // has none, and its data is refused rather than guessed at.
-  if (!s_.copy_fields || !s_.copy_options || s_.copy_fields->size() != response->column_formats.size()) {
+  // Columns pgmask described itself; a COPY it did not see (run by a function, or from a
+  // statement prepared under a plan pgmask no longer trusts) has none, and its data is refused
+  // rather than guessed at.
+  const PlannedStatementPtr statement = CurrentStatement();
+  const CopyDescription* copy = statement != nullptr ? statement->copy.get() : nullptr;
+  if (copy == nullptr || !copy->fields || !copy->options || copy->fields->size() != response->column_formats.size()) {
     return Refuse("pgmask: refused COPY data whose columns could not be described", out);
   }
-  std::vector<protocol::FieldDescription> fields = *s_.copy_fields;
+  std::vector<protocol::FieldDescription> fields = *copy->fields;
   for (protocol::FieldDescription& f : fields) f.format = response->format == 1 ? 1 : 0;
   DeniedColumn denied;
-  const policy::StatementDecision* decision =
-      s_.copy_statement != nullptr ? &s_.copy_statement->decision : &PlannedStatement::Untraceable()->decision;
+  const policy::StatementDecision* decision = &statement->decision;
   switch (s_.masker.Plan(fields, decision, denied)) {
     case ResultMasker::PlanResult::kDenied:
       return Refuse("pgmask: permission denied for column " + denied.column + " (class " + denied.classification + ")",
@@ -484,7 +682,7 @@ Verdict ServerSink::OnCopyOut(protocol::Bytes body, OutputBatch& out) {
     case ResultMasker::PlanResult::kMask:
       break;
   }
-  auto rewriter = protocol::CopyOutRewriter::Create(*s_.copy_options, fields.size());
+  auto rewriter = protocol::CopyOutRewriter::Create(*copy->options, fields.size());
   if (!rewriter.ok()) return Refuse("pgmask: refused COPY data in a format it cannot mask", out);
   s_.copy_rewriter.emplace(*std::move(rewriter));
   return Verdict::kForward;

@@ -5,6 +5,7 @@
 // shutting down.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,20 +13,32 @@
 
 #include "protocol/messages.h"
 #include "proxy/frame_pump.h"
+#include "proxy/result_audit.h"
 #include "proxy/session_state.h"
 
 namespace pgmask::proxy {
 
 class ServerSink final : public FrameSink {
  public:
-  ServerSink(SessionState& s, const FramePump& upstream_pump) : s_(s), upstream_pump_(upstream_pump) {}
+  ServerSink(SessionState& s, const FramePump& upstream_pump);
 
   bool NeedsWholeFrame(const protocol::FrameHeader& h) override;
   Verdict OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) override;
+  ~ServerSink() override;
   Verdict OnIdle(OutputBatch& out) override;
   void OnWritten() override { s_.timer.ServerWritten(); }
 
  private:
+  Verdict Handle(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out);
+  // Audited sessions: runs a frame through the audit of the result it belongs to (holding its
+  // output until the result's record is durable). False when the frame is handled as usual.
+  bool AuditFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out, Verdict& verdict);
+  // Starts auditing when `type` opens a result of a statement that touches a protected column.
+  bool BeginAudit(protocol::MessageType type, OutputBatch& out);
+  // The trail cannot take the statement's record (audit_on_failure block): an ErrorResponse in
+  // place of the result, and the rest dropped until ReadyForQuery.
+  void RefuseUnaudited(OutputBatch& out);
+
   // The answer to an injected catalog query; false for messages that are not part of it.
   bool OnRefreshResponse(protocol::MessageType type, protocol::Bytes body, Verdict& verdict);
   Verdict OnRowDescription(protocol::Bytes body, OutputBatch& out);
@@ -62,6 +75,10 @@ class ServerSink final : public FrameSink {
   std::vector<protocol::WireValue> values_;
   std::string copy_out_;  // one rewritten CopyData payload, reused
   PlannedStatementPtr current_;
+  std::unique_ptr<ResultAudit> audit_;  // null when the session keeps no audit trail
+  OutputBatch capture_;                 // what an audited result's frame would send
+  std::string captured_;                // the same as one string, reused
+  absl::Time last_result_end_;           // a multi-statement Query's next statement starts here
 };
 
 // A FATAL ErrorResponse with pgmask's own message.

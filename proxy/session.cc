@@ -3,7 +3,9 @@
 #include <openssl/rand.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <variant>
@@ -14,10 +16,13 @@
 #include "absl/time/clock.h"
 #include "policy/function_rules.h"
 #include "protocol/messages.h"
+#include "protocol/sasl_mechanisms.h"
 #include "protocol/string_view_bridge.h"
 #include "proxy/client_sink.h"
 #include "proxy/log.h"
 #include "proxy/server_sink.h"
+#include "proxy/break_glass.h"
+#include "proxy/session_audit.h"
 #include "proxy/session_list.h"
 
 namespace pgmask::proxy {
@@ -77,6 +82,21 @@ bool ExpectsClientResponse(int32_t code) {
 
 bool IsFatal(std::string_view severity) { return severity == "FATAL" || severity == "PANIC"; }
 
+// SCRAM channel binding verifies through pgmask only when both hops are TLS and the certificate
+// pgmask presents to the client is the one the server presented to pgmask: the client then binds
+// to exactly what the server binds to (sasl_mechanisms.h).
+bool ChannelBindingCrossesPgmask(const Stream& client, const Stream& upstream) {
+  if (!client.tls() || !upstream.tls()) return false;
+  const std::string presented = client.tls_server_end_point();
+  return !presented.empty() && presented == upstream.tls_server_end_point();
+}
+
+constexpr char kChannelBindingRefusal[] =
+    "pgmask cannot relay SCRAM channel binding: the client's TLS connection ends at pgmask, which "
+    "does not present the database server's certificate. Configure pgmask with the server's "
+    "certificate and key (tls_cert, tls_key) or a plaintext upstream (upstream_sslmode: disable), "
+    "or connect with channel_binding=disable";
+
 }  // namespace
 
 Session::Session(ProxyState& state, SessionList& list, tcp::socket client)
@@ -84,27 +104,42 @@ Session::Session(ProxyState& state, SessionList& list, tcp::socket client)
       list_(list),
       state_(state),
       client_(std::move(client)),
-      upstream_(client_.get_executor()),
+      upstream_(tcp::socket(client_.get_executor())),
       client_pump_(client_, Direction::kFrontend, state.config.max_message_size),
       upstream_pump_(upstream_, Direction::kBackend, state.config.max_message_size),
       client_writer_(client_.get_executor()) {
   state_.id = NewSessionId();
   list_.Add(this);
   proxy_.open_connections.fetch_add(1, std::memory_order_relaxed);
+  starting_rank_ = proxy_.starting_connections.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 Session::~Session() {
   if (has_cancel_key_) proxy_.cancel_registry.Unregister(client_key_);
-  if (admitted_) proxy_.admitted_sessions.fetch_sub(1, std::memory_order_relaxed);
+  ReleaseAdmission();
+  LeaveStartup();
   proxy_.open_connections.fetch_sub(1, std::memory_order_relaxed);
   list_.Remove(this);
+}
+
+void Session::ReleaseAdmission() {
+  if (admitted_) proxy_.admitted_sessions.fetch_sub(1, std::memory_order_relaxed);
+  admitted_ = false;
+  if (limits_admitted_) proxy_.limits.Release(user_, database_);
+  limits_admitted_ = false;
+}
+
+void Session::LeaveStartup() {
+  if (!starting_) return;
+  starting_ = false;
+  proxy_.starting_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool Session::CanWriteToClient() const { return client_.is_open() && upstream_pump_.at_message_boundary(); }
 
 awaitable<bool> Session::WriteToClient(std::string_view bytes) {
   co_await client_writer_.Lock();
-  auto [ec, n] = co_await asio::async_write(client_, asio::buffer(bytes), kUseTuple);
+  auto [ec, n] = co_await client_.Write(asio::buffer(bytes));
   client_writer_.Unlock();
   co_return !ec;
 }
@@ -118,12 +153,13 @@ awaitable<void> Session::SendClientError(std::string_view severity, std::string_
 }
 
 awaitable<void> Session::Run() {
-  const absl::Time started = absl::Now();
-  peer_ = EndpointText(client_);
+  started_ = absl::Now();
+  peer_ = EndpointText(client_.socket());
+  state_.client = peer_;
   Logf(LogLevel::kInfo, "session=%s open client=%s", state_.id, peer_);
   boost::system::error_code ignored;
-  client_.set_option(tcp::no_delay(true), ignored);
-  client_.non_blocking(true, ignored);
+  client_.socket().set_option(tcp::no_delay(true), ignored);
+  client_.socket().non_blocking(true, ignored);
   Ending ending;
   try {
     ending = co_await HandshakeWithDeadline();
@@ -134,11 +170,14 @@ awaitable<void> Session::Run() {
     ending.reason = absl::StrFormat("internal error: %s", e.what());
   }
   proxy_.metrics.SessionEnded(phase_ == SessionPhase::kReady, ending.reason);
+  if (proxy_.audit != nullptr) RecordConnectionEnd(*proxy_.audit, state_, phase_ == SessionPhase::kReady, ending.reason);
+  EndBreakGlass(state_, "session_end");
   phase_ = SessionPhase::kClosing;
-  client_.close(ignored);
-  upstream_.close(ignored);
+  client_.Close();
+  upstream_.Close();
+  ReleaseAdmission();
   Logf(LogLevel::kInfo, "session=%s close reason=\"%s\" duration_ms=%d", state_.id, ending.reason,
-       absl::ToInt64Milliseconds(absl::Now() - started));
+       absl::ToInt64Milliseconds(absl::Now() - started_));
 }
 
 awaitable<Session::Ending> Session::HandshakeWithDeadline() {
@@ -182,7 +221,18 @@ awaitable<bool> Session::ReadStartupPacket(protocol::StartupPacket& packet, std:
       co_return false;
     }
     if (parsed->kind == protocol::StartupKind::kSslRequest || parsed->kind == protocol::StartupKind::kGssEncRequest) {
-      // Neither is offered yet: 'N' tells the client to go on in plaintext on this connection.
+      if (client_.tls()) {
+        co_await SendClientError("FATAL", "08P01", "encryption request on an encrypted connection");
+        ending.reason = "encryption request on an encrypted connection";
+        co_return false;
+      }
+      if (parsed->kind == protocol::StartupKind::kSslRequest && proxy_.client_tls.current() != nullptr) {
+        const bool secured = co_await AcceptTls(ending);
+        if (!secured) co_return false;
+        continue;
+      }
+      // GSSAPI encryption is never offered, TLS only with a certificate: 'N' tells the client to
+      // go on in plaintext on this connection (or to ask for TLS next).
       const bool answered = co_await WriteToClient("N");
       if (!answered) {
         ending.reason = "client closed during negotiation";
@@ -198,10 +248,102 @@ awaitable<bool> Session::ReadStartupPacket(protocol::StartupPacket& packet, std:
   co_return false;
 }
 
+awaitable<bool> Session::AcceptDirectTls(Ending& ending) {
+  auto [ready] = co_await client_.socket().async_wait(tcp::socket::wait_read, kUseTuple);
+  if (ready) co_return true;  // the startup read that follows reports it
+  // A TLS ClientHello starts with the handshake record type 22; a startup packet never does (its
+  // length would exceed any packet pgmask accepts).
+  constexpr uint8_t kTlsHandshakeRecord = 0x16;
+  uint8_t first = 0;
+  boost::system::error_code ec;
+  const size_t n = client_.socket().receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
+  if (ec || n == 0 || first != kTlsHandshakeRecord) co_return true;
+  const boost::system::error_code handshake =
+      co_await client_.StartTls(proxy_.client_tls.current(), ssl::stream_base::server);
+  if (handshake) {
+    ending.reason = absl::StrFormat("TLS handshake failed: %s", handshake.message());
+    co_return false;
+  }
+  // As PostgreSQL 17: a direct TLS connection must name the protocol, so that a TLS connection
+  // meant for another service cannot be replayed against this one.
+  if (client_.tls_alpn() != "postgresql") {
+    co_await SendClientError("FATAL", "08P01", "direct TLS connections must negotiate the ALPN protocol \"postgresql\"");
+    ending.reason = "direct TLS without ALPN postgresql";
+    co_return false;
+  }
+  state_.tls_version = std::string(client_.tls_version());
+  state_.tls_cipher = std::string(client_.tls_cipher());
+  co_return true;
+}
+
+awaitable<bool> Session::AcceptTls(Ending& ending) {
+  // Bytes that follow the SSLRequest before the handshake were sent in clear, and an attacker on
+  // the path could have put them there to be read as if they came over TLS (CVE-2021-23222).
+  if (!client_pump_.Buffered().empty()) {
+    ending.reason = "received unencrypted data after SSL request";
+    co_return false;
+  }
+  const bool answered = co_await WriteToClient("S");
+  if (!answered) {
+    ending.reason = "client closed during negotiation";
+    co_return false;
+  }
+  const boost::system::error_code handshake =
+      co_await client_.StartTls(proxy_.client_tls.current(), ssl::stream_base::server);
+  if (handshake) {
+    ending.reason = absl::StrFormat("TLS handshake failed: %s", handshake.message());
+    co_return false;
+  }
+  state_.tls_version = std::string(client_.tls_version());
+  state_.tls_cipher = std::string(client_.tls_cipher());
+  co_return true;
+}
+
+awaitable<bool> Session::StartUpstreamTls(Ending& ending) {
+  const UpstreamSslMode mode = proxy_.config.upstream_sslmode;
+  std::string request;
+  protocol::WriteSslRequest(request);
+  auto [wec, wn] = co_await upstream_.Write(asio::buffer(request));
+  // One byte only: whatever follows belongs to the handshake, and a server that sends more than
+  // its answer fails it.
+  char answer = 0;
+  boost::system::error_code rec = wec;
+  if (!wec) {
+    auto [ec, n] = co_await asio::async_read(upstream_.socket(), asio::buffer(&answer, 1), kUseTuple);
+    rec = ec;
+  }
+  if (rec) {
+    co_await SendClientError("FATAL", "08006", "lost the connection to the upstream server");
+    ending.reason = "upstream closed during TLS negotiation";
+    co_return false;
+  }
+  if (answer == 'N' && mode == UpstreamSslMode::kPrefer) co_return true;
+  if (answer != 'S') {
+    co_await SendClientError("FATAL", "08001", "the upstream server does not accept TLS connections");
+    ending.reason = "upstream unreachable: no TLS";
+    co_return false;
+  }
+  const std::string_view host =
+      mode == UpstreamSslMode::kVerifyFull ? std::string_view(proxy_.config.upstream.host) : std::string_view();
+  const boost::system::error_code handshake =
+      co_await upstream_.StartTls(proxy_.upstream_tls, ssl::stream_base::client, host);
+  if (handshake) {
+    Logf(LogLevel::kWarn, "session=%s upstream TLS handshake failed: %s", state_.id, handshake.message());
+    co_await SendClientError("FATAL", "08001", "pgmask could not establish TLS with the upstream server");
+    ending.reason = "upstream unreachable: TLS handshake failed";
+    co_return false;
+  }
+  co_return true;
+}
+
 awaitable<Session::Ending> Session::Handshake() {
   protocol::StartupPacket packet;
   std::string raw;
   Ending ending;
+  if (proxy_.client_tls.current() != nullptr) {
+    const bool direct_ok = co_await AcceptDirectTls(ending);
+    if (!direct_ok) co_return ending;
+  }
   const bool have_packet = co_await ReadStartupPacket(packet, raw, ending);
   if (!have_packet) co_return ending;
   if (packet.kind == protocol::StartupKind::kCancelRequest) {
@@ -212,6 +354,8 @@ awaitable<Session::Ending> Session::Handshake() {
   user_ = std::string(packet.params.Get("user").value_or(""));
   database_ = std::string(packet.params.Get("database").value_or(user_));
   state_.database = database_;
+  state_.user = user_;
+  state_.application = SanitizeApplicationName(packet.params.Get("application_name").value_or(""));
   replication_ = std::string(packet.params.Get("replication").value_or(""));
   std::vector<std::pair<std::string_view, std::string_view>> parameters;
   packet.params.ForEach([&](std::string_view key, std::string_view value) { parameters.emplace_back(key, value); });
@@ -220,6 +364,14 @@ awaitable<Session::Ending> Session::Handshake() {
   if (proxy_.shutting_down.load(std::memory_order_relaxed)) {
     co_await SendClientError("FATAL", "57P01", "pgmask is shutting down");
     co_return Ending{"refused: shutting down"};
+  }
+  if (proxy_.config.tls_require && !client_.tls()) {
+    co_await SendClientError("FATAL", "28000", "pgmask accepts TLS connections only: connect with sslmode=require");
+    co_return Ending{"refused: TLS required"};
+  }
+  if (proxy_.config.max_startup_conn > 0 && starting_rank_ > proxy_.config.max_startup_conn) {
+    co_await SendClientError("FATAL", "53300", "sorry, too many clients are logging in already");
+    co_return Ending{"refused: too many clients logging in"};
   }
   if (state_.policy_enabled() && ReplicationModeOf(replication_) == ReplicationMode::kPhysical) {
     // A physical replication stream carries every table's pages: nothing in it can be masked,
@@ -234,9 +386,15 @@ awaitable<Session::Ending> Session::Handshake() {
     co_return Ending{"refused: too many clients"};
   }
   admitted_ = true;
+  const std::string over_limit = proxy_.limits.Admit(user_, database_);
+  if (!over_limit.empty()) {
+    co_await SendClientError("FATAL", "53300", over_limit);
+    co_return Ending{absl::StrCat("refused: too many clients: ", over_limit)};
+  }
+  limits_admitted_ = true;
   const bool connected = co_await ConnectUpstream(ending);
   if (!connected) co_return ending;
-  auto [ec, n] = co_await asio::async_write(upstream_, asio::buffer(raw), kUseTuple);
+  auto [ec, n] = co_await upstream_.Write(asio::buffer(raw));
   if (ec) {
     co_await SendClientError("FATAL", "08006", "lost the connection to the upstream server");
     co_return Ending{"upstream write failed"};
@@ -249,7 +407,7 @@ awaitable<Session::Ending> Session::Handshake() {
 awaitable<bool> Session::ConnectUpstream(Ending& ending) {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer deadline(client_.get_executor(), ToChrono(proxy_.config.connect_timeout));
-  auto result = co_await (asio::async_connect(upstream_, proxy_.upstream_endpoints, kUseTuple) ||
+  auto result = co_await (asio::async_connect(upstream_.socket(), proxy_.upstream_endpoints, kUseTuple) ||
                           deadline.async_wait(asio::use_awaitable));
   boost::system::error_code ec = asio::error::timed_out;
   if (result.index() == 0) ec = std::get<0>(std::get<0>(result));
@@ -260,8 +418,12 @@ awaitable<bool> Session::ConnectUpstream(Ending& ending) {
     co_return false;
   }
   boost::system::error_code ignored;
-  upstream_.set_option(tcp::no_delay(true), ignored);
-  upstream_.non_blocking(true, ignored);
+  upstream_.socket().set_option(tcp::no_delay(true), ignored);
+  upstream_.socket().non_blocking(true, ignored);
+  if (proxy_.upstream_tls) {
+    const bool secured = co_await StartUpstreamTls(ending);
+    co_return secured;
+  }
   co_return true;
 }
 
@@ -274,6 +436,9 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
     to_client.clear();
     co_return ok;
   };
+  // Set when the client's next 'p' is a SASLInitialResponse to a mechanism list pgmask removed
+  // channel binding from, over an upstream TLS connection.
+  bool binding_removed = false;
   for (;;) {
     if (upstream_pump_.Buffered().size() < protocol::kFrameHeaderSize) {
       const bool flushed = co_await flush();
@@ -305,6 +470,17 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
           co_return Ending{"upstream protocol violation: authentication"};
         }
         wants_response = ExpectsClientResponse(*code);
+        binding_removed = false;
+        if (*code == 10 && !ChannelBindingCrossesPgmask(client_, upstream_)) {
+          auto relayed = protocol::SaslWithoutChannelBinding(body);
+          if (!relayed.ok()) {
+            co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
+            co_return Ending{"upstream protocol violation: authentication"};
+          }
+          to_client.append(*relayed);
+          binding_removed = upstream_.tls();
+          break;
+        }
         to_client.append(as_text);
         break;
       }
@@ -314,7 +490,7 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
           co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
           co_return Ending{"upstream protocol violation: key data"};
         }
-        client_key_ = proxy_.cancel_registry.Register({upstream_.remote_endpoint(), *key});
+        client_key_ = proxy_.cancel_registry.Register({upstream_.socket().remote_endpoint(), *key});
         has_cancel_key_ = true;
         protocol::WriteBackendKeyData(to_client, client_key_);
         break;
@@ -377,6 +553,7 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
       const bool flushed = co_await flush();
       if (!flushed) co_return Ending{"client closed during startup"};
       phase_ = SessionPhase::kReady;
+      LeaveStartup();
       co_return Ending{};
     }
     if (wants_response) {
@@ -395,8 +572,19 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
         co_return Ending{"protocol violation: expected a password response"};
       }
       const size_t answer_size = answer.header.frame_size();
-      auto [ec, n] = co_await asio::async_write(
-          upstream_, asio::buffer(client_pump_.Buffered().data(), answer_size), kUseTuple);
+      if (binding_removed) {
+        // A client on TLS that could bind says so ('y'), and PostgreSQL on TLS refuses that as a
+        // possible downgrade attack. The flag is covered by the client's proof, so pgmask cannot
+        // change it: it says why itself, with PostgreSQL's SQLSTATE for that refusal (08P01, not
+        // 28000: the credentials may well be right).
+        const auto flag = protocol::SaslInitialChannelBinding(
+            client_pump_.Buffered().subspan(protocol::kFrameHeaderSize, answer_size - protocol::kFrameHeaderSize));
+        if (flag.ok() && *flag == protocol::Gs2ChannelBinding::kServerLacksIt) {
+          co_await SendClientError("FATAL", "08P01", kChannelBindingRefusal);
+          co_return Ending{"refused: channel binding cannot cross pgmask"};
+        }
+      }
+      auto [ec, n] = co_await upstream_.Write(asio::buffer(client_pump_.Buffered().data(), answer_size));
       client_pump_.Consume(answer_size);
       if (ec) {
         co_await SendClientError("FATAL", "08006", "lost the connection to the upstream server");
@@ -417,7 +605,7 @@ awaitable<bool> Session::LoadCatalog() {
   protocol::MessageWriter w(query);
   w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(refresh.Query());
   w.End();
-  auto [ec, n] = co_await asio::async_write(upstream_, asio::buffer(query), kUseTuple);
+  auto [ec, n] = co_await upstream_.Write(asio::buffer(query));
   if (ec) co_return false;
   std::vector<protocol::WireValue> row;
   for (;;) {
@@ -472,11 +660,17 @@ awaitable<Session::Ending> Session::RelayCancel(const protocol::CancelKey& key) 
 
 awaitable<Session::Ending> Session::RelayTraffic() {
   using namespace asio::experimental::awaitable_operators;
+  // Before the sinks: the server side holds audited results only when the session audits.
+  if (proxy_.audit != nullptr && state_.policy_enabled()) {
+    state_.audit = SessionAudit::Create(*proxy_.audit, client_.get_executor());
+  }
   ClientSink client_sink(state_);
   ServerSink server_sink(state_, upstream_pump_);
   state_.release_client = [this] { client_pump_.Release(); };
+  state_.release_server = [this] { upstream_pump_.Release(); };
   auto result = co_await (client_pump_.Relay(upstream_, client_sink, nullptr) ||
-                          upstream_pump_.Relay(client_, server_sink, &client_writer_));
+                          upstream_pump_.Relay(client_, server_sink, &client_writer_) || Watchdog());
+  if (result.index() == 2) co_return std::get<2>(std::move(result));
   if (result.index() == 0) {
     const PumpResult r = std::get<0>(result);
     switch (r.end) {
@@ -494,7 +688,7 @@ awaitable<Session::Ending> Session::RelayTraffic() {
         if (client_pump_.at_message_boundary()) {
           std::string terminate;
           protocol::WriteTerminate(terminate);
-          co_await asio::async_write(upstream_, asio::buffer(terminate), kUseTuple);
+          co_await upstream_.Write(asio::buffer(terminate));
         }
         co_return Ending{"client disconnected"};
     }
@@ -524,15 +718,70 @@ awaitable<Session::Ending> Session::RelayTraffic() {
   co_return Ending{"ended"};
 }
 
+awaitable<Session::Ending> Session::Watchdog() {
+  const ServeConfig& config = proxy_.config;
+  const absl::Duration zero = absl::ZeroDuration();
+  absl::Duration step = absl::InfiniteDuration();
+  for (const absl::Duration limit : {config.idle_timeout, config.idle_in_transaction_timeout, config.max_session_lifetime}) {
+    if (limit > zero) step = std::min(step, limit / 4);
+  }
+  asio::steady_timer timer(client_.get_executor());
+  if (step == absl::InfiniteDuration()) {
+    // No limit: wait to be cancelled when the pumps end.
+    timer.expires_at(asio::steady_timer::time_point::max());
+    co_await timer.async_wait(kUseTuple);
+    co_return Ending{"stopped"};
+  }
+  // Limits are enforced to within a quarter of the shortest, checked at most 20 times a second.
+  step = std::clamp(step, absl::Milliseconds(50), absl::Seconds(1));
+  uint64_t seen_reads = client_pump_.reads();
+  absl::Time quiet_since = absl::Now();
+  std::string_view sqlstate;
+  std::string_view message;
+  std::string_view reason;
+  for (;;) {
+    timer.expires_after(ToChrono(step));
+    auto [ec] = co_await timer.async_wait(kUseTuple);
+    if (ec) co_return Ending{"stopped"};
+    const absl::Time now = absl::Now();
+    if (config.max_session_lifetime > zero && now - started_ >= config.max_session_lifetime) {
+      sqlstate = "57P01";
+      message = "terminating connection due to maximum session lifetime";
+      reason = "session lifetime reached";
+      break;
+    }
+    // Idle: the server answered all it was sent, and the client has sent nothing since.
+    const uint64_t reads = client_pump_.reads();
+    if (state_.outstanding_syncs != 0 || reads != seen_reads) {
+      seen_reads = reads;
+      quiet_since = now;
+      continue;
+    }
+    const bool in_transaction = state_.transaction_status != 'I';
+    const absl::Duration limit = in_transaction ? config.idle_in_transaction_timeout : config.idle_timeout;
+    if (limit > zero && now - quiet_since >= limit) {
+      // PostgreSQL's own codes and texts for its idle_session_timeout and
+      // idle_in_transaction_session_timeout.
+      sqlstate = in_transaction ? "25P03" : "57P05";
+      message = in_transaction ? "terminating connection due to idle-in-transaction timeout"
+                               : "terminating connection due to idle-session timeout";
+      reason = in_transaction ? "idle in transaction timeout" : "idle timeout";
+      break;
+    }
+  }
+  // A batch being written to a client that does not read would hold the writer forever.
+  if (!client_writer_.busy()) co_await SendClientError("FATAL", sqlstate, message);
+  co_return Ending{std::string(reason)};
+}
+
 void Session::RequestShutdown() {
   state_.shutdown_requested = true;
   if (phase_ == SessionPhase::kReady && state_.idle) upstream_pump_.Wake();
 }
 
 void Session::ForceClose() {
-  boost::system::error_code ignored;
-  client_.close(ignored);
-  upstream_.close(ignored);
+  client_.Close();
+  upstream_.Close();
 }
 
 }  // namespace pgmask::proxy

@@ -6,12 +6,14 @@
 #include <string>
 #include <string_view>
 
+#include "absl/time/time.h"
 #include "protocol/message_writer.h"
 #include "protocol/startup_packet.h"
 #include "proxy/asio.h"
 #include "proxy/frame_pump.h"
 #include "proxy/proxy_state.h"
 #include "proxy/session_state.h"
+#include "proxy/stream.h"
 #include "proxy/writer_lock.h"
 
 namespace pgmask::proxy {
@@ -43,6 +45,18 @@ class Session {
   awaitable<Ending> Handshake();
   awaitable<Ending> HandshakeWithDeadline();
   awaitable<bool> ReadStartupPacket(protocol::StartupPacket& packet, std::string& raw, Ending& ending);
+  // TLS towards the client: a handshake that starts without SSLRequest (PostgreSQL 17's direct
+  // TLS, recognised by the first byte of a ClientHello), and the answer to an SSLRequest.
+  awaitable<bool> AcceptDirectTls(Ending& ending);
+  awaitable<bool> AcceptTls(Ending& ending);
+  awaitable<bool> StartUpstreamTls(Ending& ending);
+  // Ends the session when a limit of idleness or lifetime is reached; runs beside the pumps.
+  awaitable<Ending> Watchdog();
+  // Starts the upstream's work counters and leaves the starting count (max_startup_conn).
+  void LeaveStartup();
+  // Gives back the session's place under max_client_conn and the per-role and per-database
+  // limits: before the close is logged, so that a client that saw it can take the place.
+  void ReleaseAdmission();
   awaitable<Ending> RelayCancel(const protocol::CancelKey& key);
   awaitable<bool> ConnectUpstream(Ending& ending);
   awaitable<Ending> RelayAuthentication();
@@ -58,8 +72,8 @@ class Session {
   ProxyState& proxy_;
   SessionList& list_;
   SessionState state_;
-  tcp::socket client_;
-  tcp::socket upstream_;
+  Stream client_;
+  Stream upstream_;
   FramePump client_pump_;    // reads the client
   FramePump upstream_pump_;  // reads the server
   WriterLock client_writer_;
@@ -73,6 +87,10 @@ class Session {
   protocol::CancelKey client_key_{};
   bool has_cancel_key_ = false;
   bool admitted_ = false;
+  bool limits_admitted_ = false;  // counted in ConnectionLimits
+  bool starting_ = true;          // counted in starting_connections
+  int starting_rank_ = 0;         // starting connections when this one was accepted, itself included
+  absl::Time started_;
 };
 
 }  // namespace pgmask::proxy

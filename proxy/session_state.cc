@@ -12,12 +12,24 @@ void SessionState::ActivateCatalog(SessionCatalog next) {
   catalog = std::move(next);
   catalog_read_at = std::chrono::steady_clock::now();
   settings_pending = false;
-  actions = policy::ResolveEffectiveActions(*catalog.policy, catalog.roles);
-  all_clear = !policy::IsRestricted(*catalog.policy, *actions);
-  masker.Reset(&catalog, &*actions, &proxy.policies.keys());
+  ApplyActions();
   Logf(LogLevel::kDebug, "session=%s catalog: %d roles, %d protected columns, %d relations, %s", id,
        catalog.roles.size(), catalog.columns.size(),
        catalog.view != nullptr ? catalog.view->data().relations.size() : 0, all_clear ? "all clear" : "restricted");
+}
+
+void SessionState::ApplyActions() {
+  actions = policy::ResolveEffectiveActions(*catalog.policy, catalog.roles);
+  all_clear = !policy::IsRestricted(*catalog.policy, *actions);
+  if (break_glass.has_value()) {
+    // Every class in clear, yet not all_clear: the session's statements are still analysed, so
+    // each one is recorded.
+    actions = policy::EffectiveActions(
+        std::vector<policy::Action>(catalog.policy->classifications().size(), policy::Action::kClear),
+        actions->matched_roles());
+    all_clear = false;
+  }
+  masker.Reset(&catalog, &*actions, &proxy.policies.keys());
 }
 
 void SessionState::NoteParameter(std::string_view name, std::string_view value) {

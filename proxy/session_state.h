@@ -12,12 +12,14 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
 #include "policy/effective_action.h"
 #include "protocol/copy_out_rewriter.h"
 #include "proxy/pending_responses.h"
 #include "proxy/proxy_state.h"
 #include "proxy/query_plan.h"
 #include "proxy/result_masker.h"
+#include "proxy/session_audit.h"
 #include "proxy/session_catalog.h"
 
 namespace pgmask::proxy {
@@ -27,7 +29,19 @@ struct SessionState {
 
   ProxyState& proxy;
   std::string id;
+  // The client connection's TLS protocol version and cipher (as OpenSSL names them), empty for
+  // plaintext: what the audit record reports as the session's transport.
+  std::string tls_version;
+  std::string tls_cipher;
   StatementTimer timer{proxy.metrics.statement_overhead()};
+  // Who and from where, for the audit trail (application already sanitized).
+  std::string user;
+  std::string client;
+  std::string application;
+  // This session's side of the audit trail; null when no trail is kept.
+  std::unique_ptr<SessionAudit> audit;
+  // Lets the server's frames flow again once a held result's audit record is durable.
+  std::function<void()> release_server;
 
   // Lifecycle.
   bool idle = false;  // the server said ReadyForQuery 'I' and the client sent nothing since
@@ -72,18 +86,10 @@ struct SessionState {
   std::string quoting_refusal;
   void NoteParameter(std::string_view name, std::string_view value);
 
-  // A COPY ... TO STDOUT of a restricted session: its options, its columns (from pgmask's own
-  // Describe of an equivalent SELECT) and, once the data flows, the rewriter.
-  std::optional<protocol::CopyOptions> copy_options;
-  std::optional<std::vector<protocol::FieldDescription>> copy_fields;
+  // The data of a COPY ... TO STDOUT of a restricted session is flowing through this rewriter
+  // (its options and columns are on its PlannedStatement's CopyDescription).
   std::optional<protocol::CopyOutRewriter> copy_rewriter;
-  PlannedStatementPtr copy_statement;
-  void EndCopy() {
-    copy_statement.reset();
-    copy_options.reset();
-    copy_fields.reset();
-    copy_rewriter.reset();
-  }
+  void EndCopy() { copy_rewriter.reset(); }
 
   // A newer policy or DDL since the catalog was read: re-read it at the next safe point.
   std::string database;
@@ -100,8 +106,21 @@ struct SessionState {
 
   bool policy_enabled() const { return proxy.policies.enabled(); }
 
+  // Break-glass (proxy/break_glass.h): every class in clear until `expires`, the session still
+  // analysed and audited.
+  struct BreakGlass {
+    std::string reason;
+    absl::Time expires;
+  };
+  std::optional<BreakGlass> break_glass;
+  // Nothing of the client's is in flight: actions may change without touching a result.
+  bool between_statements() const { return outstanding_syncs == 0 && !in_extended; }
+
   // Makes `next` the session's catalog and derives the session's actions from it.
   void ActivateCatalog(SessionCatalog next);
+  // Derives the session's actions from its catalog and break-glass state. Only between
+  // statements: it resets the masker.
+  void ApplyActions();
   // The read in flight ended (ReadyForQuery): activate its result or keep the previous catalog.
   void FinishRefresh();
   // Drops the plans of named state (DISCARD ALL, a policy that changed class indexes).

@@ -11,6 +11,7 @@ import io
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,11 +110,19 @@ def parse_args() -> argparse.Namespace:
                         help="start pgmask with this policy (throwaway keys); pgbench's role is then "
                              "whatever the policy makes of it (the demo policy: restricted, so every "
                              "statement is analysed)")
+    parser.add_argument("--audit", action="store_true",
+                        help="add the target pgmask-audit: pgmask with the same policy and the audit "
+                             "file on (build-bench/audit/, on disk so fsync costs what it costs); "
+                             "without --policy, bench/e2e/audit_policy.yaml, which protects the "
+                             "column pgbench -S reads")
     parser.add_argument("--out", default=str(REPO / "build-bench" / "bench-results.md"),
                         help="results file (build-bench/bench-results.md)")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup, args.rounds, args.retries = 5, 1, 1, 0
+    if args.audit and not args.policy:
+        args.policy = str(REPO / "bench" / "e2e" / "audit_policy.yaml")
+    args.targets = TARGETS + (("pgmask-audit",) if args.audit else ())
     return args
 
 
@@ -196,11 +205,21 @@ def policy_args(args, work: Path) -> list[str]:
             "--hash-key-file", str(work / "hash.key")]
 
 
-def start_pgmask(args, binary: Path, cluster: PostgresCluster, log_path: Path) -> Pgmask:
+def audit_args() -> list[str]:
+    """A fresh trail under build-bench/ (a real disk: /tmp may be tmpfs, where fsync is free)."""
+    directory = REPO / "build-bench" / "audit"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    (directory / "audit.key").write_text("33" * 32 + "\n")
+    return ["--audit-file", str(directory / "audit.jsonl"), "--audit-key-file", str(directory / "audit.key")]
+
+
+def start_pgmask(args, binary: Path, cluster: PostgresCluster, log_path: Path, audit: bool = False) -> Pgmask:
     pgmask = Pgmask(binary, cluster.port, log_path, extra_args=[
         "--threads", str(args.threads),
         "--max-client-conn", str(args.idle_clients + EXTRA_CONNECTIONS),
-        *policy_args(args, log_path.parent)])
+        *policy_args(args, log_path.parent),
+        *(audit_args() if audit else [])])
     pgmask.start()
     return pgmask
 
@@ -261,19 +280,26 @@ def run_pgbench_points(args, binary: Path, cluster: PostgresCluster, work: Path,
     cleanup.callback(pgmask.stop)
     ports = {"direct": cluster.port, "pgbouncer": bouncer.port, "pgmask": pgmask.port}
     pids = {"direct": None, "pgbouncer": bouncer.pid, "pgmask": pgmask.pid}
+    audited = None
+    if args.audit:
+        audited = start_pgmask(args, binary, cluster, work / "pgmask-audit-bench.log", audit=True)
+        cleanup.callback(audited.stop)
+        ports["pgmask-audit"], pids["pgmask-audit"] = audited.port, audited.pid
 
-    runs = {(t, c): measure.Run() for t in TARGETS for c in CLIENT_COUNTS}
+    runs = {(t, c): measure.Run() for t in args.targets for c in CLIENT_COUNTS}
     attempts: list[Attempt] = []
     for round_no in range(1, args.rounds + 1):
         # Targets interleaved per client count, so drifting background load hits all alike.
         for clients in CLIENT_COUNTS:
-            for target in TARGETS:
+            for target in args.targets:
                 label = f"{target}-c{clients}-r{round_no}"
                 sample = measure_point(args, label, ports[target], clients, pids[target],
                                        cluster, work, attempts, findings)
                 runs[(target, clients)].add(sample)
 
     stop_pgmask(pgmask, findings, "pgbench runs")
+    if audited is not None:
+        stop_pgmask(audited, findings, "pgbench runs with the audit trail")
     stop_pgbouncer(bouncer, findings, "pgbench runs")
     return runs, attempts, findings
 
@@ -416,7 +442,8 @@ def format_report(args, machine, runs, attempts: list[Attempt], idle: list[Idle]
     lines.append(f"# settings: pgbench -S -M {args.mode}, {args.seconds} s per point after "
                  f"{args.warmup} s warm-up, {args.rounds} round(s), scale {args.scale}, "
                  f"pgmask --threads {args.threads or os.cpu_count()}"
-                 + (f", pgmask --policy {args.policy} (pgbench's role restricted)" if args.policy else ""))
+                 + (f", pgmask --policy {args.policy} (pgbench's role restricted)" if args.policy else "")
+                 + (", pgmask-audit: the same with --audit-file (build-bench/audit/)" if args.audit else ""))
     lines += ["", "target,clients,tps,p50_us,p99_us,cpu_s,cpu_us_per_tx"]
     for (target, clients), run in runs.items():
         cpu = "" if run.cpu_s is None else f"{run.cpu_s:.2f}"
@@ -471,6 +498,11 @@ def target_checks(runs, idle: list[Idle]) -> list[tuple[str, str, str, str]]:
         mine, theirs = r("pgmask", clients).cpu_us_per_tx, r("pgbouncer", clients).cpu_us_per_tx
         checks.append((f"proxy CPU per transaction at {clients} client(s): pgmask vs pgbouncer",
                        f"{mine:.1f} us vs {theirs:.1f} us", "-", "-"))
+    if ("pgmask-audit", 1) in runs:
+        for clients in CLIENT_COUNTS:
+            ratio = r("pgmask-audit", clients).tps / r("pgmask", clients).tps
+            checks.append((f"TPS pgmask-audit/pgmask at {clients} client(s) (audit issue)", f"{ratio:.3f}x",
+                           ">= 0.8x", met(ratio >= 0.8)))
     for i in idle:
         goal = met(i.kib_per_client <= 4) if i.target == "pgmask" else "- (reference)"
         checks.append((f"RSS per idle client: {i.target}", f"{i.kib_per_client:.2f} KiB",

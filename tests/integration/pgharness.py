@@ -345,10 +345,10 @@ class Pgmask:
         return found
 
     def sanitizer_report(self) -> str | None:
-        """The AddressSanitizer/UBSan/LeakSanitizer report in the log, if any."""
+        """The AddressSanitizer/UBSan/LeakSanitizer/ThreadSanitizer report in the log, if any."""
         text = self.log_text()
-        match = re.search(r"^.*(ERROR: (Address|Leak)Sanitizer|runtime error:).*$", text,
-                          re.MULTILINE)
+        match = re.search(r"^.*(ERROR: (Address|Leak)Sanitizer|runtime error:|"
+                          r"WARNING: ThreadSanitizer).*$", text, re.MULTILINE)
         return text[match.start():] if match else None
 
 

@@ -73,10 +73,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import re
 import socket
 import struct
 import subprocess
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -87,6 +89,7 @@ import pytest
 import yaml
 
 import wire
+from wire import bind_message, close_message, cstr, describe_message, execute_message, parse_message
 from conftest import DEMO_POLICY, key_flags, load_demo
 from pgharness import Pgmask
 
@@ -257,40 +260,6 @@ def build_needles(extra: list[tuple[str, str, str]]) -> Needles:
 
 # ----------------------------------------------------------------------------------------------
 # The raw wire client: records every byte it receives
-
-
-def cstr(text: str) -> bytes:
-    return text.encode() + b"\0"
-
-
-def parse_message(name: str, sql: str, types: tuple[int, ...] = ()) -> bytes:
-    return wire.message(b"P", cstr(name) + cstr(sql) + struct.pack("!h", len(types))
-                        + b"".join(struct.pack("!i", t) for t in types))
-
-
-def bind_message(portal: str, statement: str, params: tuple[str | None, ...] = (),
-                 result_formats: tuple[int, ...] = ()) -> bytes:
-    body = cstr(portal) + cstr(statement) + struct.pack("!hh", 0, len(params))
-    for value in params:
-        if value is None:
-            body += struct.pack("!i", -1)
-        else:
-            data = value.encode()
-            body += struct.pack("!i", len(data)) + data
-    body += struct.pack("!h", len(result_formats)) + b"".join(struct.pack("!h", f) for f in result_formats)
-    return wire.message(b"B", body)
-
-
-def describe_message(kind: bytes, name: str) -> bytes:
-    return wire.message(b"D", kind + cstr(name))
-
-
-def execute_message(portal: str, max_rows: int = 0) -> bytes:
-    return wire.message(b"E", cstr(portal) + struct.pack("!i", max_rows))
-
-
-def close_message(kind: bytes, name: str) -> bytes:
-    return wire.message(b"C", kind + cstr(name))
 
 
 def function_call_message(oid: int, args: tuple[bytes, ...], result_format: int = 0) -> bytes:
@@ -1278,6 +1247,12 @@ def clear_app_session(clinic):
     conn.close()
 
 
+AUDIT_KEY_HEX = "44" * 32
+# Members of an audit record that are keyed hashes or random: hex that could match a short
+# needle by chance, and never a value.
+AUDIT_HASH_MEMBERS = ("id", "prev", "hmac", "fingerprint", "policy", "keys")
+
+
 class ProxyHandle:
     """The module's pgmask; restarted (and the test failed) if a case kills it."""
 
@@ -1321,8 +1296,12 @@ def proxy(pgmask_bin, clinic, clear_app_session, tmp_path_factory):
     directory = tmp_path_factory.mktemp("adversarial")
     policy_path = directory / "policy.yaml"
     policy_path.write_text(yaml.safe_dump(suite_policy(), sort_keys=False))
+    # Every case also writes the audit trail, which the last test scans for the secrets.
+    (directory / "audit.key").write_text(AUDIT_KEY_HEX + "\n")
     handle = ProxyHandle(pgmask_bin, clinic.port, directory,
-                         ["--policy", str(policy_path), *key_flags(directory)])
+                         ["--policy", str(policy_path), *key_flags(directory),
+                          "--audit-file", str(directory / "audit.jsonl"),
+                          "--audit-key-file", str(directory / "audit.key")])
     handle.start()
     yield handle
     problems = handle.stop_all()
@@ -1453,3 +1432,21 @@ def test_the_binary_needles_match_what_postgres_sends(clinic, needles):
     stream = bytes(session.received)
     missing = [f"{label} {form}" for label, form, needle in binary_needles() if needle not in stream]
     assert not missing, missing
+
+
+def test_the_audit_trail_holds_no_secret(proxy, needles):
+    """Runs last (pytest keeps the file's order): every case above went through the audited
+    pgmask, with secrets in literals, comments, parameters, identifiers and application_name,
+    so the trail it wrote must hold none of them in any textual form."""
+    time.sleep(0.5)  # refusals' records are written without anyone waiting for them
+    lines = []
+    for path in sorted(proxy.directory.glob("audit.jsonl*")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            for member in AUDIT_HASH_MEMBERS:
+                record.pop(member, None)
+            lines.append(json.dumps(record, ensure_ascii=False))
+    text = "\n".join(lines).lower().encode()
+    assert text.count(b'"type": "statement"') > 100, "the suite's statements were not recorded"
+    hits = [f"{label} as {form}" for label, form, needle in needles.text if needle in text]
+    assert not hits, hits

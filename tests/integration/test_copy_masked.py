@@ -9,6 +9,8 @@ import subprocess
 import psycopg
 import pytest
 
+import wire
+
 from conftest import load_demo
 from pgharness import client_env, run_client
 
@@ -115,3 +117,82 @@ def test_pg_dump_as_a_masked_role_restores_cleanly(clinic, masked, tmp_path):
         assert clinic.psql(count, dbname="restored") == clinic.psql(count, dbname=DB)
     restored = clinic.psql("SELECT ssn FROM patients ORDER BY id LIMIT 50", dbname="restored").split()
     assert all(re.fullmatch(r"XXX-XX-\d{4}", s) for s in restored), restored[:5]
+
+
+# COPY TO STDOUT through the extended protocol (libpq's PQexecParams, drivers' prepared COPY):
+# pgmask describes the COPY's columns inside the client's batch, without a Sync of its own.
+
+def extended_copy(port: int, user: str, batch: list[bytes]) -> tuple[list[bytes], list[dict[str, str]], bytes]:
+    """Logs in, sends `batch` (ending in a Sync) and returns the CopyData payloads, the
+    ErrorResponses and the tag sequence up to ReadyForQuery."""
+    with wire.connect(port) as sock:
+        wire.login(sock, user, DB)
+        sock.sendall(b"".join(batch))
+        return read_copy_results(sock)
+
+
+def read_copy_results(sock) -> tuple[list[bytes], list[dict[str, str]], bytes]:
+    data, errors, tags = [], [], b""
+    while True:
+        tag, body = wire.read_message(sock)
+        tags += tag
+        if tag == b"d":
+            data.append(body)
+        elif tag == b"E":
+            errors.append(wire.error_fields(body))
+        elif tag == b"Z":
+            return data, errors, tags
+
+
+def copy_batch(statement: str, sql: str, describe: bool = False) -> list[bytes]:
+    return [wire.parse_message(statement, sql), wire.bind_message("", statement)] + \
+        ([wire.describe_message(b"P", "")] if describe else []) + [wire.execute_message(""), wire.message(b"S")]
+
+
+@pytest.mark.parametrize("describe", [False, True])
+def test_extended_protocol_copy_is_masked(clinic, masked, describe):
+    truth = real_ssns(clinic)
+    data, errors, tags = extended_copy(masked.port, "auditor",
+                                       copy_batch("", "COPY patients (id, ssn) TO STDOUT", describe))
+    assert not errors, errors
+    # The client sees exactly the answers to its own messages: pgmask's Describe is invisible.
+    assert tags == b"12" + (b"n" if describe else b"") + b"H" + b"d" * len(truth) + b"cCZ"
+    for line in data:
+        pid, ssn = line.decode().rstrip("\n").split("\t")
+        assert ssn == "XXX-XX-" + truth[pid][-4:], line
+
+
+def test_extended_protocol_copy_of_a_clear_role_is_identical(clinic, masked):
+    batch = copy_batch("", "COPY patients TO STDOUT (FORMAT csv)")
+    assert extended_copy(masked.port, "app_backend", batch) == extended_copy(clinic.port, "app_backend", batch)
+
+
+def test_prepared_copies_keep_their_own_columns(clinic, masked):
+    # Two prepared COPYs of the same width, run in the opposite order: each is masked by its
+    # own columns, not by whichever was described last.
+    truth = real_ssns(clinic)
+    with wire.connect(masked.port) as sock:
+        wire.login(sock, "auditor", DB)
+        sock.sendall(wire.parse_message("ssns", "COPY patients (id, ssn) TO STDOUT")
+                     + wire.parse_message("ids", "COPY (SELECT id, 'n' || id FROM patients) TO STDOUT")
+                     + wire.message(b"S"))
+        assert read_copy_results(sock) == ([], [], b"11Z")
+        for statement in ("ssns", "ids", "ssns"):
+            sock.sendall(b"".join(copy_batch(statement, "")[1:]))
+            data, errors, _ = read_copy_results(sock)
+            assert not errors and len(data) == len(truth), errors
+            for line in data:
+                pid, second = line.decode().rstrip("\n").split("\t")
+                assert second == ("XXX-XX-" + truth[pid][-4:] if statement == "ssns" else "n" + pid), line
+
+
+def test_extended_protocol_copy_that_fails_gives_the_client_its_error(clinic, masked):
+    with wire.connect(masked.port) as sock:
+        wire.login(sock, "auditor", DB)
+        sock.sendall(b"".join(copy_batch("", "COPY patients (id, no_such_column) TO STDOUT")))
+        data, errors, tags = read_copy_results(sock)
+        assert data == [] and tags == b"EZ", tags
+        assert errors[0]["C"] == "42703", errors
+        # The session goes on.
+        sock.sendall(wire.query_message("SELECT 1"))
+        assert [tag for tag, _ in wire.read_until_ready(sock)] == [b"T", b"D", b"C", b"Z"]

@@ -114,19 +114,6 @@ def _extended(sock, *messages: bytes) -> list[tuple[bytes, bytes]]:
     return wire.read_until_ready(sock)
 
 
-def _parse(name: str, sql: str) -> bytes:
-    return wire.message(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
-
-
-def _bind(portal: str, statement: str, result_format: int = 0) -> bytes:
-    return wire.message(b"B", portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!hhhh", 0, 0, 1,
-                                                                                               result_format))
-
-
-def _execute(portal: str, max_rows: int = 0) -> bytes:
-    return wire.message(b"E", portal.encode() + b"\0" + struct.pack("!i", max_rows))
-
-
 SYNC = wire.message(b"S")
 
 
@@ -150,14 +137,60 @@ def test_execute_without_describe_is_masked_and_the_client_sees_no_extra_message
     pgmask describes the portal itself and must not show its answer to the client."""
     with wire.connect(masked.port) as sock:
         wire.login(sock, "auditor", DB)
-        _extended(sock, _parse("s1", "SELECT id, ssn, email FROM patients ORDER BY id LIMIT 5"), SYNC)
+        _extended(sock, wire.parse_message("s1", "SELECT id, ssn, email FROM patients ORDER BY id LIMIT 5"), SYNC)
         for portal in ("", "p1"):
-            messages = _extended(sock, _bind(portal, "s1"), _execute(portal), SYNC)
+            messages = _extended(sock, wire.bind_message(portal, "s1"), wire.execute_message(portal), SYNC)
             tags = [tag for tag, _ in messages]
             assert tags == [b"2"] + [b"D"] * 5 + [b"C", b"Z"], tags
             for values in _data_rows(messages):
                 real = truth[int(values[0])]
                 assert values[1].decode() != real[1] and values[2].decode() != real[2]
+
+
+def test_statement_defined_again_under_its_name_is_masked_by_its_new_columns(masked, truth):
+    """Executes without Describe reuse the columns pgmask learnt for a prepared statement; a Parse
+    of the same name, or a simple Query that may DEALLOCATE and PREPARE it, must not reuse them
+    (the two definitions differ in width, so stale columns would break the rows)."""
+    clear = "SELECT id, 'x' || id FROM patients ORDER BY id LIMIT 3"
+    protected = "SELECT id, ssn, email FROM patients ORDER BY id LIMIT 3"
+    with wire.connect(masked.port) as sock:
+        wire.login(sock, "auditor", DB)
+
+        def by_parse(sql: str) -> None:
+            _extended(sock, wire.close_message(b"S", "s1"), wire.parse_message("s1", sql), SYNC)
+
+        def by_query(sql: str) -> None:
+            sock.sendall(wire.query_message(f"DEALLOCATE ALL; PREPARE s1 AS {sql}"))
+            wire.read_until_ready(sock)
+
+        for define in (by_parse, by_query, by_parse):
+            for sql in (clear, protected, clear):
+                define(sql)
+                for portal in ("", "p1", ""):
+                    messages = _extended(sock, wire.bind_message(portal, "s1"), wire.execute_message(portal),
+                                         wire.close_message(b"P", portal), SYNC)
+                    assert [tag for tag, _ in messages] == [b"2"] + [b"D"] * 3 + [b"C", b"3", b"Z"], (define, sql)
+                    for values in _data_rows(messages):
+                        assert len(values) == (3 if sql == protected else 2)
+                        real = truth[int(values[0])]
+                        if sql == protected:
+                            assert values[1].decode() != real[1] and values[2].decode() != real[2], values
+
+
+def test_execute_without_describe_of_a_missing_portal_gets_the_servers_error(masked):
+    """pgmask's own Describe before the Execute fails first: the client must still get one
+    ErrorResponse (not a bare ReadyForQuery), and the session goes on."""
+    with wire.connect(masked.port) as sock:
+        wire.login(sock, "auditor", DB)
+        sock.sendall(wire.execute_message("no_such_portal") + SYNC)
+        with pytest.raises(wire.ServerError) as error:
+            wire.read_until_ready(sock)
+        assert error.value.sqlstate == "34000", error.value
+        tag, _ = wire.read_message(sock)
+        assert tag == b"Z"
+        messages = _extended(sock, wire.parse_message("", "SELECT 1"), wire.bind_message("", ""),
+                             wire.execute_message(""), SYNC)
+        assert [t for t, _ in messages] == [b"1", b"2", b"D", b"C", b"Z"]
 
 
 def test_refused_statement_with_undeclared_parameter_types_fails_with_42501(masked):
@@ -169,21 +202,21 @@ def test_refused_statement_with_undeclared_parameter_types_fails_with_42501(mask
         bind = wire.message(b"B", b"\0\0" + struct.pack("!hhh", 1, 1, 1) + struct.pack("!ii", 4, 42)
                             + struct.pack("!h", 0))
         sock.sendall(wire.message(b"P", b"\0SELECT card_number FROM payments WHERE id = $1\0" + struct.pack("!h", 0))
-                     + bind + _execute("") + SYNC)
+                     + bind + wire.execute_message("") + SYNC)
         with pytest.raises(wire.ServerError) as refused:
             wire.read_until_ready(sock)
         assert refused.value.sqlstate == "42501", refused.value
         tag, _ = wire.read_message(sock)
         assert tag == b"Z"
-        messages = _extended(sock, _parse("", "SELECT 1"), _bind("", ""), _execute(""), SYNC)
+        messages = _extended(sock, wire.parse_message("", "SELECT 1"), wire.bind_message("", ""), wire.execute_message(""), SYNC)
         assert [t for t, _ in messages] == [b"1", b"2", b"D", b"C", b"Z"]
 
 
 def test_row_limited_execute_is_masked_across_portal_suspension(masked, truth):
     with wire.connect(masked.port) as sock:
         wire.login(sock, "auditor", DB)
-        messages = _extended(sock, _parse("", "SELECT id, ssn, email FROM patients ORDER BY id LIMIT 10"),
-                             _bind("", ""), _execute("", 4), _execute("", 4), _execute("", 4), SYNC)
+        messages = _extended(sock, wire.parse_message("", "SELECT id, ssn, email FROM patients ORDER BY id LIMIT 10"),
+                             wire.bind_message("", ""), wire.execute_message("", 4), wire.execute_message("", 4), wire.execute_message("", 4), SYNC)
         tags = [tag for tag, _ in messages]
         assert tags == [b"1", b"2"] + [b"D"] * 4 + [b"s"] + [b"D"] * 4 + [b"s"] + [b"D"] * 2 + [b"C", b"Z"], tags
         rows = _data_rows(messages)

@@ -1,5 +1,6 @@
-"""Startup negotiation: SSLRequest and GSSENCRequest are declined with 'N' (TLS is a later
-issue) and a normal startup then works on the same connection; BackendKeyData comes from pgmask."""
+"""Startup negotiation without a certificate: SSLRequest and GSSENCRequest are declined with 'N'
+and a normal startup then works on the same connection (TLS itself is test_tls.py);
+BackendKeyData comes from pgmask."""
 
 import struct
 

@@ -70,6 +70,40 @@ def query_message(sql: str) -> bytes:
     return message(b"Q", sql.encode() + b"\0")
 
 
+def cstr(text: str) -> bytes:
+    return text.encode() + b"\0"
+
+
+def parse_message(name: str, sql: str, types: tuple[int, ...] = ()) -> bytes:
+    return message(b"P", cstr(name) + cstr(sql) + struct.pack("!h", len(types))
+                        + b"".join(struct.pack("!i", t) for t in types))
+
+
+def bind_message(portal: str, statement: str, params: tuple[str | None, ...] = (),
+                 result_formats: tuple[int, ...] = ()) -> bytes:
+    body = cstr(portal) + cstr(statement) + struct.pack("!hh", 0, len(params))
+    for value in params:
+        if value is None:
+            body += struct.pack("!i", -1)
+        else:
+            data = value.encode()
+            body += struct.pack("!i", len(data)) + data
+    body += struct.pack("!h", len(result_formats)) + b"".join(struct.pack("!h", f) for f in result_formats)
+    return message(b"B", body)
+
+
+def describe_message(kind: bytes, name: str) -> bytes:
+    return message(b"D", kind + cstr(name))
+
+
+def execute_message(portal: str, max_rows: int = 0) -> bytes:
+    return message(b"E", cstr(portal) + struct.pack("!i", max_rows))
+
+
+def close_message(kind: bytes, name: str) -> bytes:
+    return message(b"C", kind + cstr(name))
+
+
 def recv_exactly(sock: socket.socket, n: int) -> bytes:
     data = b""
     while len(data) < n:

@@ -142,9 +142,10 @@ TEST_F(AuditCommands, UsageErrorsExitTwo) {
   EXPECT_EQ(Run({"verify", "--bogus", trail_}).code, 2);
   EXPECT_EQ(Run({"who-accessed", "--audit-key-file", key_file_, "--table", "patients", trail_}).code, 2);
   EXPECT_EQ(Run({"who-accessed", "--audit-key-file", key_file_, "--dsn", "host=x", "--table", "t",
-                 "--key", "1"})
+                 "--key", "1", trail_})
                 .code,
-            2);
+            2);  // --dsn or files, not both
+  EXPECT_EQ(Run({"verify", "--audit-key-file", key_file_, "--dsn", "host=x"}).code, 2);
   EXPECT_EQ(Run({"break-glass", "--audit-key-file", key_file_, "--since", "whenever", trail_}).code, 2);
   EXPECT_EQ(Run({"--help"}).code, 0);
 }

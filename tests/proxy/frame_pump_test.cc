@@ -65,7 +65,9 @@ Outcome RunPump(const std::string& input, size_t chunk, FrameSink& sink, uint32_
   asio::io_context io;
   SocketPair source(io);       // source.a: the peer writing; source.b: what the pump reads
   SocketPair destination(io);  // destination.a: what the pump writes; destination.b: the reader
-  FramePump pump(source.b, protocol::Direction::kFrontend, max_body);
+  Stream pump_source(std::move(source.b));
+  Stream pump_destination(std::move(destination.a));
+  FramePump pump(pump_source, protocol::Direction::kFrontend, max_body);
   Outcome outcome;
   auto writer = [&]() -> awaitable<void> {
     for (size_t pos = 0; pos < input.size(); pos += chunk) {
@@ -77,8 +79,8 @@ Outcome RunPump(const std::string& input, size_t chunk, FrameSink& sink, uint32_
     source.a.shutdown(tcp::socket::shutdown_send);
   };
   auto relay = [&]() -> awaitable<void> {
-    outcome.result = co_await pump.Relay(destination.a, sink, nullptr);
-    destination.a.shutdown(tcp::socket::shutdown_send);
+    outcome.result = co_await pump.Relay(pump_destination, sink, nullptr);
+    pump_destination.socket().shutdown(tcp::socket::shutdown_send);
   };
   auto reader = [&]() -> awaitable<void> {
     char buf[8192];

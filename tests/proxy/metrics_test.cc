@@ -75,6 +75,7 @@ TEST(Metrics, ScrapeHasEveryFamilyAndCounts) {
            "pgmask_cells_masked_total{class=\"PII\",mask=\"email\"} 2",
            "pgmask_audit_records_total 0",
            "pgmask_audit_failures_total 0",
+           "pgmask_audit_degraded 0",
            "pgmask_policy_reloads_total{result=\"ok\"} 0",
            "pgmask_policy_reloads_total{result=\"rejected\"} 0",
            "pgmask_statement_overhead_seconds_count 0",

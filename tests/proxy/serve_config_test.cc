@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace pgmask::proxy {
 namespace {
@@ -151,6 +154,88 @@ TEST(ConfigFile, AuditSettings) {
   EXPECT_FALSE(ApplyServeFlags({"--audit-rotate-bytes", "100"}, c, nullptr).ok());
   EXPECT_FALSE(ApplyServeFlags({"--audit-rotate-bytes", "64M"}, c, nullptr).ok());
   std::remove(path.c_str());
+}
+
+TEST(ConfigFile, TlsAndLimitSettings) {
+  ServeConfig defaults;
+  EXPECT_EQ(defaults.upstream_sslmode, UpstreamSslMode::kPrefer);
+  EXPECT_FALSE(defaults.tls_require);
+  EXPECT_EQ(defaults.max_user_conn, 0);
+  EXPECT_EQ(defaults.idle_timeout, absl::ZeroDuration());
+
+  const std::string path = WriteTemp(
+      "tls_cert: /etc/pgmask/tls.crt\ntls_key: /etc/pgmask/tls.key\ntls_require: true\n"
+      "upstream_sslmode: verify-full\nupstream_sslrootcert: /etc/pgmask/root.crt\n"
+      "max_user_conn: 5\nmax_db_conn: 7\nmax_startup_conn: 9\nidle_timeout: 30\n"
+      "idle_in_transaction_timeout: 2.5\nmax_session_lifetime: 3600\n");
+  ServeConfig c;
+  ASSERT_TRUE(ApplyConfigFile(path, c).ok());
+  EXPECT_EQ(c.tls_cert_file, "/etc/pgmask/tls.crt");
+  EXPECT_EQ(c.tls_key_file, "/etc/pgmask/tls.key");
+  EXPECT_TRUE(c.tls_require);
+  EXPECT_EQ(c.upstream_sslmode, UpstreamSslMode::kVerifyFull);
+  EXPECT_EQ(c.upstream_sslrootcert, "/etc/pgmask/root.crt");
+  EXPECT_EQ(c.max_user_conn, 5);
+  EXPECT_EQ(c.max_db_conn, 7);
+  EXPECT_EQ(c.max_startup_conn, 9);
+  EXPECT_EQ(c.idle_timeout, absl::Seconds(30));
+  EXPECT_EQ(c.idle_in_transaction_timeout, absl::Milliseconds(2500));
+  EXPECT_EQ(c.max_session_lifetime, absl::Hours(1));
+  std::remove(path.c_str());
+
+  // Flags win over the file; 0 turns a timeout off again.
+  ASSERT_TRUE(ApplyServeFlags({"--tls-require", "off", "--upstream-sslmode=disable", "--max-user-conn", "0",
+                               "--idle-timeout", "0", "--max-session-lifetime=0.5"},
+                              c, nullptr)
+                  .ok());
+  EXPECT_FALSE(c.tls_require);
+  EXPECT_EQ(c.upstream_sslmode, UpstreamSslMode::kDisable);
+  EXPECT_EQ(c.max_user_conn, 0);
+  EXPECT_EQ(c.idle_timeout, absl::ZeroDuration());
+  EXPECT_EQ(c.max_session_lifetime, absl::Milliseconds(500));
+  for (const auto& [flag, mode] : std::vector<std::pair<std::string_view, UpstreamSslMode>>{
+           {"prefer", UpstreamSslMode::kPrefer},
+           {"require", UpstreamSslMode::kRequire},
+           {"verify-ca", UpstreamSslMode::kVerifyCa}}) {
+    ASSERT_TRUE(ApplyServeFlags({"--upstream-sslmode", flag}, c, nullptr).ok()) << flag;
+    EXPECT_EQ(c.upstream_sslmode, mode) << flag;
+  }
+}
+
+TEST(ConfigFile, BadTlsAndLimitSettingsNameThePlace) {
+  const std::string path = WriteTemp(
+      "tls_require: maybe\nupstream_sslmode: allow\nmax_user_conn: -1\nidle_timeout: soon\n"
+      "tls_cert: \"\"\nmax_session_lifetime: -5\n");
+  ServeConfig c;
+  const absl::Status s = ApplyConfigFile(path, c);
+  ASSERT_FALSE(s.ok());
+  const std::string message(s.message());
+  EXPECT_NE(message.find(path + ":1:14: tls_require: expected true or false"), std::string::npos) << message;
+  EXPECT_NE(message.find(path + ":2:19: upstream_sslmode: expected one of disable, prefer, require, verify-ca, "
+                                "verify-full"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(path + ":3:16: max_user_conn: expected a whole number from 0 to 1000000"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(path + ":4:15: idle_timeout: expected a positive number of seconds"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(path + ":5:11: tls_cert: expected a path"), std::string::npos) << message;
+  EXPECT_NE(message.find(path + ":6:23: max_session_lifetime: expected a positive number of seconds"),
+            std::string::npos)
+      << message;
+  std::remove(path.c_str());
+
+  for (const std::vector<std::string_view>& flags : std::vector<std::vector<std::string_view>>{
+           {"--tls-require", "1"},
+           {"--upstream-sslmode", "VERIFY-FULL"},
+           {"--max-db-conn", "many"},
+           {"--max-startup-conn", "1000001"},
+           {"--idle-in-transaction-timeout", "-1"},
+           {"--tls-key", ""},
+           {"--upstream-sslrootcert"}}) {
+    EXPECT_FALSE(ApplyServeFlags(flags, c, nullptr).ok()) << flags.front();
+  }
 }
 
 }  // namespace
