@@ -132,7 +132,7 @@ absl::Duration BreakGlassDuration(int max_minutes) {
   return d;
 }
 
-std::optional<std::string> StartBreakGlass(SessionState& s, std::string reason) {
+std::optional<std::string> BreakGlassRefusal(const SessionState& s) {
   const std::shared_ptr<const policy::Policy>& policy = s.catalog.policy;
   if (policy == nullptr || !policy->break_glass().has_value()) {
     return "pgmask: break-glass is not configured in the policy";
@@ -144,6 +144,13 @@ std::optional<std::string> StartBreakGlass(SessionState& s, std::string reason) 
   }
   if (!allowed) return "pgmask: permission denied: break-glass is not allowed for this role";
   if (s.audit == nullptr) return "pgmask: break-glass needs the audit trail (--audit-file or --audit-dsn)";
+  return std::nullopt;
+}
+
+std::optional<std::string> StartBreakGlass(SessionState& s, std::string reason) {
+  if (std::optional<std::string> refusal = BreakGlassRefusal(s)) return refusal;
+  const std::shared_ptr<const policy::Policy>& policy = s.catalog.policy;
+  const policy::BreakGlass& bg = *policy->break_glass();
   if (reason.size() > kMaxReason) return "pgmask: the break-glass reason is too long (at most 200 bytes)";
   if (s.transaction_status == 'E') return "pgmask: break-glass cannot start in a failed transaction";
   ExpireBreakGlass(s);

@@ -33,10 +33,13 @@ struct BreakGlassCommand {
 // in another form or with other statements (refused), or anything else (kNone).
 BreakGlassCommand ParseBreakGlassCommand(std::string_view sql);
 
+// Why the session may not be in break-glass under its current policy and roles (not configured,
+// role not listed, no audit trail); nullopt when it may.
+std::optional<std::string> BreakGlassRefusal(const SessionState& s);
 // Starts break-glass; the refusal message (42501) when the role, the reason or the session does
 // not allow it.
 std::optional<std::string> StartBreakGlass(SessionState& s, std::string reason);
-// Ends it, recording `outcome` ("reset", "session_end"); harmless when not active. An expired
+// Ends it, recording `outcome` ("reset", "revoked", "session_end"); harmless when not active. An expired
 // one ends as "expired" at its expiry time whatever the outcome given.
 void EndBreakGlass(SessionState& s, std::string_view outcome);
 // Ends it if it has expired.

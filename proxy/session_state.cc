@@ -1,6 +1,7 @@
 #include "proxy/session_state.h"
 
 #include "absl/strings/str_format.h"
+#include "proxy/break_glass.h"
 #include "policy/function_rules.h"
 #include "proxy/log.h"
 
@@ -10,6 +11,9 @@ void SessionState::ActivateCatalog(SessionCatalog next) {
   // Plans hold indexes into the policy they were made for.
   if (next.policy != catalog.policy) ForgetNamedState();
   catalog = std::move(next);
+  // A reloaded policy (or a changed role) that no longer allows break-glass ends it before the
+  // statement this catalog was read for runs.
+  if (break_glass.has_value() && BreakGlassRefusal(*this)) EndBreakGlass(*this, "revoked");
   catalog_read_at = std::chrono::steady_clock::now();
   settings_pending = false;
   ApplyActions();

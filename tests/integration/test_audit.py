@@ -342,6 +342,27 @@ def test_break_glass_shows_clear_data_until_it_expires(pgmask_factory, pgmask_bi
     assert "1 break-glass session, 1 statement" in result.stdout, result.stdout
 
 
+def test_break_glass_ends_when_a_reloaded_policy_no_longer_allows_it(pgmask_factory, clinic, connect, trail,
+                                                                      tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEMO_POLICY.read_text() + "break_glass: { roles: [support], max_minutes: 30 }\n")
+    proxy = pgmask_factory("--policy", str(policy), *key_flags(tmp_path), *trail.flags())
+    sql = "SELECT ssn FROM patients WHERE id = 3"
+    clear_ssn = run(connect(clinic.port, user="postgres", dbname=DB), sql)[0][0]
+    support = connect(proxy.port, user="support", dbname=DB)
+    run(support, "SET pgmask.break_glass = 'INC-78: outage'")
+    assert run(support, sql)[0][0] == clear_ssn
+    # pgmask notices the file's change itself (policy_poll, 1 s); the next statement waits for
+    # the session to take the new policy, and sees the data masked again.
+    policy.write_text(DEMO_POLICY.read_text() + "break_glass: { roles: [analyst], max_minutes: 30 }\n")
+    proxy.wait_for_log("policy reloaded")
+    assert run(support, sql)[0][0] != clear_ssn
+    support.close()
+    assert proxy.stop() is None
+    ends = [r for r in trail.records() if r["type"] == "break_glass_end"]
+    assert [r["outcome"] for r in ends] == ["revoked"], ends
+
+
 @pytest.fixture
 def audit_database():
     """A PostgreSQL cluster of its own for the trail, apart from the application's data."""
