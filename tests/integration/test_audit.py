@@ -144,6 +144,25 @@ def test_copy_to_stdout_is_one_record(audited, connect, trail):
     assert (records[0]["protocol"], records[0]["command"], records[0]["rows"]) == ("copy", "COPY", 3)
 
 
+def test_copy_from_stdin_into_a_protected_column_is_one_record(audited, clinic, connect, trail):
+    clinic.psql("GRANT INSERT ON patients TO auditor", dbname=DB)
+    try:
+        conn = connect(audited.port, user="auditor", dbname=DB)
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            with cur.copy("COPY patients (id, name, ssn, email, phone, dob, address) FROM STDIN") as copy:
+                copy.write_row((9001, "Test Intake", "111-22-3333", "intake@example.org", "555-0100", "1990-01-01",
+                                "1 Intake Road"))
+    finally:
+        clinic.psql("REVOKE INSERT ON patients FROM auditor", dbname=DB)
+    records = trail.statements()
+    assert len(records) == 1, records
+    r = records[0]
+    assert (r["protocol"], r["command"]) == ("copy", "COPY"), r
+    assert r["query"] == "COPY patients (id, name, ssn, email, phone, dob, address) FROM STDIN", r
+    assert r["sqlstate"] is None, r
+    assert "111-22-3333" not in json.dumps(records) and "Test Intake" not in json.dumps(records)
+
+
 def test_cursor_fetches_are_recorded_not_the_declare(audited, connect, trail):
     conn = connect(audited.port, user="analyst", dbname=DB)
     with conn.cursor() as cur:
