@@ -130,8 +130,9 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
     case MessageType::kExecute: {
       const auto execute = protocol::ParseExecute(body);
       const std::string_view portal = execute.ok() ? execute->portal : std::string_view();
-      ColumnsPtr known = s_.all_clear || pending.described(portal) ? nullptr : pending.KnownColumns(portal);
-      if (!s_.all_clear && !pending.described(portal) && known == nullptr) {
+      const bool needs_columns = !s_.all_clear && !pending.described(portal);
+      ColumnsPtr known = needs_columns ? pending.KnownColumns(portal) : nullptr;
+      if (needs_columns && known == nullptr) {
         const size_t start = out.scratch().size();
         protocol::MessageWriter w(out.scratch());
         w.Begin(protocol::FrontendTag(MessageType::kDescribe)).Int8('P').CString(portal);
