@@ -358,7 +358,9 @@ void Analyzer::WriteColumns(const RangeItem& target, PgQuery__Node* const* targe
     const PgQuery__Node* t = targets[i];
     if (t == nullptr || t->node_case != PG_QUERY__NODE__NODE_RES_TARGET) continue;
     const Lineage lineage = Expr(t->res_target->val, &scope);
-    Write(absl::StrFormat("table %s (column %s)", target.name, Str(t->res_target->name)), lineage);
+    const std::string_view column = Str(t->res_target->name);
+    Write(absl::StrFormat("table %s (column %s)", target.name, column), lineage);
+    Store(target, &column);
   }
 }
 
@@ -375,6 +377,12 @@ std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, cons
   }
   if (columns.empty()) {
     for (const RangeColumn& c : target.columns) columns.push_back(c.unlisted ? "?" : c.name);
+    Store(target, nullptr);
+  } else {
+    for (const std::string& c : columns) {
+      const std::string_view column = c;
+      Store(target, &column);
+    }
   }
   std::vector<OutputColumn> source;
   if (stmt.select_stmt != nullptr) source = Query(stmt.select_stmt, outer);
@@ -460,7 +468,9 @@ void Analyzer::Merge(const PgQuery__MergeStmt& stmt, const Scope* outer) {
                 ? Str(when.target_list[v]->res_target->name)
                 : std::string_view("?");
         Write(absl::StrFormat("table %s (column %s)", target.name, column), Expr(when.values[v], &scope));
+        Store(target, v < when.n_target_list ? &column : nullptr);
       }
+      if (when.n_values == 0) Store(target, nullptr);  // INSERT DEFAULT VALUES
     }
   }
   ctes_.resize(ctes);
@@ -473,7 +483,10 @@ void Analyzer::Copy(const PgQuery__CopyStmt& stmt) {
     Refuse("COPY to or from a file reads or writes files on the database server");
   }
   if (stmt.is_from) {
-    if (stmt.relation != nullptr) Relation(*stmt.relation);
+    if (stmt.relation == nullptr) return;
+    const RangeItem table = Relation(*stmt.relation);
+    if (stmt.n_attlist == 0) Store(table, nullptr);
+    for (const std::string_view column : Names(stmt.attlist, stmt.n_attlist)) Store(table, &column);
     return;
   }
   if (stmt.query != nullptr) {
@@ -546,6 +559,17 @@ void Analyzer::Refuse(std::string reason) {
 void Analyzer::Write(std::string target, const Lineage& lineage) {
   if (lineage.empty()) return;
   out_.writes.push_back({std::move(target), lineage});
+}
+
+void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
+  const RangeColumn* unlisted = nullptr;
+  for (const RangeColumn& c : target.columns) {
+    if (c.unlisted) unlisted = &c;
+    if (column == nullptr || (!c.unlisted && c.name == *column)) out_.stored.Merge(c.lineage);
+    if (column != nullptr && !c.unlisted && c.name == *column) return;
+  }
+  // A column the catalog does not list may be any of the unlisted ones.
+  if (column != nullptr && unlisted != nullptr) out_.stored.Merge(unlisted->lineage);
 }
 
 }  // namespace analysis_internal

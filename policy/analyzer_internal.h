@@ -115,6 +115,8 @@ class Analyzer {
   void Use(UsageClause clause, bool equality_only, const Lineage& lineage);
   void Refuse(std::string reason);
   void Write(std::string target, const Lineage& lineage);
+  // Records that the statement stores into `column` of `target` (every column when null).
+  void Store(const RangeItem& target, const std::string_view* column);
 
   const Policy& policy_;
   const CatalogView& catalog_;

@@ -89,6 +89,9 @@ struct StatementAnalysis {
   std::vector<ColumnUsage> usages;
   std::vector<FunctionUse> functions;
   std::vector<DataWrite> writes;
+  // The protected columns the statement stores values into: INSERT, UPDATE, MERGE and COPY FROM
+  // targets (whatever the values are; the trail records them).
+  Lineage stored;
   std::vector<SettingChange> settings;
   // Reasons every restricted role is refused, whatever its actions.
   std::vector<std::string> refusals;

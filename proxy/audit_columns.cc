@@ -50,6 +50,8 @@ AuditColumnRefs AuditColumnRefsOf(const policy::StatementAnalysis& analysis) {
     AddSet(out, w.lineage.Columns(), AuditColumnUse::kOther, false);
     out.everything = out.everything || w.lineage.everything();
   }
+  AddSet(out, analysis.stored.Columns(), AuditColumnUse::kOther, false);
+  out.everything = out.everything || analysis.stored.everything();
   return out;
 }
 

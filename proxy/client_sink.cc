@@ -50,6 +50,7 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         if (verdict == Verdict::kHold) return verdict;
         break;
       case MessageType::kFunctionCall: {
+        if (!s_.restricted) break;
         // A function called by OID cannot be analysed: answered like a refused simple Query.
         const std::string refusal = "pgmask: statement refused: the FunctionCall message is not allowed for this role";
         Logf(LogLevel::kInfo, "session=%s %s", s_.id, refusal);
@@ -130,7 +131,7 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
     case MessageType::kExecute: {
       const auto execute = protocol::ParseExecute(body);
       const std::string_view portal = execute.ok() ? execute->portal : std::string_view();
-      const bool needs_columns = !s_.all_clear && !pending.described(portal);
+      const bool needs_columns = s_.restricted && !pending.described(portal);
       ColumnsPtr known = needs_columns ? pending.KnownColumns(portal) : nullptr;
       if (needs_columns && known == nullptr) {
         const size_t start = out.scratch().size();
@@ -380,10 +381,12 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
   }
   s_.catalog_read_for_message = false;
   if (!refusal && !plan->copy_error.empty()) refusal = "pgmask: " + plan->copy_error;
+  // A session that sees everything in clear is analysed only to be recorded.
+  if (!s_.restricted) refusal.reset();
   if (!refusal) {
     if (s_.audit != nullptr) plan = SessionAudit::WithTexts(plan, sql);
-    // COPY TO STDOUT sends no RowDescription: describe its columns first.
-    plan_ = plan->copy ? DescribeCopy(*plan, parse.has_value(), out) : plan;
+    // COPY TO STDOUT sends no RowDescription: describe its columns first, to mask them.
+    plan_ = plan->copy && s_.restricted ? DescribeCopy(*plan, parse.has_value(), out) : plan;
     return Verdict::kForward;
   }
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, *refusal);

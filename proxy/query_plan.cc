@@ -79,7 +79,10 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
   literal_free = false;
   auto parsed = policy::ParsedSql::Parse(sql);
   if (!parsed.ok()) {
+    // Refused for restricted roles; for the others, results that could hold anything.
     plan->refusal = policy::UnparsableRefusal();
+    plan->statements.push_back(PlannedStatement::Untraceable());
+    plan->touches_protected = true;
     return plan;
   }
   const std::vector<policy::StatementAnalysis> analyses = policy::AnalyzeStatements(*parsed, policy, catalog);
@@ -122,6 +125,7 @@ QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan) {
     auto redacted = std::make_shared<PlannedStatement>(*s);
     redacted->decision.columns = PlannedStatement::Untraceable()->decision.columns;
     redacted->touches_protected = true;
+    redacted->audit_columns.everything = true;
     s = std::move(redacted);
   }
   copy->touches_protected = true;
@@ -154,6 +158,7 @@ std::shared_ptr<const PlannedStatement> PlannedStatement::Untraceable() {
     auto s = std::make_shared<PlannedStatement>();
     s->decision.columns.push_back({policy::Treatment::kRedact, policy::Action::kMask, {}, /*unlisted=*/true});
     s->touches_protected = true;
+    s->audit_columns.everything = true;
     return s;
   }();
   return kUntraceable;

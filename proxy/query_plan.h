@@ -51,6 +51,12 @@ struct PlannedStatement {
   // search_path changes, so its plan holds only under the same path.
   std::vector<std::string> search_path;
 
+  // Whether the audit trail records its results: it uses a protected column, or it is an
+  // EXECUTE or FETCH, whose results are those of what it runs.
+  bool MayBeRecorded() const {
+    return !audit_columns.empty() || kind == policy::StatementKind::kExecute || kind == policy::StatementKind::kFetch;
+  }
+
   // Every field redacted: rows whose origin pgmask does not know (an unknown cursor or prepared
   // statement, more results than statements).
   static std::shared_ptr<const PlannedStatement> Untraceable();

@@ -3,7 +3,9 @@
 #include <boost/asio/post.hpp>
 
 #include "absl/base/internal/endian.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "protocol/string_view_bridge.h"
 #include "proxy/session_state.h"
 
 namespace pgmask::proxy {
@@ -28,6 +30,16 @@ std::optional<std::string> BinaryKeyText(uint32_t type_oid, std::string_view byt
   return std::nullopt;
 }
 
+// The last word of a tag, when it is a count: SELECT, INSERT, UPDATE, DELETE, MERGE, COPY, FETCH
+// and MOVE end with one, other tags have none.
+std::optional<uint64_t> CommandTagRows(std::string_view tag) {
+  const size_t space = tag.rfind(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  uint64_t rows = 0;
+  if (!absl::SimpleAtoi(ToAbsl(tag.substr(space + 1)), &rows)) return std::nullopt;
+  return rows;
+}
+
 }  // namespace
 
 ResultAudit::~ResultAudit() {
@@ -47,6 +59,7 @@ void ResultAudit::Begin(const PlannedStatementPtr& own, const PlannedStatementPt
   held_.clear();
   key_fields_.clear();
   rows_ = 0;
+  tag_rows_.reset();
   keys_.emplace(&s_.audit->hasher(), kDefaultAuditKeyCap);
   record_ = s_.audit->StatementRecord(s_, *own, *source, protocol, start);
 }
@@ -72,9 +85,11 @@ void ResultAudit::CountRow(const protocol::Bytes* data_row) {
   }
 }
 
+void ResultAudit::SetCommandTag(std::string_view tag) { tag_rows_ = CommandTagRows(tag); }
+
 void ResultAudit::Submit(std::string_view sqlstate, bool complete) {
   complete_ = complete;
-  record_.rows = rows_;
+  record_.rows = complete && tag_rows_.has_value() ? *tag_rows_ : rows_;
   record_.keys = keys_->Take();
   if (!complete) {
     for (AuditTableKeys& k : record_.keys) k.capped = true;

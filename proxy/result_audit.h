@@ -56,6 +56,9 @@ class ResultAudit {
   void SetFields(const std::vector<protocol::FieldDescription>& fields);
   // One row sent: a DataRow body (its keys hashed), or null for a row of COPY data.
   void CountRow(const protocol::Bytes* data_row);
+  // The CommandComplete tag that ends the result: its row count ("INSERT 0 5", "COPY 12") is the
+  // record's, which also counts rows written and COPY rows however they were framed.
+  void SetCommandTag(std::string_view tag);
   void Hold(std::string_view bytes) { held_.append(bytes); }
   bool over_limit() const { return held_.size() > kMaxHeldBytes; }
 
@@ -97,6 +100,7 @@ class ResultAudit {
   std::vector<protocol::WireValue> values_;
   std::optional<AuditRowKeys> keys_;
   uint64_t rows_ = 0;
+  std::optional<uint64_t> tag_rows_;
 };
 
 }  // namespace pgmask::proxy

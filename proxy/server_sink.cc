@@ -141,7 +141,7 @@ const policy::StatementDecision* ServerSink::CurrentDecision() {
 }
 
 ServerSink::TextPolicy ServerSink::TextPolicyForFront() const {
-  if (s_.all_clear || s_.pending.empty()) return TextPolicy::kKeep;
+  if (!s_.restricted || s_.pending.empty()) return TextPolicy::kKeep;
   const PendingResponse& front = s_.pending.front();
   // pgmask's own refusal: its text is pgmask's, its PL/pgSQL context is noise.
   if (front.refused) return TextPolicy::kStripContext;
@@ -244,7 +244,7 @@ Verdict ServerSink::Refuse(const std::string& message, OutputBatch& out) {
 }
 
 Verdict ServerSink::OnRowDescription(protocol::Bytes body, OutputBatch& out) {
-  if (s_.all_clear) return Verdict::kForward;
+  if (!s_.restricted) return Verdict::kForward;
   if (!protocol::ParseRowDescription(body, fields_).ok()) {
     s_.server_violation = true;
     return Verdict::kStop;
@@ -259,7 +259,7 @@ Verdict ServerSink::OnRowDescription(protocol::Bytes body, OutputBatch& out) {
 }
 
 Verdict ServerSink::OnDataRow(protocol::Bytes body, OutputBatch& out) {
-  if (!s_.all_clear && !s_.pending.empty() && s_.pending.front().kind == PendingKind::kExecute &&
+  if (s_.restricted && !s_.pending.empty() && s_.pending.front().kind == PendingKind::kExecute &&
       !s_.execute_planned) {
     // Rows of an Execute: masked by the description of the portal that produced them.
     s_.execute_planned = true;
@@ -433,7 +433,7 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
               : PlannedStatement::Untraceable();
   }
   if (own == nullptr || source == nullptr || own->refused || source->refused) return false;
-  if (!own->touches_protected && !source->touches_protected) return false;
+  if (own->audit_columns.empty() && source->audit_columns.empty()) return false;
   // PREPARE and DECLARE read nothing yet; the EXECUTE and FETCH that do are recorded.
   if (own->kind == policy::StatementKind::kPrepare || own->kind == policy::StatementKind::kDeclareCursor) return false;
   const bool extended = front.kind == PendingKind::kExecute;
@@ -493,6 +493,9 @@ bool ServerSink::AuditFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     if (type == MessageType::kErrorResponse) {
       const auto error = protocol::ParseErrorNotice(body);
       sqlstate = error.ok() ? std::string(error->sqlstate()) : std::string("XX000");
+    } else if (type == MessageType::kCommandComplete) {
+      const auto tag = protocol::ParseQuery(body);  // same layout: one string
+      if (tag.ok()) audit.SetCommandTag(*tag);
     }
     audit.Submit(sqlstate, /*complete=*/true);
     last_result_end_ = absl::Now();
@@ -626,7 +629,7 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
       s_.masker.EndResult();
       return Verdict::kForward;
     case MessageType::kCopyOutResponse:
-      return s_.all_clear ? Verdict::kForward : OnCopyOut(body, out);
+      return s_.restricted ? OnCopyOut(body, out) : Verdict::kForward;
     case MessageType::kCopyData:
       return s_.copy_rewriter ? OnCopyData(body, out) : Verdict::kForward;
     case MessageType::kCopyDone:

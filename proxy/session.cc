@@ -532,7 +532,7 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
         co_return Ending{"catalog could not be read"};
       }
       std::string refusal;
-      if (!state_.all_clear) {
+      if (state_.restricted) {
         if (replication == ReplicationMode::kLogical) {
           refusal = "pgmask: replication connections are not allowed for roles that do not see every class in clear";
         } else if (!startup_setting_refusal_.empty()) {

@@ -67,7 +67,10 @@ AuditSessionInfo AuditSessionInfoOf(const SessionState& s) {
 }
 
 QueryPlanPtr SessionAudit::WithTexts(const QueryPlanPtr& plan, std::string_view sql) {
-  if (plan == nullptr || !plan->touches_protected) return plan;
+  if (plan == nullptr) return plan;
+  bool recorded = false;
+  for (const PlannedStatementPtr& st : plan->statements) recorded = recorded || st->MayBeRecorded();
+  if (!recorded) return plan;
   const std::vector<AuditStatementText> texts = AuditStatementTexts(sql);
   // The scanner's split and the parser's should agree; if not, each statement is recorded with
   // the whole message's text rather than another statement's.
@@ -79,7 +82,7 @@ QueryPlanPtr SessionAudit::WithTexts(const QueryPlanPtr& plan, std::string_view 
   }
   auto copy = std::make_shared<QueryPlan>(*plan);
   for (size_t i = 0; i < copy->statements.size(); ++i) {
-    if (!copy->statements[i]->touches_protected) continue;
+    if (!copy->statements[i]->MayBeRecorded()) continue;
     auto annotated = std::make_shared<PlannedStatement>(*copy->statements[i]);
     annotated->audit_text = whole != nullptr ? whole : std::make_shared<const AuditStatementText>(texts[i]);
     copy->statements[i] = std::move(annotated);
@@ -104,15 +107,15 @@ AuditStatement SessionAudit::StatementRecord(const SessionState& s, const Planne
     for (const AuditColumnRef& ref : own.audit_columns.refs) {
       if (std::find(refs.refs.begin(), refs.refs.end(), ref) == refs.refs.end()) refs.refs.push_back(ref);
     }
-    // A plan that lists nothing but touches protected columns is one pgmask could not trace.
-    refs.everything = refs.everything || own.audit_columns.everything || (refs.refs.empty() && source.touches_protected);
+    refs.everything = refs.everything || own.audit_columns.everything;
     r.columns = AuditColumnsFor(refs, *s.catalog.policy, *s.actions);
     r.policy = s.catalog.policy->sha256_hex();
   }
   if (s.break_glass.has_value()) r.break_glass = s.break_glass->reason;
+  // Columns only filtered on or written to are not shown, so they mask nothing.
   r.outcome = AuditOutcome::kAllowed;
   for (const AuditColumn& c : r.columns) {
-    if (c.action != "clear") r.outcome = AuditOutcome::kMasked;
+    if (c.use == AuditColumnUse::kOutput && c.action != "clear") r.outcome = AuditOutcome::kMasked;
   }
   return r;
 }

@@ -19,21 +19,23 @@ void SessionState::ActivateCatalog(SessionCatalog next) {
   ApplyActions();
   Logf(LogLevel::kDebug, "session=%s catalog: %d roles, %d protected columns, %d relations, %s", id,
        catalog.roles.size(), catalog.columns.size(),
-       catalog.view != nullptr ? catalog.view->data().relations.size() : 0, all_clear ? "all clear" : "restricted");
+       catalog.view != nullptr ? catalog.view->data().relations.size() : 0, restricted ? "restricted" : all_clear ? "all clear" : "clear, recorded");
 }
 
 void SessionState::ApplyActions() {
   actions = policy::ResolveEffectiveActions(*catalog.policy, catalog.roles);
-  all_clear = !policy::IsRestricted(*catalog.policy, *actions);
+  restricted = policy::IsRestricted(*catalog.policy, *actions);
   if (break_glass.has_value()) {
-    // Every class in clear, yet not all_clear: the session's statements are still analysed, so
-    // each one is recorded.
     actions = policy::EffectiveActions(
         std::vector<policy::Action>(catalog.policy->classifications().size(), policy::Action::kClear),
         actions->matched_roles());
-    all_clear = false;
+    restricted = false;
   }
-  masker.Reset(&catalog, &*actions, &proxy.policies.keys());
+  // A session that sees everything in clear is still analysed when its reads of protected columns
+  // are recorded (break-glass, or any trail kept), but nothing of it is masked or refused.
+  const bool recorded = break_glass.has_value() || (proxy.audit != nullptr && !catalog.columns.empty());
+  all_clear = !restricted && !recorded;
+  masker.Reset(restricted ? &catalog : nullptr, &*actions, &proxy.policies.keys());
 }
 
 void SessionState::NoteParameter(std::string_view name, std::string_view value) {

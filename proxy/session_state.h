@@ -59,7 +59,10 @@ struct SessionState {
   // The policy as this session applies it.
   SessionCatalog catalog;
   std::optional<policy::EffectiveActions> actions;
-  bool all_clear = true;  // nothing to mask or refuse: the relay path does no per-message work
+  // Some class is not clear for this session: its statements are masked, refused and scrubbed.
+  bool restricted = false;
+  // Neither restricted nor recorded: the relay path does no per-message work.
+  bool all_clear = true;
   ResultMasker masker{&proxy.metrics};
   bool suppress_until_ready = false;  // a result with a denied column is being dropped
   // What the server still owes, kept whenever a policy is configured (a reload can turn a clear

@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import wire
 from conftest import DEMO_POLICY, key_flags, load_demo
 from pgharness import PostgresCluster
 
@@ -159,7 +160,10 @@ def test_copy_from_stdin_into_a_protected_column_is_one_record(audited, clinic, 
     r = records[0]
     assert (r["protocol"], r["command"]) == ("copy", "COPY"), r
     assert r["query"] == "COPY patients (id, name, ssn, email, phone, dob, address) FROM STDIN", r
-    assert r["sqlstate"] is None, r
+    assert (r["sqlstate"], r["outcome"], r["rows"]) == (None, "allowed", 1), r
+    assert {c["column"] for c in r["columns"]} == {
+        f"public.patients.{c}" for c in ("name", "ssn", "email", "phone", "dob", "address")}, r
+    assert {c["use"] for c in r["columns"]} == {"other"}, r
     assert "111-22-3333" not in json.dumps(records) and "Test Intake" not in json.dumps(records)
 
 
@@ -209,13 +213,79 @@ def test_a_failed_statement_is_recorded_with_its_sqlstate(audited, connect, trai
     assert [(r["outcome"], r["sqlstate"]) for r in records] == [("failed", "22012")]
 
 
-def test_a_role_that_sees_everything_in_clear_is_not_recorded(pgmask_factory, clinic, connect, trail, tmp_path):
-    """app_backend sees every class in clear: its sessions stay byte-for-byte transparent and
-    unanalysed, so only restricted sessions (and break-glass) are recorded."""
+def exchange(port: int, user: str, statements: list[str]) -> list[list[tuple[bytes, bytes]]]:
+    """Every message the server sends for each simple Query, raw."""
+    sock = wire.connect(port)
+    try:
+        wire.login(sock, user, DB)
+        out = []
+        for sql in statements:
+            sock.sendall(wire.query_message(sql))
+            messages = [wire.read_message(sock)]
+            while messages[-1][0] != b"Z":
+                messages.append(wire.read_message(sock))
+            out.append(messages)
+        return out
+    finally:
+        sock.close()
+
+
+def test_a_role_that_sees_everything_in_clear_is_recorded_and_sees_what_postgres_sent(
+        pgmask_factory, postgres, clinic, connect, trail, tmp_path):
+    """app_backend sees every class in clear: its reads of protected columns are recorded as
+    "allowed", and everything it receives (rows, COPY data, errors quoting values, syntax errors)
+    is byte for byte what PostgreSQL sent."""
     proxy = pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path), *trail.flags())
-    conn = connect(proxy.port, user="app_backend", dbname=DB)
-    run(conn, "SELECT ssn FROM patients WHERE id = 1")
-    assert trail.statements() == []
+    statements = [
+        "SELECT id, ssn, email, dob FROM patients WHERE id <= 3 ORDER BY id",
+        "SELECT count(*) FROM visits",
+        "SELECT ssn::int FROM patients WHERE id = 1",
+        "SELEC ssn FROM patients",
+        "COPY (SELECT id, ssn FROM patients WHERE id <= 2 ORDER BY id) TO STDOUT (FORMAT csv, HEADER)",
+        "SET search_path = pg_catalog, public; SELECT name FROM patients WHERE id = 4",
+    ]
+    through = exchange(proxy.port, "app_backend", statements)
+    direct = exchange(postgres.port, "app_backend", statements)
+    assert through == direct
+    # The error quotes the clear value, as PostgreSQL would say it.
+    assert b"invalid input syntax for type integer" in b"".join(body for _, body in through[2])
+    records = trail.statements()
+    assert [(r["query"], r["outcome"], r["rows"], r["sqlstate"]) for r in records] == [
+        ("SELECT id, ssn, email, dob FROM patients WHERE id <= $1 ORDER BY id", "allowed", 3, None),
+        ("SELECT ssn::int FROM patients WHERE id = $1", "failed", 0, "22P02"),
+        ("SELEC ssn FROM patients", "failed", 0, "42601"),
+        ("COPY (SELECT id, ssn FROM patients WHERE id <= $1 ORDER BY id) TO STDOUT (FORMAT csv, HEADER)",
+         "allowed", 2, None),
+        ("SELECT name FROM patients WHERE id = $1", "allowed", 1, None),
+    ], records
+    assert all(r["user"] == "app_backend" for r in records)
+    columns = {(c["column"], c["use"]): c["action"] for c in records[0]["columns"]}
+    assert columns == {("public.patients.ssn", "output"): "clear", ("public.patients.email", "output"): "clear",
+                       ("public.patients.dob", "output"): "clear"}
+    # Not parsed: any protected column.
+    assert [c["column"] for c in records[2]["columns"]] == ["*"]
+    assert "123-45" not in json.dumps(records)
+
+
+def test_writes_into_protected_columns_are_recorded_and_others_are_not(audited, clinic, connect, trail):
+    clinic.psql("GRANT INSERT, UPDATE ON patients, visits TO auditor", dbname=DB)
+    try:
+        conn = connect(audited.port, user="auditor", dbname=DB)
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute("INSERT INTO patients (id, name, ssn, email, phone, dob, address) VALUES "
+                        "(9101, 'Write Test', '999-88-7777', 'a@example.org', '555-0101', '1980-01-01', '1 Road'), "
+                        "(9102, 'Write Test', '999-88-7776', 'b@example.org', '555-0102', '1980-01-02', '2 Road')")
+            cur.execute("UPDATE patients SET email = 'w@example.org' WHERE id = 9101")
+            cur.execute("UPDATE visits SET patient_id = 9102 WHERE id = 1")
+    finally:
+        clinic.psql("REVOKE INSERT, UPDATE ON patients, visits FROM auditor", dbname=DB)
+    records = trail.statements()
+    assert [(r["command"], r["outcome"], r["rows"]) for r in records] == [
+        ("INSERT", "allowed", 2), ("UPDATE", "allowed", 1)], records
+    assert {(c["column"], c["use"], c["action"]) for c in records[0]["columns"]} == {
+        (f"public.patients.{c}", "other", "mask") for c in ("name", "ssn", "email", "phone", "dob", "address")}
+    assert {(c["column"], c["use"]) for c in records[1]["columns"]} == {("public.patients.email", "other")}
+    assert "999-88" not in json.dumps(records) and "w@example" not in json.dumps(records)
 
 
 def pgmask_cli(pgmask_bin: Path, *args: str) -> subprocess.CompletedProcess:

@@ -419,6 +419,54 @@ TEST(AnalyzeStatements, DeeplyNestedSubqueriesFailClosed) {
   for (const OutputColumn& c : a[0].outputs) EXPECT_TRUE(c.lineage.everything());
 }
 
+// The protected columns a statement stores into, whatever it stores (the audit trail's "other").
+struct StoredCase {
+  std::string name;
+  std::string sql;
+  std::string stored;  // the columns of StatementAnalysis::stored; "-" none
+};
+
+class StoredColumnsTest : public ::testing::TestWithParam<StoredCase> {};
+
+TEST_P(StoredColumnsTest, Analyses) {
+  const StoredCase& c = GetParam();
+  const auto policy = testing::TestPolicy();
+  ASSERT_NE(policy, nullptr);
+  const CatalogView catalog(testing::TestCatalogData({"public"}));
+  auto parsed = ParsedSql::Parse(c.sql);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const std::vector<StatementAnalysis> analyses = AnalyzeStatements(*parsed, *policy, catalog);
+  ASSERT_EQ(analyses.size(), 1u);
+  const Lineage& stored = analyses[0].stored;
+  const std::string columns = stored.everything() ? "*" : testing::Columns(*policy, stored.Columns());
+  EXPECT_EQ(columns.empty() ? "-" : columns, c.stored);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Writes, StoredColumnsTest,
+    ::testing::Values(
+        StoredCase{"InsertListedColumns", "INSERT INTO patients (id, ssn) VALUES (1, $1)", "patients.ssn"},
+        StoredCase{"InsertEveryColumn", "INSERT INTO patients VALUES (1)",
+                   "patients.ssn,patients.email,patients.diagnosis,patients.insurer_id"},
+        StoredCase{"InsertUnprotected", "INSERT INTO patients (id, name) VALUES (1, 'x')", "-"},
+        StoredCase{"InsertUnprotectedTable", "INSERT INTO visits (note) VALUES ('x')", "-"},
+        StoredCase{"InsertOnConflictUpdate",
+                   "INSERT INTO patients (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET email = 'x'",
+                   "patients.email"},
+        StoredCase{"Update", "UPDATE patients SET email = 'x', name = 'y' WHERE id = 1", "patients.email"},
+        StoredCase{"UpdateUnprotected", "UPDATE patients SET name = 'y'", "-"},
+        StoredCase{"UpdateThroughAlias", "UPDATE patients AS p SET ssn = NULL", "patients.ssn"},
+        StoredCase{"Merge",
+                   "MERGE INTO patients p USING visits v ON p.id = v.patient_id WHEN MATCHED THEN UPDATE SET "
+                   "dob = now() WHEN NOT MATCHED THEN INSERT (id, ssn) VALUES (v.id, 'y')",
+                   "patients.ssn"},
+        StoredCase{"CopyFromColumns", "COPY patients (id, email) FROM STDIN", "patients.email"},
+        StoredCase{"CopyFromEveryColumn", "COPY patients FROM STDIN",
+                   "patients.ssn,patients.email,patients.diagnosis,patients.insurer_id"},
+        StoredCase{"CopyToStoresNothing", "COPY patients TO STDOUT", "-"},
+        StoredCase{"DeleteStoresNothing", "DELETE FROM patients WHERE id = 1", "-"}),
+    [](const ::testing::TestParamInfo<StoredCase>& info) { return info.param.name; });
+
 TEST(AnalyzeStatements, ModerateNestingIsAnalysed) {
   const auto policy = testing::TestPolicy();
   const CatalogView catalog(testing::TestCatalogData());
