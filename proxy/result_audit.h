@@ -56,6 +56,9 @@ class ResultAudit {
   void SetFields(const std::vector<protocol::FieldDescription>& fields);
   // One row sent: a DataRow body (its keys hashed), or null for a row of COPY data.
   void CountRow(const protocol::Bytes* data_row);
+  // COPY data carries no DataRows: its fields are seen one by one as the COPY is split into rows.
+  bool wants_keys() const { return active_ && complete_ && !key_fields_.empty(); }
+  void CopyField(size_t field, std::optional<std::string_view> value);
   // The CommandComplete tag that ends the result: its row count ("INSERT 0 5", "COPY 12") is the
   // record's, which also counts rows written and COPY rows however they were framed.
   void SetCommandTag(std::string_view tag);
@@ -101,6 +104,9 @@ class ResultAudit {
   std::optional<AuditRowKeys> keys_;
   uint64_t rows_ = 0;
   std::optional<uint64_t> tag_rows_;
+
+  // Hashes `value` when field `field` holds a row key.
+  void AddKey(size_t field, std::string_view value);
 };
 
 }  // namespace pgmask::proxy

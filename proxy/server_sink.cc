@@ -676,12 +676,15 @@ Verdict ServerSink::OnCopyOut(protocol::Bytes body, OutputBatch& out) {
   for (protocol::FieldDescription& f : fields) f.format = response->format == 1 ? 1 : 0;
   DeniedColumn denied;
   const policy::StatementDecision* decision = &statement->decision;
+  if (audit_ != nullptr && audit_->state() == ResultAudit::State::kCollecting) audit_->SetFields(fields);
   switch (s_.masker.Plan(fields, decision, denied)) {
     case ResultMasker::PlanResult::kDenied:
       return Refuse("pgmask: permission denied for column " + denied.column + " (class " + denied.classification + ")",
                     out);
     case ResultMasker::PlanResult::kPassThrough:
-      return Verdict::kForward;
+      // Split into rows all the same when the audit record needs the rows' keys.
+      if (audit_ == nullptr || !audit_->wants_keys()) return Verdict::kForward;
+      break;
     case ResultMasker::PlanResult::kMask:
       break;
   }
@@ -693,10 +696,12 @@ Verdict ServerSink::OnCopyOut(protocol::Bytes body, OutputBatch& out) {
 
 Verdict ServerSink::OnCopyData(protocol::Bytes body, OutputBatch& out) {
   ResultMasker& masker = s_.masker;
+  ResultAudit* audit = audit_ != nullptr && audit_->wants_keys() ? audit_.get() : nullptr;
   const std::string_view payload(reinterpret_cast<const char*>(body.data()), body.size());
   const absl::Status status = s_.copy_rewriter->Rewrite(
       payload,
-      [&masker](size_t column, std::optional<std::string_view> value) {
+      [&masker, audit](size_t column, std::optional<std::string_view> value) {
+        if (audit != nullptr) audit->CopyField(column, value);
         if (!masker.masks(column)) return protocol::FieldReplacement::Keep();
         const std::optional<std::string_view> masked = masker.MaskValue(column, value);
         return masked ? protocol::FieldReplacement::Value(*masked) : protocol::FieldReplacement::Null();
