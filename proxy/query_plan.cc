@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "policy/analyzer.h"
+#include "policy/constant_tokens.h"
 #include "policy/literal_free_text.h"
 #include "policy/sql_parse.h"
 #include "protocol/string_view_bridge.h"
@@ -17,6 +18,7 @@ constexpr size_t kMaxCachedPlans = 4096;
 // Separates the key's prefix from the exact text or the literal-free text.
 constexpr char kExactText = '\1';
 constexpr char kLiteralFreeText = '\2';
+constexpr char kConstantBlindText = '\3';
 
 struct PlanCache {
   // Entries depend on the policy's indexes and on these snapshots; holding them keeps their
@@ -25,6 +27,7 @@ struct PlanCache {
   std::vector<std::shared_ptr<const policy::CatalogSnapshot>> snapshots;
   absl::flat_hash_map<std::string, QueryPlanPtr> entries;
   std::string key;  // reused to build lookup keys without allocating
+  std::string blind_key;
 };
 
 bool Touches(const policy::StatementAnalysis& a) {
@@ -187,16 +190,30 @@ QueryPlanPtr PlanQuery(std::string_view sql, const std::shared_ptr<const policy:
   key.push_back(kExactText);
   key.append(sql);
   if (const auto it = cache.entries.find(key); it != cache.entries.end()) return it->second;
-  // Statements repeated with other constants (WHERE id = 42) share the plan of the first one.
+  // Statements repeated with other constants (WHERE id = 42) share the plan of the first one:
+  // found by a cheap lexer when the text is plain enough for it, else by libpg_query's normalize.
+  std::string& blind_key = cache.blind_key;
+  blind_key.assign(key, 0, prefix);
+  blind_key.push_back(kConstantBlindText);
+  const bool blind = policy::AppendConstantBlindKey(sql, blind_key);
+  if (blind) {
+    if (const auto it = cache.entries.find(blind_key); it != cache.entries.end()) return it->second;
+  }
   const std::optional<std::string> literal_free_text = policy::LiteralFreeText(sql);
   std::string literal_free_key;
   if (literal_free_text) {
     literal_free_key.assign(key, 0, prefix);
     literal_free_key.push_back(kLiteralFreeText);
     literal_free_key.append(*literal_free_text);
-    if (const auto it = cache.entries.find(literal_free_key); it != cache.entries.end()) return it->second;
+    if (const auto it = cache.entries.find(literal_free_key); it != cache.entries.end()) {
+      QueryPlanPtr plan = it->second;  // the emplace below may move the entries
+      // Only plans that hold for any constants are kept under this key: the lexer's key may
+      // lead to it too.
+      if (blind && cache.entries.size() < kMaxCachedPlans) cache.entries.emplace(blind_key, plan);
+      return plan;
+    }
   }
-  if (cache.entries.size() + 2 > kMaxCachedPlans) {
+  if (cache.entries.size() + 3 > kMaxCachedPlans) {
     cache.entries.clear();
     cache.snapshots.clear();
   }
@@ -207,6 +224,7 @@ QueryPlanPtr PlanQuery(std::string_view sql, const std::shared_ptr<const policy:
   QueryPlanPtr plan = Build(sql, *policy, *catalog, actions, literal_free);
   cache.entries.emplace(key, plan);
   if (literal_free && literal_free_text) cache.entries.emplace(std::move(literal_free_key), plan);
+  if (literal_free && blind) cache.entries.emplace(blind_key, plan);
   return plan;
 }
 

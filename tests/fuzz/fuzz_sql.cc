@@ -3,7 +3,8 @@
 // statement analyzer and the decision for a restricted role (against the demo clinic policy and
 // the offline catalog), whose plans must name real policy columns, and COPY ... TO STDOUT
 // detection (FindCopyToClient), whose describe query must itself parse as one statement; and
-// MaxParameterNumber, which sizes a refused Parse's parameters.
+// MaxParameterNumber, which sizes a refused Parse's parameters; and the plan cache's constant
+// lexer (ConstantTokens), whose texts must be analysed alike with other constants.
 // Input: the statement text (any bytes; a NUL ends it for libpg_query, as in a Query message).
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include <pg_query/pg_query.pb-c.h>
 
+#include "policy/constant_tokens.h"
 #include "policy/copy_statement.h"
 #include "policy/nesting_check.h"
 #include "policy/analyzer.h"
@@ -20,6 +22,7 @@
 #include "policy/policy_loader.h"
 #include "policy/sql_parse.h"
 #include "tests/fuzz/fuzz_support.h"
+#include "tests/policy/constant_substitution.h"
 
 namespace pgmask::fuzz {
 namespace {
@@ -75,9 +78,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view sql(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   PGMASK_FUZZ_CHECK(policy::MaxParameterNumber(sql) >= 0);
   (void)policy::CheckNesting(sql, 4);
+  static const policy::CatalogView catalog = policy::OfflineCatalog(clinic);
+  // The plan cache's lexer: what it accepts is analysed alike with other constants.
+  if (const std::optional<std::vector<policy::ConstantToken>> constants = policy::ConstantTokens(sql)) {
+    const std::string other = policy::testing::WithOtherConstants(sql, *constants);
+    PGMASK_FUZZ_CHECK(policy::testing::AnalysedAlike(sql, other, clinic, catalog));
+  }
   const absl::StatusOr<policy::ParsedSql> parsed = policy::ParsedSql::Parse(sql);
   if (!parsed.ok()) return 0;
-  static const policy::CatalogView catalog = policy::OfflineCatalog(clinic);
   static const policy::EffectiveActions analyst = policy::ResolveEffectiveActions(clinic, {"analyst"});
   for (const policy::StatementAnalysis& a : policy::AnalyzeStatements(*parsed, clinic, catalog)) {
     const policy::StatementDecision d = policy::Decide(a, clinic, analyst);
