@@ -1,42 +1,32 @@
 #include "protocol/sasl_mechanisms.h"
 
+#include <vector>
+
 #include "absl/strings/match.h"
-#include "protocol/byte_reader.h"
-#include "protocol/message_tags.h"
-#include "protocol/message_writer.h"
+#include "protocol/sasl_messages.h"
 #include "protocol/string_view_bridge.h"
 
 namespace pgmask::protocol {
 
 absl::StatusOr<std::string> SaslWithoutChannelBinding(Bytes body) {
-  ByteReader r(body);
-  const auto code = r.I32();
-  if (!code || *code != 10) return absl::InvalidArgumentError("not an AuthenticationSASL message");
-  std::string out;
-  MessageWriter w(out);
-  w.Begin(BackendTag(MessageType::kAuthentication)).Int32(10);
-  for (;;) {
-    const auto name = r.CString();
-    if (!name) return absl::InvalidArgumentError("AuthenticationSASL: unterminated mechanism list");
-    if (name->empty()) break;
-    if (absl::EndsWith(ToAbsl(*name), "-PLUS")) continue;
-    w.CString(*name);
+  const auto offered = ParseSaslMechanisms(body);
+  if (!offered.ok()) return offered.status();
+  std::vector<std::string_view> kept;
+  for (std::string_view name : *offered) {
+    if (!absl::EndsWith(ToAbsl(name), "-PLUS")) kept.push_back(name);
   }
-  if (!r.at_end()) return absl::InvalidArgumentError("AuthenticationSASL: bytes after the mechanism list");
-  w.Int8(0);
-  w.End();
+  std::string out;
+  WriteAuthenticationSasl(out, kept);
   return out;
 }
 
 absl::StatusOr<Gs2ChannelBinding> SaslInitialChannelBinding(Bytes body) {
-  ByteReader r(body);
-  const auto mechanism = r.CString();
-  const auto length = r.I32();
-  if (!mechanism || !length) return absl::InvalidArgumentError("SASLInitialResponse: truncated");
-  if (*length < 1 || static_cast<size_t>(*length) != r.remaining()) {
-    return absl::InvalidArgumentError("SASLInitialResponse: no initial response, or a wrong length");
+  const auto initial = ParseSaslInitialResponse(body);
+  if (!initial.ok()) return initial.status();
+  if (!initial->response || initial->response->empty()) {
+    return absl::InvalidArgumentError("SASLInitialResponse: no initial response");
   }
-  switch (*r.U8()) {
+  switch (initial->response->front()) {
     case 'n':
       return Gs2ChannelBinding::kUnsupported;
     case 'y':

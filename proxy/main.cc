@@ -43,10 +43,14 @@ serve options (each also a key of the --config YAML file; flags win):
   --policy-poll SECONDS       how often the policy file is checked for changes (default 1)
   --catalog-recheck SECONDS   how old a restricted session's catalog may grow before it looks
                               for other connections' DDL (default 10)
+  --auth-file FILE            users whose SCRAM login pgmask checks itself, in PgBouncer's
+                              userlist.txt format ("user" "SCRAM-SHA-256$..."), so that channel
+                              binding works with TLS on both hops (reloaded on SIGHUP)
   --audit-file PATH           audit trail file; --audit-key-file FILE (else PGMASK_AUDIT_KEY),
                               --audit-rotate-bytes N, --audit-on-failure block|allow, --audit-dsn DSN
                               (checked, not yet used: the session does not write records yet)
-SIGHUP reloads the policy; an invalid policy is rejected and the one in force is kept.
+SIGHUP reloads the policy, the TLS certificate and the auth file; an invalid one is rejected and
+the one in force is kept.
 )";
 
 }  // namespace

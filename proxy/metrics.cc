@@ -50,7 +50,9 @@ std::optional<RefusedConnection> ClassifySessionEnd(bool reached_ready, std::str
   if (StartsWith(reason, "refused: shutting down")) return RefusedConnection::kShutdown;
   if (StartsWith(reason, "startup timeout")) return RefusedConnection::kStartupTimeout;
   if (StartsWith(reason, "upstream unreachable")) return RefusedConnection::kUpstreamUnreachable;
-  if (StartsWith(reason, "upstream refused the login")) return RefusedConnection::kAuthFailed;
+  if (StartsWith(reason, "upstream refused the login") || StartsWith(reason, "refused: authentication failed")) {
+    return RefusedConnection::kAuthFailed;
+  }
   if (StartsWith(reason, "catalog could not be read")) return RefusedConnection::kCatalogUnavailable;
   // Cancel requests end here too, and so do clients that hang up or lose the upstream: not refusals.
   if (StartsWith(reason, "cancel request") || StartsWith(reason, "client closed") ||

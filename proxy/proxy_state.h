@@ -7,6 +7,7 @@
 
 #include "proxy/asio.h"
 #include "proxy/audit_service.h"
+#include "proxy/auth_file.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/connection_limits.h"
 #include "proxy/metrics.h"
@@ -33,6 +34,7 @@ struct ProxyState {
   ConnectionLimits limits;
   ServerTlsStore client_tls;                     // empty without tls_cert/tls_key
   std::shared_ptr<ssl::context> upstream_tls;    // null with upstream_sslmode disable
+  AuthFileStore auth_file;                       // empty without auth_file
   // The audit trail (--audit-file, --audit-dsn); null when none is kept.
   std::unique_ptr<AuditService> audit;
   std::atomic<bool> shutting_down{false};

@@ -183,6 +183,7 @@ const std::vector<Setting>& Settings() {
        }},
       {"upstream_sslrootcert", "--upstream-sslrootcert",
        [](std::string_view v, ServeConfig& c) { return SetString(v, c.upstream_sslrootcert); }},
+      {"auth_file", "--auth-file", [](std::string_view v, ServeConfig& c) { return SetString(v, c.auth_file); }},
       {"max_user_conn", "--max-user-conn",
        [](std::string_view v, ServeConfig& c) { return ParseInt(v, 0, 1000000, c.max_user_conn); }},
       {"max_db_conn", "--max-db-conn",

@@ -63,6 +63,9 @@ struct ServeConfig {
   // TLS towards the upstream server, as libpq's sslmode and sslrootcert.
   UpstreamSslMode upstream_sslmode = UpstreamSslMode::kPrefer;
   std::string upstream_sslrootcert;
+  // SCRAM verifiers of the users whose login pgmask terminates (proxy/auth_file.h), so that
+  // channel binding works with TLS on both hops. Read again on SIGHUP. Empty: logins relayed.
+  std::string auth_file;
 
   // Limits: 0 means none.
   int max_user_conn = 0;      // sessions per login role

@@ -69,6 +69,23 @@ void Server::ReloadTls() {
   Logf(LogLevel::kInfo, "SIGHUP: TLS certificate and key reloaded");
 }
 
+absl::Status Server::LoadAuthFile() {
+  const std::string& path = state_.config.auth_file;
+  if (path.empty()) return absl::OkStatus();
+  if (absl::Status s = state_.auth_file.Load(path); !s.ok()) return s;
+  Logf(LogLevel::kInfo, "auth file loaded: %d users whose SCRAM login pgmask checks itself",
+       state_.auth_file.current()->scram_users());
+  return absl::OkStatus();
+}
+
+void Server::ReloadAuthFile() {
+  // Sessions already past authentication are not affected; a file that does not load keeps the
+  // one in force, as the TLS files do.
+  if (absl::Status s = LoadAuthFile(); !s.ok()) {
+    Logf(LogLevel::kError, "SIGHUP: auth file not reloaded, the previous one stays: %s", s.message());
+  }
+}
+
 void Server::RaiseFileLimit() {
   // Each session holds two descriptors; the soft limit is often 1024 while the hard one is far
   // higher, so max_client_conn would otherwise fail at accept with EMFILE.
@@ -93,6 +110,7 @@ absl::Status Server::Run() {
   state_.upstream_endpoints = *std::move(endpoints);
 
   if (absl::Status s = LoadTls(); !s.ok()) return s;
+  if (absl::Status s = LoadAuthFile(); !s.ok()) return s;
   RaiseFileLimit();
 
   if (!state_.config.policy_file.empty()) {
@@ -178,12 +196,12 @@ awaitable<void> Server::WatchPolicy(asio::signal_set& reload_signal) {
     auto woke = co_await (reload_signal.async_wait(kUseTuple) || poll.async_wait(kUseTuple));
     if (state_.shutting_down.load()) break;
     if (woke.index() == 0) {
+      ReloadTls();
+      ReloadAuthFile();
       if (!state_.policies.enabled()) {
-        ReloadTls();
         Logf(LogLevel::kInfo, "SIGHUP: no policy configured, nothing to reload");
         continue;
       }
-      ReloadTls();
       Logf(LogLevel::kInfo, "SIGHUP: reloading the policy");
       const uint64_t rejected = state_.policies.rejected_reloads();
       const bool reloaded = state_.policies.Reload();

@@ -34,6 +34,10 @@ class Server {
   absl::Status LoadTls();
   // SIGHUP: the client certificate and key read again; a bad file keeps the context in force.
   void ReloadTls();
+  // The auth file (auth_file), when configured; SIGHUP reads it again, a bad file keeping the
+  // one in force.
+  absl::Status LoadAuthFile();
+  void ReloadAuthFile();
   // Raises the soft limit on open files towards what max_client_conn needs.
   void RaiseFileLimit();
   awaitable<void> Accept(tcp::acceptor& acceptor);

@@ -17,6 +17,7 @@
 #include "policy/function_rules.h"
 #include "protocol/messages.h"
 #include "protocol/sasl_mechanisms.h"
+#include "protocol/sasl_messages.h"
 #include "protocol/string_view_bridge.h"
 #include "proxy/client_sink.h"
 #include "proxy/log.h"
@@ -45,8 +46,6 @@ ReplicationMode ReplicationModeOf(std::string_view value) {
   return ReplicationMode::kNone;
 }
 
-// PostgreSQL's own cap on one authentication message (PG_MAX_AUTH_TOKEN_LENGTH).
-constexpr uint32_t kMaxAuthMessage = 65535;
 // How many SSLRequest/GSSENCRequest rounds a client may make before its StartupMessage.
 constexpr int kMaxNegotiations = 2;
 
@@ -93,9 +92,9 @@ bool ChannelBindingCrossesPgmask(const Stream& client, const Stream& upstream) {
 
 constexpr char kChannelBindingRefusal[] =
     "pgmask cannot relay SCRAM channel binding: the client's TLS connection ends at pgmask, which "
-    "does not present the database server's certificate. Configure pgmask with the server's "
-    "certificate and key (tls_cert, tls_key) or a plaintext upstream (upstream_sslmode: disable), "
-    "or connect with channel_binding=disable";
+    "does not present the database server's certificate. List the user in pgmask's auth file "
+    "(auth_file), configure pgmask with the server's certificate and key (tls_cert, tls_key) or a "
+    "plaintext upstream (upstream_sslmode: disable), or connect with channel_binding=disable";
 
 }  // namespace
 
@@ -400,6 +399,11 @@ awaitable<Session::Ending> Session::Handshake() {
     co_return Ending{"upstream write failed"};
   }
   phase_ = SessionPhase::kAuthenticating;
+  const std::optional<scram::Verifier> verifier = AuthFileVerifier();
+  if (verifier) {
+    ending = co_await TerminateScram(*verifier);
+    co_return ending;
+  }
   ending = co_await RelayAuthentication();
   co_return ending;
 }
@@ -444,7 +448,7 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
       const bool flushed = co_await flush();
       if (!flushed) co_return Ending{"client closed during authentication"};
     }
-    auto frame = co_await upstream_pump_.ReadFrame(kMaxAuthMessage);
+    auto frame = co_await upstream_pump_.ReadFrame(protocol::kMaxAuthMessage);
     if (!frame.ok) {
       co_await flush();
       if (frame.end.end == PumpEnd::kViolation) {
@@ -468,6 +472,11 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
         if (!code.ok()) {
           co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
           co_return Ending{"upstream protocol violation: authentication"};
+        }
+        if (scram_terminated_ && *code != protocol::kAuthenticationOk) {
+          co_await flush();
+          co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
+          co_return Ending{"upstream protocol violation: authentication after pgmask's login"};
         }
         wants_response = ExpectsClientResponse(*code);
         binding_removed = false;
@@ -559,19 +568,9 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
     if (wants_response) {
       const bool flushed = co_await flush();
       if (!flushed) co_return Ending{"client closed during authentication"};
-      auto answer = co_await client_pump_.ReadFrame(kMaxAuthMessage);
-      if (!answer.ok) {
-        if (answer.end.end == PumpEnd::kViolation) {
-          co_await SendClientError("FATAL", "08P01", answer.end.detail);
-          co_return Ending{absl::StrFormat("protocol violation: %s", answer.end.detail)};
-        }
-        co_return Ending{"client closed during authentication"};
-      }
-      if (answer.header.type() != MessageType::kPassword) {
-        co_await SendClientError("FATAL", "08P01", "expected a password response");
-        co_return Ending{"protocol violation: expected a password response"};
-      }
-      const size_t answer_size = answer.header.frame_size();
+      Ending failed;
+      const size_t answer_size = co_await ReadPasswordMessage(failed);
+      if (answer_size == 0) co_return failed;
       if (binding_removed) {
         // A client on TLS that could bind says so ('y'), and PostgreSQL on TLS refuses that as a
         // possible downgrade attack. The flag is covered by the client's proof, so pgmask cannot
@@ -596,6 +595,25 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
       co_return Ending{"upstream refused the login"};
     }
   }
+}
+
+awaitable<size_t> Session::ReadPasswordMessage(Ending& ending) {
+  auto answer = co_await client_pump_.ReadFrame(protocol::kMaxAuthMessage);
+  if (!answer.ok && answer.end.end == PumpEnd::kViolation) {
+    co_await SendClientError("FATAL", "08P01", answer.end.detail);
+    ending.reason = absl::StrFormat("protocol violation: %s", answer.end.detail);
+    co_return 0;
+  }
+  if (!answer.ok) {
+    ending.reason = "client closed during authentication";
+    co_return 0;
+  }
+  if (answer.header.type() != MessageType::kPassword) {
+    co_await SendClientError("FATAL", "08P01", "expected a password response");
+    ending.reason = "protocol violation: expected a password response";
+    co_return 0;
+  }
+  co_return answer.header.frame_size();
 }
 
 awaitable<bool> Session::LoadCatalog() {

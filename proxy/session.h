@@ -1,8 +1,10 @@
 // One client connection: the startup handshake (startup packet, upstream connect, authentication
-// relayed unchanged, cancel keys swapped), then two pumps, client->server and server->client.
+// relayed unchanged or, for users of the auth file, SCRAM terminated on both hops; cancel keys
+// swapped), then two pumps, client->server and server->client.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,9 @@
 #include "proxy/asio.h"
 #include "proxy/frame_pump.h"
 #include "proxy/proxy_state.h"
+#include "proxy/scram_client.h"
+#include "proxy/scram_server.h"
+#include "proxy/scram_verifier.h"
 #include "proxy/session_state.h"
 #include "proxy/stream.h"
 #include "proxy/writer_lock.h"
@@ -60,6 +65,27 @@ class Session {
   awaitable<Ending> RelayCancel(const protocol::CancelKey& key);
   awaitable<bool> ConnectUpstream(Ending& ending);
   awaitable<Ending> RelayAuthentication();
+  // Reads the client's next message during authentication, which must be a password message
+  // ('p'), and leaves it buffered; returns its size, or 0 after telling the client why not.
+  awaitable<size_t> ReadPasswordMessage(Ending& ending);
+
+  // SCRAM terminated by pgmask for users of the auth file (session_scram.cc), so that each hop
+  // binds to its own TLS connection: the client's login is checked against the user's verifier,
+  // then pgmask logs in upstream with the ClientKey the client's proof reveals, then
+  // RelayAuthentication relays AuthenticationOk and the rest.
+  std::optional<scram::Verifier> AuthFileVerifier() const;
+  awaitable<Ending> TerminateScram(const scram::Verifier& verifier);
+  // Runs `server` with the client up to the checked proof; returns the server-final-message.
+  awaitable<std::optional<std::string>> AuthenticateClient(scram::Server& server, Ending& ending);
+  // Runs `scram` with the upstream. True when the upstream's next message is AuthenticationOk;
+  // false when it is something else to relay (an ErrorResponse) or, with `ending` set, when the
+  // login failed.
+  awaitable<bool> LoginUpstream(scram::Client& scram, Ending& ending);
+  // Sends `request` to the client and returns the body of its password message.
+  awaitable<std::optional<std::string>> AskClient(const std::string& request, Ending& ending);
+  // Tell the client why the SCRAM exchange with it, or pgmask's with the upstream, failed.
+  awaitable<void> RefuseClientScram(const absl::Status& status, Ending& ending);
+  awaitable<void> RefuseUpstreamScram(const absl::Status& status, Ending& ending);
   // Reads the session catalog before the client sees its first ReadyForQuery.
   awaitable<bool> LoadCatalog();
   awaitable<Ending> RelayTraffic();
@@ -86,6 +112,7 @@ class Session {
   SessionPhase phase_ = SessionPhase::kStartup;
   protocol::CancelKey client_key_{};
   bool has_cancel_key_ = false;
+  bool scram_terminated_ = false;  // pgmask ran the login on both hops: the upstream may only say Ok
   bool admitted_ = false;
   bool limits_admitted_ = false;  // counted in ConnectionLimits
   bool starting_ = true;          // counted in starting_connections

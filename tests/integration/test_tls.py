@@ -4,8 +4,6 @@ through both without a channel binding pgmask could not honour."""
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
 import signal
 import socket
@@ -19,8 +17,8 @@ import pytest
 
 import wire
 from conftest import HBA_HOST_RULES
-from pgharness import UNPRIVILEGED_USER, PostgresCluster, run_client
-from tlscerts import make_ca, make_server_cert
+from pgharness import run_client
+from tlscerts import make_ca, make_server_cert, start_tls_cluster
 
 SCRAM_USER, SCRAM_PASSWORD = "tls_scram", "tls scram secret"
 
@@ -38,21 +36,8 @@ def certs(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def postgres(certs):
     """Overrides conftest's cluster: this one has ssl = on, with a certificate from `certs`' CA."""
-    cluster = PostgresCluster([f"all {SCRAM_USER} 127.0.0.1/32 scram-sha-256", *HBA_HOST_RULES])
+    cluster = start_tls_cluster(certs, [f"all {SCRAM_USER} 127.0.0.1/32 scram-sha-256", *HBA_HOST_RULES])
     try:
-        tls_dir = cluster.dir / "tls"
-        tls_dir.mkdir()
-        for name in ("server.crt", "server.key"):
-            shutil.copy(certs / name, tls_dir / name)
-        if os.geteuid() == 0:
-            entry = pwd.getpwnam(UNPRIVILEGED_USER)
-            for path in (tls_dir, tls_dir / "server.crt", tls_dir / "server.key"):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-        os.chmod(tls_dir / "server.key", 0o600)
-        cluster._settings.update({"ssl": "on", "ssl_cert_file": f"'{tls_dir / 'server.crt'}'",
-                                  "ssl_key_file": f"'{tls_dir / 'server.key'}'"})
-        cluster.init()
-        cluster.start()
         cluster.psql(f"SET password_encryption = 'scram-sha-256';"
                      f"CREATE ROLE {SCRAM_USER} LOGIN PASSWORD '{SCRAM_PASSWORD}'")
         yield cluster

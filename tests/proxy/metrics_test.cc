@@ -31,6 +31,7 @@ INSTANTIATE_TEST_SUITE_P(
         EndCase{"timeout", false, "startup timeout", RefusedConnection::kStartupTimeout},
         EndCase{"upstream", false, "upstream unreachable", RefusedConnection::kUpstreamUnreachable},
         EndCase{"auth", false, "upstream refused the login", RefusedConnection::kAuthFailed},
+        EndCase{"auth_file", false, "refused: authentication failed: wrong password", RefusedConnection::kAuthFailed},
         EndCase{"catalog", false, "catalog could not be read", RefusedConnection::kCatalogUnavailable},
         EndCase{"bad_length", false, "invalid startup packet length", RefusedConnection::kProtocolViolation},
         EndCase{"bad_password", false, "protocol violation: expected a password response",

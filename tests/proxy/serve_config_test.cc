@@ -166,6 +166,7 @@ TEST(ConfigFile, TlsAndLimitSettings) {
   const std::string path = WriteTemp(
       "tls_cert: /etc/pgmask/tls.crt\ntls_key: /etc/pgmask/tls.key\ntls_require: true\n"
       "upstream_sslmode: verify-full\nupstream_sslrootcert: /etc/pgmask/root.crt\n"
+      "auth_file: /etc/pgmask/userlist.txt\n"
       "max_user_conn: 5\nmax_db_conn: 7\nmax_startup_conn: 9\nidle_timeout: 30\n"
       "idle_in_transaction_timeout: 2.5\nmax_session_lifetime: 3600\n");
   ServeConfig c;
@@ -175,6 +176,7 @@ TEST(ConfigFile, TlsAndLimitSettings) {
   EXPECT_TRUE(c.tls_require);
   EXPECT_EQ(c.upstream_sslmode, UpstreamSslMode::kVerifyFull);
   EXPECT_EQ(c.upstream_sslrootcert, "/etc/pgmask/root.crt");
+  EXPECT_EQ(c.auth_file, "/etc/pgmask/userlist.txt");
   EXPECT_EQ(c.max_user_conn, 5);
   EXPECT_EQ(c.max_db_conn, 7);
   EXPECT_EQ(c.max_startup_conn, 9);
@@ -184,12 +186,13 @@ TEST(ConfigFile, TlsAndLimitSettings) {
   std::remove(path.c_str());
 
   // Flags win over the file; 0 turns a timeout off again.
-  ASSERT_TRUE(ApplyServeFlags({"--tls-require", "off", "--upstream-sslmode=disable", "--max-user-conn", "0",
+  ASSERT_TRUE(ApplyServeFlags({"--tls-require", "off", "--upstream-sslmode=disable", "--auth-file", "users.txt", "--max-user-conn", "0",
                                "--idle-timeout", "0", "--max-session-lifetime=0.5"},
                               c, nullptr)
                   .ok());
   EXPECT_FALSE(c.tls_require);
   EXPECT_EQ(c.upstream_sslmode, UpstreamSslMode::kDisable);
+  EXPECT_EQ(c.auth_file, "users.txt");
   EXPECT_EQ(c.max_user_conn, 0);
   EXPECT_EQ(c.idle_timeout, absl::ZeroDuration());
   EXPECT_EQ(c.max_session_lifetime, absl::Milliseconds(500));
