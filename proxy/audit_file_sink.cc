@@ -1,7 +1,6 @@
 #include "proxy/audit_file_sink.h"
 
-#include <unistd.h>
-
+#include <algorithm>
 #include <boost/json.hpp>
 #include <optional>
 
@@ -22,12 +21,6 @@ std::string Basename(const std::string& path) {
 std::string Sibling(const std::string& path, const std::string& name) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? name : path.substr(0, slash + 1) + name;
-}
-
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "pgmask";
-  return name;
 }
 
 // The rotation number of `name` when it is `base`.N, else 0.
@@ -85,15 +78,19 @@ std::string AuditFileSink::RotatedPath(const std::string& path, uint64_t n) {
 }
 
 AuditFileSink::AuditFileSink(AuditFileSinkOptions options, AuditChain chain)
-    : options_(std::move(options)),
-      fs_(options_.fs != nullptr ? *options_.fs : PosixAuditFileSystem()),
-      chain_(std::move(chain)) {}
+    : AuditQueuedWriter(options, "audit trail", options.path, std::move(chain)),
+      options_(std::move(options)),
+      fs_(options_.fs != nullptr ? *options_.fs : PosixAuditFileSystem()) {
+  absl::MutexLock lock(&sync_mu_);
+  slots_.resize(options_.syncs_in_flight);
+}
 
 absl::StatusOr<std::unique_ptr<AuditFileSink>> AuditFileSink::Open(AuditFileSinkOptions options,
                                                                    const policy::Key& key) {
   if (options.path.empty()) return absl::InvalidArgumentError("the audit file path is empty");
-  if (options.proxy.empty()) options.proxy = HostName();
+  if (options.proxy.empty()) options.proxy = AuditHostName();
   if (options.max_queued == 0) options.max_queued = 1;
+  if (options.syncs_in_flight == 0) options.syncs_in_flight = 1;
   absl::StatusOr<AuditChain> chain = AuditChain::Create(key, options.proxy);
   if (!chain.ok()) return chain.status();
   std::unique_ptr<AuditFileSink> sink(new AuditFileSink(std::move(options), *std::move(chain)));
@@ -186,128 +183,38 @@ absl::StatusOr<std::unique_ptr<AuditFileSink>> AuditFileSink::Open(AuditFileSink
   absl::Status s = size.status();
   if (s.ok() && *size != keep) s = fs.Truncate(sink->fd_, keep);
   if (s.ok()) s = fs.Write(sink->fd_, start);
-  if (s.ok()) s = fs.Fsync(sink->fd_);
+  if (s.ok()) s = fs.DataSync(sink->fd_);
   if (s.ok() && keep == 0) s = fs.SyncDirectoryOf(path);
-  if (!s.ok()) return s;  // the destructor closes fd_
+  if (s.ok()) s = sink->OpenSyncDescriptors();
+  if (!s.ok()) return s;  // the destructor closes the descriptors
   sink->durable_size_ = keep + start.size();
+  sink->SetWrittenSize(sink->durable_size_);
   sink->chained_file_bytes_ = sink->durable_size_;
-  sink->writer_ = std::thread([raw = sink.get()] { raw->Run(); });
+  for (size_t i = 0; i < sink->options_.syncs_in_flight; ++i) {
+    sink->syncers_.emplace_back([raw = sink.get(), i] { raw->SyncLoop(i); });
+  }
+  sink->StartWriter();
   return sink;
 }
 
 AuditFileSink::~AuditFileSink() {
   Close().IgnoreError();
-  if (fd_ >= 0) fs_.Close(fd_);
-}
-
-void AuditFileSink::Submit(const AuditRecord& record, Done done) {
-  SubmitBody(AuditRecordBody(record), std::move(done));
-}
-
-void AuditFileSink::SubmitBody(std::string body, Done done) {
-  absl::Status answer;
-  bool answered = false;
+  CloseFile();
   {
-    absl::MutexLock lock(&mu_);
-    if (stopping_ || closed_) {
-      answer = absl::FailedPreconditionError("the audit sink is closed");
-      answered = true;
-    } else if (health_.queued >= options_.max_queued) {
-      ++health_.dropped;
-      ++health_.failed;
-      ++dropped_since_resume_;
-      answer = absl::ResourceExhaustedError(absl::StrFormat(
-          "the audit queue is full (%d records not yet written); record dropped", health_.queued));
-      answered = true;
-    } else {
-      ++health_.queued;
-      if (degraded_) {
-        ++health_.failed;
-        answer = absl::UnavailableError(
-            absl::StrFormat("audit trail unavailable: %s", ToStd(health_.last_error.message())));
-        answered = true;
-        inbound_.push_back({std::move(body), nullptr});
-      } else {
-        inbound_.push_back({std::move(body), std::move(done)});
-      }
-      cv_.Signal();
-    }
+    absl::MutexLock lock(&sync_mu_);
+    sync_stop_ = true;
+    slots_changed_.SignalAll();
   }
-  if (!answered) return;
-  if (!absl::IsFailedPrecondition(answer) && options_.listener.failed) options_.listener.failed(1);
-  done(std::move(answer));
+  for (std::thread& t : syncers_) t.join();
 }
 
-AuditSinkHealth AuditFileSink::Health() const {
-  absl::MutexLock lock(&mu_);
-  return health_;
+std::string AuditFileSink::SealBody(absl::Time now) {
+  return AuditSealBody(now, AuditSealReason::kShutdown, Basename(options_.path), file_first_seq_,
+                       chain_.head());
 }
 
-absl::Status AuditFileSink::Close() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (closed_ || stopping_) {
-      // Another Close is running or has run; wait for it.
-      mu_.Await(absl::Condition(&closed_));
-      return close_status_;
-    }
-    stopping_ = true;
-    cv_.Signal();
-  }
-  if (writer_.joinable()) writer_.join();
-  absl::MutexLock lock(&mu_);
-  closed_ = true;
-  return close_status_;
-}
-
-void AuditFileSink::Run() {
-  while (true) {
-    std::deque<Inbound> batch;
-    bool stopping = false;
-    bool write_due = false;
-    bool degraded = false;
-    absl::Status last_error;
-    {
-      absl::MutexLock lock(&mu_);
-      while (!stopping_ && inbound_.empty()) {
-        if (!degraded_) {
-          cv_.Wait(&mu_);
-        } else if (absl::Now() >= next_retry_) {
-          break;
-        } else {
-          cv_.WaitWithDeadline(&mu_, next_retry_);
-        }
-      }
-      batch.swap(inbound_);
-      stopping = stopping_;
-      degraded = degraded_;
-      write_due = !degraded_ || absl::Now() >= next_retry_;
-      last_error = health_.last_error;
-    }
-    for (Inbound& in : batch) {
-      const bool late = !in.done;
-      ChainLine(in.body, std::move(in.done), /*record=*/true, late);
-    }
-    if (stopping) {
-      FinishOnClose();
-      return;
-    }
-    if (write_due) {
-      if (degraded || !pending_.empty() || rotate_step_ != RotateStep::kNone) Flush();
-    } else {
-      FailPending(last_error);  // records that raced with the failure: answer them now
-    }
-  }
-}
-
-void AuditFileSink::ChainLine(std::string_view body, Done done, bool record, bool late) {
-  Pending p;
-  p.line = chain_.Append(body);
-  p.done = std::move(done);
-  p.record = record;
-  p.late = late;
-  chained_file_bytes_ += p.line.size();
-  pending_.push_back(std::move(p));
+void AuditFileSink::Chained(const Pending& line) {
+  chained_file_bytes_ += line.line.size();
   if (chained_file_bytes_ >= options_.rotate_bytes) ChainRotation();
 }
 
@@ -326,11 +233,89 @@ void AuditFileSink::ChainRotation() {
   pending_.push_back(std::move(start));
 }
 
-absl::Status AuditFileSink::ContinueRotation() {
+void AuditFileSink::SyncLoop(size_t i) {
+  while (true) {
+    int fd = -1;
+    {
+      absl::MutexLock lock(&sync_mu_);
+      while (!sync_stop_ && slots_[i].state != SyncState::kAsked) slots_changed_.Wait(&sync_mu_);
+      if (slots_[i].state != SyncState::kAsked) return;  // stopping
+      // Start when no other sync runs, or once the youngest has run overlap_syncs_after.
+      const auto alone = [this, i]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
+        if (sync_stop_ || slots_[i].state != SyncState::kAsked) return true;
+        for (const SyncSlot& slot : slots_) {
+          if (slot.state == SyncState::kRunning) return false;
+        }
+        return true;
+      };
+      const absl::Time deadline = last_start_ + options_.overlap_syncs_after;
+      while (!alone() && absl::Now() < deadline) slots_changed_.WaitWithDeadline(&sync_mu_, deadline);
+      if (slots_[i].state != SyncState::kAsked) continue;  // the file was closed meanwhile
+      slots_[i].state = SyncState::kRunning;
+      slots_[i].target = syncable_size_;
+      started_to_ = std::max(started_to_, syncable_size_);
+      last_start_ = absl::Now();
+      fd = slots_[i].fd;
+    }
+    absl::Status s = fs_.DataSync(fd);
+    {
+      absl::MutexLock lock(&sync_mu_);
+      slots_[i].result = std::move(s);
+      slots_[i].state = SyncState::kFinished;
+      slots_changed_.SignalAll();
+    }
+    Wake();
+  }
+}
+
+absl::Status AuditFileSink::OpenSyncDescriptors() {
+  absl::MutexLock lock(&sync_mu_);
+  for (SyncSlot& slot : slots_) {
+    absl::StatusOr<int> fd = fs_.OpenAgain(fd_);
+    if (!fd.ok()) return fd.status();  // CloseFile closes those already open
+    slot.fd = *fd;
+  }
+  return absl::OkStatus();
+}
+
+void AuditFileSink::CloseFile() {
+  {
+    absl::MutexLock lock(&sync_mu_);
+    const auto none_running = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
+      for (const SyncSlot& slot : slots_) {
+        if (slot.state == SyncState::kRunning) return false;
+      }
+      return true;
+    };
+    while (!none_running()) slots_changed_.Wait(&sync_mu_);
+    for (SyncSlot& slot : slots_) {
+      if (slot.fd >= 0) fs_.Close(slot.fd);
+      slot.fd = -1;
+      // A sync asked for is not started; a result not collected no longer counts.
+      slot.state = SyncState::kIdle;
+      slot.result = absl::OkStatus();
+    }
+    slots_changed_.SignalAll();
+  }
   if (fd_ >= 0) {
     fs_.Close(fd_);
     fd_ = -1;
   }
+}
+
+void AuditFileSink::Abandon() {
+  // What is written but not known durable may be partly on disk, or dropped by a failed
+  // writeback: Reopen cuts PATH back to durable_size_ and it is all written again.
+  CloseFile();
+  written_ = 0;
+  SetWrittenSize(durable_size_);
+  seal_written_ = false;
+}
+
+void AuditFileSink::Closing() { CloseFile(); }
+
+absl::Status AuditFileSink::ContinueRotation() {
+  CloseFile();
   if (rotate_step_ == RotateStep::kRename) {
     absl::Status s = fs_.Rename(options_.path, rotate_to_);
     if (!s.ok()) return s;
@@ -341,6 +326,7 @@ absl::Status AuditFileSink::ContinueRotation() {
     if (!s.ok()) return s;
     rotate_step_ = RotateStep::kNone;
     durable_size_ = 0;
+    SetWrittenSize(0);
     fresh_file_ = true;
   }
   return absl::OkStatus();
@@ -363,7 +349,7 @@ absl::Status AuditFileSink::Reopen() {
         "replaced",
         options_.path, *size, durable_size_));
   } else if (*size > durable_size_) {
-    // The tail of a write that failed: never acknowledged, written again below.
+    // The tail of a write that failed or was never synced: never acknowledged, written again.
     s = fs_.Truncate(*fd, durable_size_);
   }
   if (s.ok() && sync_directory_) {
@@ -375,171 +361,130 @@ absl::Status AuditFileSink::Reopen() {
     return s;
   }
   fd_ = *fd;
+  SetWrittenSize(durable_size_);
+  s = OpenSyncDescriptors();
+  if (!s.ok()) CloseFile();
+  return s;
+}
+
+absl::Status AuditFileSink::WriteUnwritten() {
+  // Everything not yet written, up to and including the next rotation seal, in one write.
+  std::string buffer;
+  size_t count = 0;
+  bool seal = false;
+  for (size_t i = written_; i < pending_.size(); ++i) {
+    buffer += pending_[i].line;
+    ++count;
+    if (!pending_[i].rotate_to.empty()) {
+      seal = true;
+      break;
+    }
+  }
+  absl::Status s = fs_.Write(fd_, buffer);
+  if (!s.ok()) return s;
+  written_ += count;
+  seal_written_ = seal;
+  written_size_ += buffer.size();
+  absl::MutexLock lock(&sync_mu_);
+  syncable_size_ = written_size_;
   return absl::OkStatus();
 }
 
-absl::Status AuditFileSink::WritePending() {
+void AuditFileSink::SetWrittenSize(uint64_t size) {
+  written_size_ = size;
+  absl::MutexLock lock(&sync_mu_);
+  syncable_size_ = size;
+  started_to_ = size;  // nothing beyond is covered by a sync
+}
+
+void AuditFileSink::Dispatch() {
+  absl::MutexLock lock(&sync_mu_);
+  if (written_size_ <= started_to_) return;  // a running sync covers it
+  SyncSlot* idle = nullptr;
+  for (SyncSlot& slot : slots_) {
+    if (slot.state == SyncState::kAsked) return;  // it will cover it when it starts
+    if (slot.state == SyncState::kIdle && idle == nullptr) idle = &slot;
+  }
+  // With every sync thread busy, the next one to finish takes it (WritePending runs on Wake).
+  if (idle != nullptr) {
+    idle->state = SyncState::kAsked;
+    slots_changed_.SignalAll();
+  }
+}
+
+absl::Status AuditFileSink::Collect(bool block) {
+  uint64_t durable = durable_size_;
+  absl::Status failed;
+  {
+    absl::MutexLock lock(&sync_mu_);
+    if (block) {
+      const auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
+        bool busy = false;
+        for (const SyncSlot& slot : slots_) {
+          if (slot.state == SyncState::kFinished) return true;
+          busy |= slot.state != SyncState::kIdle;
+        }
+        return !busy;
+      };
+      while (!finished()) slots_changed_.Wait(&sync_mu_);
+    }
+    for (SyncSlot& slot : slots_) {
+      if (slot.state != SyncState::kFinished) continue;
+      if (!slot.result.ok()) {
+        if (failed.ok()) failed = slot.result;
+      } else {
+        durable = std::max(durable, slot.target);
+      }
+      slot.state = SyncState::kIdle;
+      slot.result = absl::OkStatus();
+    }
+  }
+  if (!failed.ok()) {
+    // Syncs that returned with it, or are still running, are not trusted either.
+    Abandon();
+    return failed;
+  }
+  size_t count = 0;
+  uint64_t end = durable_size_;
+  while (count < written_ && end + pending_[count].line.size() <= durable) {
+    end += pending_[count].line.size();
+    ++count;
+  }
+  if (count == 0) return absl::OkStatus();
+  const Pending& last = pending_[count - 1];
+  if (!last.rotate_to.empty()) {
+    // The seal is durable: PATH can be renamed.
+    rotate_to_ = last.rotate_to;
+    rotate_step_ = RotateStep::kRename;
+    seal_written_ = false;
+  }
+  durable_size_ = end;
+  written_ -= count;
+  Acknowledge(count);
+  return absl::OkStatus();
+}
+
+absl::Status AuditFileSink::WritePending(bool wait) {
   while (true) {
+    if (absl::Status s = Collect(/*block=*/false); !s.ok()) return s;
     if (rotate_step_ != RotateStep::kNone) {
-      absl::Status s = ContinueRotation();
-      if (!s.ok()) return s;
+      if (absl::Status s = ContinueRotation(); !s.ok()) return s;
     }
     if (pending_.empty()) return absl::OkStatus();
-    if (fd_ < 0) {
-      absl::Status s = Reopen();
-      if (!s.ok()) return s;
-    }
-    // Everything up to and including the next rotation seal, in one write and one fsync.
-    std::string buffer;
-    size_t count = 0;
-    bool seal = false;
-    for (const Pending& p : pending_) {
-      buffer += p.line;
-      ++count;
-      if (!p.rotate_to.empty()) {
-        seal = true;
-        break;
+    if (!seal_written_ && written_ < pending_.size()) {
+      if (fd_ < 0) {
+        if (absl::Status s = Reopen(); !s.ok()) return s;
+      }
+      if (absl::Status s = WriteUnwritten(); !s.ok()) {
+        Abandon();
+        return s;
       }
     }
-    absl::Status s = fs_.Write(fd_, buffer);
-    if (s.ok()) s = fs_.Fsync(fd_);
-    if (!s.ok()) {
-      // The file may hold part of the buffer, or pages fsync dropped: reopen and cut back to
-      // the last durable byte before trying again.
-      fs_.Close(fd_);
-      fd_ = -1;
-      return s;
-    }
-    durable_size_ += buffer.size();
-    std::vector<Done> done;
-    uint64_t records = 0;
-    for (size_t i = 0; i < count; ++i) {
-      Pending& p = pending_.front();
-      if (p.record) {
-        ++records;
-        if (p.late) ++late_written_;
-      }
-      if (p.done) done.push_back(std::move(p.done));
-      if (seal && i + 1 == count) {
-        rotate_to_ = p.rotate_to;
-        rotate_step_ = RotateStep::kRename;
-      }
-      pending_.pop_front();
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      health_.written += records;
-      health_.queued -= records;
-    }
-    if (records > 0 && options_.listener.written) options_.listener.written(records);
-    for (Done& d : done) d(absl::OkStatus());
+    Dispatch();
+    // A written rotation seal is waited for, so what follows it can go to the next file.
+    if (!wait && !seal_written_) return absl::OkStatus();
+    if (absl::Status s = Collect(/*block=*/true); !s.ok()) return s;
   }
-}
-
-void AuditFileSink::FailPending(const absl::Status& error) {
-  std::vector<Done> done;
-  for (Pending& p : pending_) {
-    if (!p.done) continue;
-    done.push_back(std::move(p.done));
-    p.done = nullptr;
-    p.late = p.record;
-  }
-  if (done.empty()) return;
-  {
-    absl::MutexLock lock(&mu_);
-    health_.failed += done.size();
-  }
-  if (options_.listener.failed) options_.listener.failed(done.size());
-  const absl::Status answer = absl::UnavailableError(
-      absl::StrFormat("audit record not durable: %s", ToStd(error.message())));
-  for (Done& d : done) d(answer);
-}
-
-void AuditFileSink::Flush() {
-  absl::Status s = WritePending();
-  if (s.ok()) {
-    bool degraded = false;
-    uint64_t dropped = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      degraded = degraded_;
-      dropped = dropped_since_resume_;
-    }
-    if (!degraded) return;
-    if (!resumed_chained_) {
-      AuditEvent resumed;
-      resumed.kind = AuditEventKind::kAuditResumed;
-      resumed.time = absl::Now();
-      resumed.queued = late_written_;
-      resumed.dropped = dropped;
-      ChainLine(AuditRecordBody(resumed), nullptr, /*record=*/false, /*late=*/false);
-      resumed_chained_ = true;
-    }
-    s = WritePending();
-    if (s.ok()) {
-      resumed_chained_ = false;
-      late_written_ = 0;
-      if (options_.listener.resumed) options_.listener.resumed();
-      absl::MutexLock lock(&mu_);
-      degraded_ = false;
-      health_.degraded = false;
-      dropped_since_resume_ -= dropped;
-      return;
-    }
-  }
-  // Degraded before anyone hears of the failure, so whoever does sees the sink degraded.
-  bool first = false;
-  {
-    absl::MutexLock lock(&mu_);
-    first = !degraded_;
-    degraded_ = true;
-    health_.degraded = true;
-    health_.last_error = s;
-    next_retry_ = absl::Now() + options_.retry_interval;
-  }
-  if (first) {
-    uint64_t waiting = 0;
-    for (const Pending& p : pending_) waiting += p.record;
-    AuditEvent degraded;
-    degraded.kind = AuditEventKind::kAuditDegraded;
-    degraded.time = absl::Now();
-    degraded.reason = std::string(ToStd(s.message()));
-    degraded.queued = waiting;
-    ChainLine(AuditRecordBody(degraded), nullptr, /*record=*/false, /*late=*/false);
-    if (options_.listener.degraded) options_.listener.degraded(s);
-  }
-  FailPending(s);
-}
-
-void AuditFileSink::FinishOnClose() {
-  ChainLine(AuditSealBody(absl::Now(), AuditSealReason::kShutdown, Basename(options_.path),
-                          file_first_seq_, chain_.head()),
-            nullptr, /*record=*/false, /*late=*/false);
-  const absl::Time deadline = absl::Now() + options_.close_timeout;
-  absl::Status s;
-  while (true) {
-    s = WritePending();
-    if (s.ok()) break;
-    const absl::Time now = absl::Now();
-    if (now >= deadline) break;
-    absl::SleepFor(std::min(options_.retry_interval, deadline - now));
-  }
-  if (fd_ >= 0) {
-    fs_.Close(fd_);
-    fd_ = -1;
-  }
-  absl::Status result;
-  if (!s.ok()) {
-    uint64_t lost = 0;
-    for (const Pending& p : pending_) lost += p.record;
-    FailPending(s);
-    result = absl::DataLossError(absl::StrFormat(
-        "%d audit records and the closing seal could not be written to %s: %s", lost,
-        options_.path, ToStd(s.message())));
-  }
-  absl::MutexLock lock(&mu_);
-  close_status_ = result;
-  closed_ = true;
 }
 
 }  // namespace pgmask::proxy

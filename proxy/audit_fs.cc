@@ -44,6 +44,13 @@ class Posix final : public AuditFileSystem {
     return fd;
   }
 
+  absl::StatusOr<int> OpenAgain(int fd) override {
+    const std::string self = absl::StrFormat("/proc/self/fd/%d", fd);
+    const int again = ::open(self.c_str(), O_WRONLY | O_CLOEXEC);
+    if (again < 0) return Errno("open", self, errno);
+    return again;
+  }
+
   absl::StatusOr<std::string> ReadFile(const std::string& path) override {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Errno("open", path, errno);
@@ -76,8 +83,8 @@ class Posix final : public AuditFileSystem {
     return absl::OkStatus();
   }
 
-  absl::Status Fsync(int fd) override {
-    if (::fsync(fd) != 0) return Errno("fsync", "audit file", errno);
+  absl::Status DataSync(int fd) override {
+    if (::fdatasync(fd) != 0) return Errno("fdatasync", "audit file", errno);
     return absl::OkStatus();
   }
 

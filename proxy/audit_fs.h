@@ -21,9 +21,16 @@ class AuditFileSystem {
   virtual absl::StatusOr<int> OpenAppend(const std::string& path, bool exclusive) = 0;
   // The whole file; NotFound when it does not exist.
   virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
+  // A second descriptor of the file `fd` is open on (open of /proc/self/fd/FD, so a rename
+  // in between does not matter), with its own open file description: a writeback error is
+  // reported once per open file description, so syncs that run at the same time each need their
+  // own to each see every error.
+  virtual absl::StatusOr<int> OpenAgain(int fd) = 0;
   // Writes all of `data` (retrying short writes).
   virtual absl::Status Write(int fd, std::string_view data) = 0;
-  virtual absl::Status Fsync(int fd) = 0;
+  // fdatasync: the file's data, and the metadata needed to read it back (its size), are on disk
+  // (not its times). Covers everything written to the file before the call, through any descriptor.
+  virtual absl::Status DataSync(int fd) = 0;
   virtual absl::Status Truncate(int fd, uint64_t size) = 0;
   virtual absl::StatusOr<uint64_t> Size(int fd) = 0;
   virtual void Close(int fd) = 0;

@@ -1,14 +1,11 @@
 #include "proxy/audit_pg_sink.h"
 
 #include <libpq-fe.h>
-#include <unistd.h>
 
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "protocol/string_view_bridge.h"
-#include "proxy/audit_record.h"
 
 namespace pgmask::proxy {
 namespace {
@@ -33,12 +30,6 @@ struct ConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
 };
 using Conn = std::unique_ptr<PGconn, ConnDeleter>;
-
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "pgmask";
-  return name;
-}
 
 // libpq's messages end with a newline.
 std::string Message(const char* text) {
@@ -76,11 +67,12 @@ std::string WithoutNewline(std::string line) {
 }  // namespace
 
 AuditPgSink::AuditPgSink(AuditPgSinkOptions options, AuditChain chain)
-    : options_(std::move(options)), chain_(std::move(chain)) {}
+    : AuditQueuedWriter(options, "audit database", "the audit database", std::move(chain)),
+      options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<AuditPgSink>> AuditPgSink::Open(AuditPgSinkOptions options, const policy::Key& key) {
   if (options.dsn.empty()) return absl::InvalidArgumentError("the audit database DSN is empty");
-  if (options.proxy.empty()) options.proxy = HostName();
+  if (options.proxy.empty()) options.proxy = AuditHostName();
   if (options.max_queued == 0) options.max_queued = 1;
   absl::StatusOr<AuditChain> chain = AuditChain::Create(key, options.proxy);
   if (!chain.ok()) return chain.status();
@@ -105,7 +97,7 @@ absl::StatusOr<std::unique_ptr<AuditPgSink>> AuditPgSink::Open(AuditPgSinkOption
   sink->first_seq_ = sink->chain_.head().seq + 1;
   const std::string start = WithoutNewline(sink->chain_.Append(AuditStartBody(absl::Now(), previous, 0)));
   if (absl::Status s = sink->Insert(start); !s.ok()) return s;
-  sink->writer_ = std::thread([raw = sink.get()] { raw->Run(); });
+  sink->StartWriter();
   return sink;
 }
 
@@ -137,236 +129,17 @@ absl::Status AuditPgSink::Insert(const std::string& lines) {
   return r.status();
 }
 
-void AuditPgSink::Submit(const AuditRecord& record, Done done) {
-  std::string body = AuditRecordBody(record);
-  absl::Status answer;
-  bool answered = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_ || closed_) {
-      answer = absl::FailedPreconditionError("the audit sink is closed");
-      answered = true;
-    } else if (health_.queued >= options_.max_queued) {
-      ++health_.dropped;
-      ++health_.failed;
-      ++dropped_since_resume_;
-      answer = absl::ResourceExhaustedError(
-          absl::StrFormat("the audit queue is full (%d records not yet written); record dropped", health_.queued));
-      answered = true;
-    } else {
-      ++health_.queued;
-      if (degraded_) {
-        ++health_.failed;
-        answer = absl::UnavailableError(
-            absl::StrFormat("audit database unavailable: %s", ToStd(health_.last_error.message())));
-        answered = true;
-        inbound_.push_back({std::move(body), nullptr});
-      } else {
-        inbound_.push_back({std::move(body), std::move(done)});
-      }
-      cv_.Signal();
-    }
-  }
-  if (!answered) return;
-  if (!absl::IsFailedPrecondition(answer) && options_.listener.failed) options_.listener.failed(1);
-  done(std::move(answer));
-}
-
-AuditSinkHealth AuditPgSink::Health() const {
-  absl::MutexLock lock(&mu_);
-  return health_;
-}
-
-absl::Status AuditPgSink::Close() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (closed_ || stopping_) {
-      mu_.Await(absl::Condition(&closed_));
-      return close_status_;
-    }
-    stopping_ = true;
-    cv_.Signal();
-  }
-  if (writer_.joinable()) writer_.join();
-  absl::MutexLock lock(&mu_);
-  closed_ = true;
-  return close_status_;
-}
-
-void AuditPgSink::Run() {
-  while (true) {
-    std::deque<Inbound> batch;
-    bool stopping = false;
-    bool write_due = false;
-    absl::Status last_error;
-    {
-      absl::MutexLock lock(&mu_);
-      while (!stopping_ && inbound_.empty()) {
-        if (!degraded_) {
-          cv_.Wait(&mu_);
-        } else if (absl::Now() >= next_retry_) {
-          break;
-        } else {
-          cv_.WaitWithDeadline(&mu_, next_retry_);
-        }
-      }
-      batch.swap(inbound_);
-      stopping = stopping_;
-      write_due = !degraded_ || absl::Now() >= next_retry_;
-      last_error = health_.last_error;
-    }
-    for (Inbound& in : batch) {
-      const bool late = !in.done;
-      Chain(in.body, std::move(in.done), /*record=*/true, late);
-    }
-    if (stopping) {
-      FinishOnClose();
-      return;
-    }
-    if (write_due) {
-      Flush();
-    } else {
-      FailPending(last_error);  // records that raced with the failure: answer them now
-    }
-  }
-}
-
-void AuditPgSink::Chain(std::string_view body, Done done, bool record, bool late) {
-  Pending p;
-  p.line = WithoutNewline(chain_.Append(body));
-  p.done = std::move(done);
-  p.record = record;
-  p.late = late;
-  pending_.push_back(std::move(p));
-}
-
-absl::Status AuditPgSink::WritePending() {
+absl::Status AuditPgSink::WritePending(bool /*wait: an insert is durable when it returns*/) {
   if (pending_.empty()) return absl::OkStatus();
   std::string lines;
-  for (const Pending& p : pending_) {
-    if (!lines.empty()) lines.push_back('\n');
-    lines.append(p.line);
-  }
-  if (absl::Status s = Insert(lines); !s.ok()) return s;
-  std::vector<Done> done;
-  uint64_t records = 0;
-  for (Pending& p : pending_) {
-    if (p.record) {
-      ++records;
-      if (p.late) ++late_written_;
-    }
-    if (p.done) done.push_back(std::move(p.done));
-  }
-  pending_.clear();
-  {
-    absl::MutexLock lock(&mu_);
-    health_.written += records;
-    health_.queued -= records;
-  }
-  if (records > 0 && options_.listener.written) options_.listener.written(records);
-  for (Done& d : done) d(absl::OkStatus());
+  for (const Pending& p : pending_) lines.append(p.line);
+  if (absl::Status s = Insert(WithoutNewline(std::move(lines))); !s.ok()) return s;
+  Acknowledge(pending_.size());
   return absl::OkStatus();
 }
 
-void AuditPgSink::FailPending(const absl::Status& error) {
-  std::vector<Done> done;
-  for (Pending& p : pending_) {
-    if (!p.done) continue;
-    done.push_back(std::move(p.done));
-    p.done = nullptr;
-    p.late = p.record;
-  }
-  if (done.empty()) return;
-  {
-    absl::MutexLock lock(&mu_);
-    health_.failed += done.size();
-  }
-  if (options_.listener.failed) options_.listener.failed(done.size());
-  const absl::Status answer =
-      absl::UnavailableError(absl::StrFormat("audit record not durable: %s", ToStd(error.message())));
-  for (Done& d : done) d(answer);
-}
-
-void AuditPgSink::Flush() {
-  absl::Status s = WritePending();
-  if (s.ok()) {
-    bool degraded = false;
-    uint64_t dropped = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      degraded = degraded_;
-      dropped = dropped_since_resume_;
-    }
-    if (!degraded) return;
-    if (!resumed_chained_) {
-      AuditEvent resumed;
-      resumed.kind = AuditEventKind::kAuditResumed;
-      resumed.time = absl::Now();
-      resumed.queued = late_written_;
-      resumed.dropped = dropped;
-      Chain(AuditRecordBody(resumed), nullptr, /*record=*/false, /*late=*/false);
-      resumed_chained_ = true;
-    }
-    s = WritePending();
-    if (s.ok()) {
-      resumed_chained_ = false;
-      late_written_ = 0;
-      if (options_.listener.resumed) options_.listener.resumed();
-      absl::MutexLock lock(&mu_);
-      degraded_ = false;
-      health_.degraded = false;
-      dropped_since_resume_ -= dropped;
-      return;
-    }
-  }
-  // Degraded before anyone hears of the failure, so whoever does sees the sink degraded.
-  bool first = false;
-  {
-    absl::MutexLock lock(&mu_);
-    first = !degraded_;
-    degraded_ = true;
-    health_.degraded = true;
-    health_.last_error = s;
-    next_retry_ = absl::Now() + options_.retry_interval;
-  }
-  if (first) {
-    uint64_t waiting = 0;
-    for (const Pending& p : pending_) waiting += p.record;
-    AuditEvent degraded;
-    degraded.kind = AuditEventKind::kAuditDegraded;
-    degraded.time = absl::Now();
-    degraded.reason = std::string(ToStd(s.message()));
-    degraded.queued = waiting;
-    Chain(AuditRecordBody(degraded), nullptr, /*record=*/false, /*late=*/false);
-    if (options_.listener.degraded) options_.listener.degraded(s);
-  }
-  FailPending(s);
-}
-
-void AuditPgSink::FinishOnClose() {
-  Chain(AuditSealBody(absl::Now(), AuditSealReason::kShutdown, kTable, first_seq_, chain_.head()), nullptr,
-        /*record=*/false, /*late=*/false);
-  const absl::Time deadline = absl::Now() + options_.close_timeout;
-  absl::Status s;
-  while (true) {
-    s = WritePending();
-    if (s.ok()) break;
-    const absl::Time now = absl::Now();
-    if (now >= deadline) break;
-    absl::SleepFor(std::min(options_.retry_interval, deadline - now));
-  }
-  absl::Status result;
-  if (!s.ok()) {
-    uint64_t lost = 0;
-    for (const Pending& p : pending_) lost += p.record;
-    FailPending(s);
-    result = absl::DataLossError(absl::StrFormat(
-        "%d audit records and the closing seal could not be written to the audit database: %s", lost,
-        ToStd(s.message())));
-  }
-  absl::MutexLock lock(&mu_);
-  close_status_ = result;
-  closed_ = true;
+std::string AuditPgSink::SealBody(absl::Time now) {
+  return AuditSealBody(now, AuditSealReason::kShutdown, kTable, first_seq_, chain_.head());
 }
 
 absl::StatusOr<AuditTexts> ReadAuditTable(const std::string& dsn) {

@@ -87,16 +87,28 @@ class FaultyFileSystem final : public AuditFileSystem {
  public:
   std::atomic<bool> fail_write{false};
   std::atomic<bool> partial_write{false};  // write half the data, then fail
-  std::atomic<bool> fail_fsync{false};
-  std::atomic<bool> fail_open{false};
+  std::atomic<bool> fail_fsync{false};  // DataSync
+  std::atomic<bool> fail_open{false};   // OpenAppend and OpenAgain
   std::atomic<bool> fail_rename{false};
   std::atomic<int> fsync_delay_us{0};
-  std::atomic<int> fsyncs{0};
+  std::atomic<int> fsyncs{0};  // DataSync calls
   std::atomic<int> writes{0};
+  // The next `hold_syncs` DataSync calls wait until release_syncs is set (fail_fsync is looked at
+  // before: a held sync succeeds when released).
+  std::atomic<int> hold_syncs{0};
+  std::atomic<bool> release_syncs{false};
+  std::atomic<int> held_syncs{0};     // DataSync calls waiting now
+  std::atomic<int> failed_syncs{0};   // DataSync calls failed by fail_fsync
+  std::atomic<int> syncs_running{0};
+  std::atomic<int> most_syncs_running{0};  // the most DataSync calls that ran at once
 
   absl::StatusOr<int> OpenAppend(const std::string& path, bool exclusive) override {
     if (fail_open) return absl::PermissionDeniedError("open: Permission denied (injected)");
     return real_.OpenAppend(path, exclusive);
+  }
+  absl::StatusOr<int> OpenAgain(int fd) override {
+    if (fail_open) return absl::PermissionDeniedError("open: Permission denied (injected)");
+    return real_.OpenAgain(fd);
   }
   absl::StatusOr<std::string> ReadFile(const std::string& path) override { return real_.ReadFile(path); }
   absl::Status Write(int fd, std::string_view data) override {
@@ -108,11 +120,28 @@ class FaultyFileSystem final : public AuditFileSystem {
     ++writes;
     return real_.Write(fd, data);
   }
-  absl::Status Fsync(int fd) override {
-    if (fail_fsync) return absl::UnavailableError("fsync: Input/output error (injected)");
+  absl::Status DataSync(int fd) override {
+    if (fail_fsync) {
+      ++failed_syncs;
+      return absl::UnavailableError("fdatasync: Input/output error (injected)");
+    }
     ++fsyncs;
+    const int running = ++syncs_running;
+    int most = most_syncs_running;
+    while (running > most && !most_syncs_running.compare_exchange_weak(most, running)) {
+    }
+    int hold = hold_syncs;
+    while (hold > 0 && !hold_syncs.compare_exchange_weak(hold, hold - 1)) {
+    }
+    if (hold > 0) {
+      ++held_syncs;
+      while (!release_syncs) usleep(1000);
+      --held_syncs;
+    }
     if (fsync_delay_us > 0) usleep(fsync_delay_us);
-    return real_.Fsync(fd);
+    absl::Status s = real_.DataSync(fd);
+    --syncs_running;
+    return s;
   }
   absl::Status Truncate(int fd, uint64_t size) override { return real_.Truncate(fd, size); }
   absl::StatusOr<uint64_t> Size(int fd) override { return real_.Size(fd); }

@@ -1,0 +1,283 @@
+#include "proxy/audit_queued_writer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "protocol/string_view_bridge.h"
+#include "proxy/audit_record.h"
+
+namespace pgmask::proxy {
+
+std::string AuditHostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "pgmask";
+  return name;
+}
+
+AuditQueuedWriter::AuditQueuedWriter(const AuditQueueOptions& options, std::string unavailable,
+                                     std::string destination, AuditChain chain)
+    : queue_options_(options),
+      chain_(std::move(chain)),
+      unavailable_(std::move(unavailable)),
+      destination_(std::move(destination)) {}
+
+AuditQueuedWriter::~AuditQueuedWriter() {
+  // The derived destructor has closed (and so joined the writer thread); this only covers a sink
+  // whose writer never started.
+  Close().IgnoreError();
+}
+
+void AuditQueuedWriter::StartWriter() {
+  writer_ = std::thread([this] { Run(); });
+}
+
+void AuditQueuedWriter::Submit(const AuditRecord& record, Done done) {
+  SubmitBody(AuditRecordBody(record), std::move(done));
+}
+
+void AuditQueuedWriter::SubmitBody(std::string body, Done done) {
+  absl::Status answer;
+  bool answered = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || closed_) {
+      answer = absl::FailedPreconditionError("the audit sink is closed");
+      answered = true;
+    } else if (health_.queued >= queue_options_.max_queued) {
+      ++health_.dropped;
+      ++health_.failed;
+      ++dropped_since_resume_;
+      answer = absl::ResourceExhaustedError(absl::StrFormat(
+          "the audit queue is full (%d records not yet written); record dropped", health_.queued));
+      answered = true;
+    } else {
+      ++health_.queued;
+      if (degraded_) {
+        ++health_.failed;
+        answer = absl::UnavailableError(
+            absl::StrFormat("%s unavailable: %s", unavailable_, ToStd(health_.last_error.message())));
+        answered = true;
+        inbound_.push_back({std::move(body), nullptr});
+      } else {
+        inbound_.push_back({std::move(body), std::move(done)});
+      }
+      cv_.Signal();
+    }
+  }
+  if (!answered) return;
+  if (!absl::IsFailedPrecondition(answer) && queue_options_.listener.failed) {
+    queue_options_.listener.failed(1);
+  }
+  done(std::move(answer));
+}
+
+AuditSinkHealth AuditQueuedWriter::Health() const {
+  absl::MutexLock lock(&mu_);
+  return health_;
+}
+
+absl::Status AuditQueuedWriter::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_ || stopping_) {
+      // Another Close is running or has run; wait for it.
+      while (!closed_) closed_cv_.Wait(&mu_);
+      return close_status_;
+    }
+    stopping_ = true;
+    cv_.Signal();
+  }
+  if (writer_.joinable()) writer_.join();
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  closed_cv_.SignalAll();
+  return close_status_;
+}
+
+void AuditQueuedWriter::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
+  cv_.Signal();
+}
+
+void AuditQueuedWriter::Run() {
+  while (true) {
+    std::deque<Inbound> batch;
+    bool stopping = false;
+    bool write_due = false;
+    absl::Status last_error;
+    {
+      absl::MutexLock lock(&mu_);
+      while (!stopping_ && inbound_.empty() && !woken_) {
+        if (!degraded_) {
+          cv_.Wait(&mu_);
+        } else if (absl::Now() >= next_retry_) {
+          break;
+        } else {
+          cv_.WaitWithDeadline(&mu_, next_retry_);
+        }
+      }
+      woken_ = false;
+      batch.swap(inbound_);
+      stopping = stopping_;
+      write_due = !degraded_ || absl::Now() >= next_retry_;
+      last_error = health_.last_error;
+    }
+    for (Inbound& in : batch) {
+      const bool late = !in.done;
+      ChainLine(in.body, std::move(in.done), /*record=*/true, late);
+    }
+    if (stopping) {
+      FinishOnClose();
+      return;
+    }
+    if (write_due) {
+      Flush();
+    } else {
+      FailPending(last_error);  // records that raced with the failure: answer them now
+    }
+  }
+}
+
+void AuditQueuedWriter::ChainLine(std::string_view body, Done done, bool record, bool late) {
+  Pending p;
+  p.line = chain_.Append(body);
+  p.done = std::move(done);
+  p.record = record;
+  p.late = late;
+  pending_.push_back(std::move(p));
+  Chained(pending_.back());
+}
+
+void AuditQueuedWriter::Acknowledge(size_t count) {
+  std::vector<Done> done;
+  uint64_t records = 0;
+  for (size_t i = 0; i < count; ++i) {
+    Pending& p = pending_.front();
+    if (p.record) {
+      ++records;
+      if (p.late) ++late_written_;
+    }
+    if (p.done) done.push_back(std::move(p.done));
+    pending_.pop_front();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    health_.written += records;
+    health_.queued -= records;
+  }
+  if (records > 0 && queue_options_.listener.written) queue_options_.listener.written(records);
+  for (Done& d : done) d(absl::OkStatus());
+}
+
+void AuditQueuedWriter::FailPending(const absl::Status& error) {
+  std::vector<Done> done;
+  for (Pending& p : pending_) {
+    if (!p.done) continue;
+    done.push_back(std::move(p.done));
+    p.done = nullptr;
+    p.late = p.record;
+  }
+  if (done.empty()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    health_.failed += done.size();
+  }
+  if (queue_options_.listener.failed) queue_options_.listener.failed(done.size());
+  const absl::Status answer =
+      absl::UnavailableError(absl::StrFormat("audit record not durable: %s", ToStd(error.message())));
+  for (Done& d : done) d(answer);
+}
+
+void AuditQueuedWriter::Flush() {
+  bool degraded = false;
+  {
+    absl::MutexLock lock(&mu_);
+    degraded = degraded_;
+  }
+  // While degraded, a retry is only a success once everything queued is durable.
+  absl::Status s = WritePending(/*wait=*/degraded);
+  if (s.ok()) {
+    if (!degraded) return;
+    uint64_t dropped = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      dropped = dropped_since_resume_;
+    }
+    if (!resumed_chained_) {
+      AuditEvent resumed;
+      resumed.kind = AuditEventKind::kAuditResumed;
+      resumed.time = absl::Now();
+      resumed.queued = late_written_;
+      resumed.dropped = dropped;
+      ChainLine(AuditRecordBody(resumed), nullptr, /*record=*/false, /*late=*/false);
+      resumed_chained_ = true;
+    }
+    s = WritePending(/*wait=*/true);
+    if (s.ok()) {
+      resumed_chained_ = false;
+      late_written_ = 0;
+      if (queue_options_.listener.resumed) queue_options_.listener.resumed();
+      absl::MutexLock lock(&mu_);
+      degraded_ = false;
+      health_.degraded = false;
+      dropped_since_resume_ -= dropped;
+      return;
+    }
+  }
+  // Degraded before anyone hears of the failure, so whoever does sees the sink degraded.
+  bool first = false;
+  {
+    absl::MutexLock lock(&mu_);
+    first = !degraded_;
+    degraded_ = true;
+    health_.degraded = true;
+    health_.last_error = s;
+    next_retry_ = absl::Now() + queue_options_.retry_interval;
+  }
+  if (first) {
+    uint64_t waiting = 0;
+    for (const Pending& p : pending_) waiting += p.record;
+    AuditEvent event;
+    event.kind = AuditEventKind::kAuditDegraded;
+    event.time = absl::Now();
+    event.reason = std::string(ToStd(s.message()));
+    event.queued = waiting;
+    ChainLine(AuditRecordBody(event), nullptr, /*record=*/false, /*late=*/false);
+    if (queue_options_.listener.degraded) queue_options_.listener.degraded(s);
+  }
+  FailPending(s);
+}
+
+void AuditQueuedWriter::FinishOnClose() {
+  ChainLine(SealBody(absl::Now()), nullptr, /*record=*/false, /*late=*/false);
+  const absl::Time deadline = absl::Now() + queue_options_.close_timeout;
+  absl::Status s;
+  while (true) {
+    s = WritePending(/*wait=*/true);
+    if (s.ok()) break;
+    const absl::Time now = absl::Now();
+    if (now >= deadline) break;
+    absl::SleepFor(std::min(queue_options_.retry_interval, deadline - now));
+  }
+  Closing();
+  absl::Status result;
+  if (!s.ok()) {
+    uint64_t lost = 0;
+    for (const Pending& p : pending_) lost += p.record;
+    FailPending(s);
+    result = absl::DataLossError(
+        absl::StrFormat("%d audit records and the closing seal could not be written to %s: %s", lost,
+                        destination_, ToStd(s.message())));
+  }
+  absl::MutexLock lock(&mu_);
+  close_status_ = result;
+  closed_ = true;
+  closed_cv_.SignalAll();
+}
+
+}  // namespace pgmask::proxy
