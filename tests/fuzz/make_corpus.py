@@ -356,6 +356,27 @@ def scan_detectors():
     write("fuzz_scan_detectors", "bare", b"\x01ssn\n123456789\n912345678\n")
 
 
+# --- SCRAM termination: a parser-selector byte, then its input (RFC 7677's exchange) --------------
+def scram():
+    write("fuzz_scram", "client_first", b"\x00n,,n=user,r=rOprNGfwEbeRWgbNEkqO")
+    write("fuzz_scram", "client_first_plus", b"\x00p=tls-server-end-point,,n=,r=rOprNGfwEbeRWgbNEkqO")
+    write("fuzz_scram", "server_first",
+          b"\x01r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+    write("fuzz_scram", "client_final",
+          b"\x02c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+          b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+    write("fuzz_scram", "server_final", b"\x03v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+    write("fuzz_scram", "verifier",
+          b"\x04SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+          b"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=")
+    write("fuzz_scram", "auth_file",
+          b'\x05; comment\n"user" "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:'
+          b'wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="\n"md5user" "md5abc"\n"a""b" "x"\n')
+    write("fuzz_scram", "mechanisms", b"\x06SCRAM-SHA-256-PLUS\x00SCRAM-SHA-256\x00\x00")
+    write("fuzz_scram", "initial_response", b"\x06SCRAM-SHA-256\x00\x00\x00\x00\x20n,,n=,r=rOprNGfwEbeRWgbNEkqO")
+    write("fuzz_scram", "sasl_data", b"\x07r=abc,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+
+
 def main():
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
@@ -368,6 +389,7 @@ def main():
     policies()
     sql()
     scan_detectors()
+    scram()
 
 
 if __name__ == "__main__":
