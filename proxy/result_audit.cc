@@ -74,24 +74,24 @@ void ResultAudit::CountRow(const protocol::Bytes* data_row) {
   ++rows_;
   if (data_row == nullptr || key_fields_.empty() || !complete_) return;
   if (!protocol::ParseDataRow(*data_row, values_).ok()) return;
-  for (size_t field = 0; field < values_.size(); ++field) {
-    if (!values_[field].is_null()) AddKey(field, values_[field].text());
+  for (const AuditKeyField& k : key_fields_) {
+    if (k.field < values_.size() && !values_[k.field].is_null()) AddKey(k, values_[k.field].text());
   }
 }
 
 void ResultAudit::CopyField(size_t field, std::optional<std::string_view> value) {
-  if (value.has_value()) AddKey(field, *value);
+  if (!value.has_value()) return;
+  for (const AuditKeyField& k : key_fields_) {
+    if (k.field == field) AddKey(k, *value);
+  }
 }
 
-void ResultAudit::AddKey(size_t field, std::string_view value) {
-  for (const AuditKeyField& k : key_fields_) {
-    if (k.field != field) continue;
-    const uint32_t binary_type = field < binary_types_.size() ? binary_types_[field] : 0;
-    if (binary_type == 0) {
-      keys_->Add(k.table, value);
-    } else if (const std::optional<std::string> text = BinaryKeyText(binary_type, value)) {
-      keys_->Add(k.table, *text);
-    }
+void ResultAudit::AddKey(const AuditKeyField& k, std::string_view value) {
+  const uint32_t binary_type = k.field < binary_types_.size() ? binary_types_[k.field] : 0;
+  if (binary_type == 0) {
+    keys_->Add(k.table, value);
+  } else if (const std::optional<std::string> text = BinaryKeyText(binary_type, value)) {
+    keys_->Add(k.table, *text);
   }
 }
 

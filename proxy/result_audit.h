@@ -105,8 +105,8 @@ class ResultAudit {
   uint64_t rows_ = 0;
   std::optional<uint64_t> tag_rows_;
 
-  // Hashes `value` when field `field` holds a row key.
-  void AddKey(size_t field, std::string_view value);
+  // Hashes `value`, the row's value of key field `k`.
+  void AddKey(const AuditKeyField& k, std::string_view value);
 };
 
 }  // namespace pgmask::proxy
