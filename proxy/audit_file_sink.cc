@@ -83,6 +83,7 @@ AuditFileSink::AuditFileSink(AuditFileSinkOptions options, AuditChain chain)
       fs_(options_.fs != nullptr ? *options_.fs : PosixAuditFileSystem()) {
   absl::MutexLock lock(&sync_mu_);
   slots_.resize(options_.syncs_in_flight);
+  slot_changed_.resize(options_.syncs_in_flight);
 }
 
 absl::StatusOr<std::unique_ptr<AuditFileSink>> AuditFileSink::Open(AuditFileSinkOptions options,
@@ -203,7 +204,7 @@ AuditFileSink::~AuditFileSink() {
   {
     absl::MutexLock lock(&sync_mu_);
     sync_stop_ = true;
-    slots_changed_.SignalAll();
+    for (absl::CondVar& cv : slot_changed_) cv.Signal();
   }
   for (std::thread& t : syncers_) t.join();
 }
@@ -238,7 +239,7 @@ void AuditFileSink::SyncLoop(size_t i) {
     int fd = -1;
     {
       absl::MutexLock lock(&sync_mu_);
-      while (!sync_stop_ && slots_[i].state != SyncState::kAsked) slots_changed_.Wait(&sync_mu_);
+      while (!sync_stop_ && slots_[i].state != SyncState::kAsked) slot_changed_[i].Wait(&sync_mu_);
       if (slots_[i].state != SyncState::kAsked) return;  // stopping
       // Start when no other sync runs, or once the youngest has run overlap_syncs_after.
       const auto alone = [this, i]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
@@ -249,7 +250,7 @@ void AuditFileSink::SyncLoop(size_t i) {
         return true;
       };
       const absl::Time deadline = last_start_ + options_.overlap_syncs_after;
-      while (!alone() && absl::Now() < deadline) slots_changed_.WaitWithDeadline(&sync_mu_, deadline);
+      while (!alone() && absl::Now() < deadline) slot_changed_[i].WaitWithDeadline(&sync_mu_, deadline);
       if (slots_[i].state != SyncState::kAsked) continue;  // the file was closed meanwhile
       slots_[i].state = SyncState::kRunning;
       slots_[i].target = syncable_size_;
@@ -262,10 +263,43 @@ void AuditFileSink::SyncLoop(size_t i) {
       absl::MutexLock lock(&sync_mu_);
       slots_[i].result = std::move(s);
       slots_[i].state = SyncState::kFinished;
-      slots_changed_.SignalAll();
+      SignalAsked();
+      sync_finished_.SignalAll();
     }
     Wake();
   }
+}
+
+void AuditFileSink::SignalAsked() {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].state == SyncState::kAsked) slot_changed_[i].Signal();
+  }
+}
+
+absl::Time AuditFileSink::NextWriteAt() {
+  absl::MutexLock lock(&sync_mu_);
+  bool idle = false;
+  bool asked = false;
+  bool running = false;
+  for (const SyncSlot& slot : slots_) {
+    idle |= slot.state == SyncState::kIdle;
+    asked |= slot.state == SyncState::kAsked;
+    running |= slot.state == SyncState::kRunning;
+  }
+  // Every slot busy: the first to finish Wake()s the writer.
+  if (!idle) return absl::InfiniteFuture();
+  // The asked sync starts about now; another may overlap it from overlap_syncs_after on.
+  if (asked) return absl::Now() + options_.overlap_syncs_after;
+  // Written but not yet asked for: Dispatch waits for sync_spacing.
+  if (written_size_ > started_to_) return last_start_ + options_.sync_spacing;
+  if (!running) {
+    // Nothing in flight: records are taken as they come (a finished sync has Woken the writer).
+    return absl::InfinitePast();
+  }
+  // A sync is running: what arrives waits for it to return, or for the time another may
+  // overlap it.
+  const absl::Time overlap = last_start_ + options_.overlap_syncs_after;
+  return absl::Now() < overlap ? overlap : absl::InfinitePast();
 }
 
 absl::Status AuditFileSink::OpenSyncDescriptors() {
@@ -287,7 +321,10 @@ void AuditFileSink::CloseFile() {
       }
       return true;
     };
-    while (!none_running()) slots_changed_.Wait(&sync_mu_);
+    while (!none_running()) sync_finished_.Wait(&sync_mu_);
+    // An asked slot waits to start; told, it sees its reset. The idle ones need no wake-up:
+    // waking them on a busy machine delays this thread for milliseconds.
+    SignalAsked();
     for (SyncSlot& slot : slots_) {
       if (slot.fd >= 0) fs_.Close(slot.fd);
       slot.fd = -1;
@@ -295,7 +332,7 @@ void AuditFileSink::CloseFile() {
       slot.state = SyncState::kIdle;
       slot.result = absl::OkStatus();
     }
-    slots_changed_.SignalAll();
+    sync_finished_.SignalAll();
   }
   if (fd_ >= 0) {
     fs_.Close(fd_);
@@ -397,9 +434,11 @@ void AuditFileSink::SetWrittenSize(uint64_t size) {
   started_to_ = size;  // nothing beyond is covered by a sync
 }
 
-void AuditFileSink::Dispatch() {
+void AuditFileSink::Dispatch(bool spaced) {
   absl::MutexLock lock(&sync_mu_);
   if (written_size_ <= started_to_) return;  // a running sync covers it
+  // Too soon after the last start: the writer comes back then (NextWriteAt).
+  if (spaced && absl::Now() < last_start_ + options_.sync_spacing) return;
   SyncSlot* idle = nullptr;
   for (SyncSlot& slot : slots_) {
     if (slot.state == SyncState::kAsked) return;  // it will cover it when it starts
@@ -408,7 +447,7 @@ void AuditFileSink::Dispatch() {
   // With every sync thread busy, the next one to finish takes it (WritePending runs on Wake).
   if (idle != nullptr) {
     idle->state = SyncState::kAsked;
-    slots_changed_.SignalAll();
+    slot_changed_[idle - slots_.data()].Signal();
   }
 }
 
@@ -426,7 +465,7 @@ absl::Status AuditFileSink::Collect(bool block) {
         }
         return !busy;
       };
-      while (!finished()) slots_changed_.Wait(&sync_mu_);
+      while (!finished()) sync_finished_.Wait(&sync_mu_);
     }
     for (SyncSlot& slot : slots_) {
       if (slot.state != SyncState::kFinished) continue;
@@ -480,9 +519,11 @@ absl::Status AuditFileSink::WritePending(bool wait) {
         return s;
       }
     }
-    Dispatch();
+    // Whoever waits below is not kept waiting for the spacing.
+    const bool waits = wait || seal_written_;
+    Dispatch(/*spaced=*/!waits);
     // A written rotation seal is waited for, so what follows it can go to the next file.
-    if (!wait && !seal_written_) return absl::OkStatus();
+    if (!waits) return absl::OkStatus();
     if (absl::Status s = Collect(/*block=*/true); !s.ok()) return s;
   }
 }

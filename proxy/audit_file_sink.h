@@ -3,11 +3,12 @@
 // One writer thread (audit_queued_writer.h) takes every record submitted since its last write,
 // chains them and appends them with one write(); then one of `syncs_in_flight` sync threads
 // fdatasyncs PATH, and the records are reported durable only once a sync that started after their
-// write has returned. The writer does not wait for that sync: what arrives meanwhile is written
-// at once and covered by the next sync, which starts when the running one returns or once it has
-// run `overlap_syncs_after`, so up to `syncs_in_flight` fdatasyncs overlap (each through its own
-// descriptor of PATH, so each one reports every writeback error); sessions that submit at the
-// same time share one (group commit). bench/audit_durability.cc
+// write has returned. What arrives while a sync runs waits (without waking the writer for each
+// record) and is written and covered by the next sync, which starts when the running one returns
+// or once it has run `overlap_syncs_after`, so up to `syncs_in_flight` fdatasyncs overlap (each
+// through its own descriptor of PATH, so each one reports every writeback error); sessions that
+// submit at the same time share one (group commit). Syncs start at least `sync_spacing` apart,
+// so under load each covers more records. bench/audit_durability.cc
 // measures why: on the virtual disk the bench runs on, a lone fdatasync at times waits for a 4 ms
 // timer tick whatever the method (fsync, fdatasync, preallocated or not, O_DSYNC), while
 // overlapping ones return in well under a millisecond. Where syncs are fast, none runs 1 ms and
@@ -29,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -57,6 +59,11 @@ struct AuditFileSinkOptions : AuditQueueOptions {
   // While a sync runs, the next one starts when it returns or once it has run this long,
   // whichever comes first (the records written meanwhile share that next sync).
   absl::Duration overlap_syncs_after = absl::Milliseconds(1);
+  // A sync starts no sooner than this after the previous one started. Under load, syncs that
+  // return quickly would otherwise run back to back for a few records each, and every one costs
+  // CPU (a virtual disk's flush: tens of µs); spaced, each covers more. A lone record (no sync
+  // started this recently) is not delayed.
+  absl::Duration sync_spacing = absl::Microseconds(300);
   AuditFileSystem* fs = nullptr;  // null: the real file system
 };
 
@@ -91,6 +98,7 @@ class AuditFileSink final : public AuditQueuedWriter {
   AuditFileSink(AuditFileSinkOptions options, AuditChain chain);
 
   absl::Status WritePending(bool wait) override;
+  absl::Time NextWriteAt() override;
   std::string SealBody(absl::Time now) override;
   void Chained(const Pending& line) override;
   void Closing() override;
@@ -98,7 +106,8 @@ class AuditFileSink final : public AuditQueuedWriter {
   void ChainRotation();
   absl::Status WriteUnwritten();
   void SetWrittenSize(uint64_t size);
-  void Dispatch();
+  // Asks an idle slot for a sync covering what is written; `spaced`: not before sync_spacing.
+  void Dispatch(bool spaced);
   absl::Status Collect(bool block);
   void Abandon();
   void CloseFile();
@@ -106,15 +115,20 @@ class AuditFileSink final : public AuditQueuedWriter {
   absl::Status ContinueRotation();
   absl::Status Reopen();
   void SyncLoop(size_t slot);
+  // Wakes the sync threads whose slot is asked (a sync finished or the slots were reset).
+  void SignalAsked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
 
   const AuditFileSinkOptions options_;
   AuditFileSystem& fs_;
 
   absl::Mutex sync_mu_;
-  // Signalled when a slot is asked, finishes or is reset, and on stop. (Waits are CondVar loops,
-  // not Await: the ThreadSanitizer build sees only what proxy/tsan_absl_mutex.cc wraps, and
-  // Await's conditions run on whichever thread unlocks.)
-  absl::CondVar slots_changed_;
+  // Each sync thread waits on its own slot's condition (asked, another sync finished, reset,
+  // stop) and the writer on `sync_finished_` (a slot finished or was reset), so that a change
+  // wakes only who it concerns. (Waits are CondVar loops, not Await: the ThreadSanitizer build
+  // sees only what proxy/tsan_absl_mutex.cc wraps, and Await's conditions run on whichever
+  // thread unlocks.)
+  std::deque<absl::CondVar> slot_changed_;
+  absl::CondVar sync_finished_;
   std::vector<SyncSlot> slots_ ABSL_GUARDED_BY(sync_mu_);
   uint64_t syncable_size_ ABSL_GUARDED_BY(sync_mu_) = 0;  // written_size_, for the sync threads
   uint64_t started_to_ ABSL_GUARDED_BY(sync_mu_) = 0;     // the highest target of a started sync

@@ -65,7 +65,9 @@ void AuditQueuedWriter::SubmitBody(std::string body, Done done) {
       } else {
         inbound_.push_back({std::move(body), std::move(done)});
       }
-      cv_.Signal();
+      // While records wait (NextWriteAt) the writer needs no wake-up for each: Wake() or its
+      // deadline brings it back.
+      if (next_write_at_ == absl::InfinitePast() || degraded_) cv_.Signal();
     }
   }
   if (!answered) return;
@@ -112,16 +114,23 @@ void AuditQueuedWriter::Run() {
     absl::Status last_error;
     {
       absl::MutexLock lock(&mu_);
-      while (!stopping_ && inbound_.empty() && !woken_) {
-        if (!degraded_) {
+      while (!stopping_ && !woken_) {
+        if (degraded_) {
+          if (!inbound_.empty() || absl::Now() >= next_retry_) break;
+          cv_.WaitWithDeadline(&mu_, next_retry_);
+        } else if (next_write_at_ == absl::InfinitePast()) {
+          if (!inbound_.empty()) break;
           cv_.Wait(&mu_);
-        } else if (absl::Now() >= next_retry_) {
+        } else if (next_write_at_ == absl::InfiniteFuture()) {
+          cv_.Wait(&mu_);
+        } else if (absl::Now() >= next_write_at_) {
           break;
         } else {
-          cv_.WaitWithDeadline(&mu_, next_retry_);
+          cv_.WaitWithDeadline(&mu_, next_write_at_);
         }
       }
       woken_ = false;
+      next_write_at_ = absl::InfinitePast();
       batch.swap(inbound_);
       stopping = stopping_;
       write_due = !degraded_ || absl::Now() >= next_retry_;
@@ -137,6 +146,9 @@ void AuditQueuedWriter::Run() {
     }
     if (write_due) {
       Flush();
+      const absl::Time next = NextWriteAt();
+      absl::MutexLock lock(&mu_);
+      if (!degraded_ && !woken_) next_write_at_ = next;
     } else {
       FailPending(last_error);  // records that raced with the failure: answer them now
     }

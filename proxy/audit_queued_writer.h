@@ -82,6 +82,11 @@ class AuditQueuedWriter : public AuditSink {
   virtual void Chained(const Pending& line) {}
   // After Close's last write, successful or not: release the file or the connection.
   virtual void Closing() {}
+  // After each write: when to write next. InfinitePast: as soon as a record comes; a time: then,
+  // with whatever came meanwhile, records or not; InfiniteFuture: on Wake(). Records that wait
+  // share one write instead of waking the writer one by one (the file sink waits for a running
+  // sync to return, for the time another may overlap it, or for sync_spacing).
+  virtual absl::Time NextWriteAt() { return absl::InfinitePast(); }
 
   // The first `count` entries of pending_ are durable: answers them OK and drops them.
   void Acknowledge(size_t count);
@@ -114,6 +119,8 @@ class AuditQueuedWriter : public AuditSink {
   absl::CondVar closed_cv_;  // closed_ became true
   std::deque<Inbound> inbound_ ABSL_GUARDED_BY(mu_);
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  // NextWriteAt's answer after the last write; reset by Wake().
+  absl::Time next_write_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool degraded_ ABSL_GUARDED_BY(mu_) = false;

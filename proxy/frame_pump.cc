@@ -38,6 +38,18 @@ void OutputBatch::EmitCommitted(size_t scratch_start) {
   segments_.push_back({nullptr, scratch_start, size});
 }
 
+void OutputBatch::Detach() {
+  std::vector<Segment> segments;
+  segments.swap(segments_);
+  for (const Segment& seg : segments) {
+    if (seg.data == nullptr) {
+      segments_.push_back(seg);
+    } else {
+      Emit(std::string_view(reinterpret_cast<const char*>(seg.data), seg.size));
+    }
+  }
+}
+
 void OutputBatch::Clear() {
   segments_.clear();
   scratch_.clear();
@@ -205,8 +217,9 @@ size_t FramePump::Process(FrameSink& sink, bool& stop, PumpResult& result) {
     const size_t size = d.header.frame_size();
     if (rest.size() >= size) {
       const Verdict v = sink.OnFrame(d.header, rest.first(size), out_);
-      if (v == Verdict::kHold) {
+      if (v == Verdict::kHold || v == Verdict::kHoldAll) {
         held_ = true;
+        hold_output_ = v == Verdict::kHoldAll;
         break;
       }
       if (v == Verdict::kForward || v == Verdict::kForwardAndStop) out_.Forward(rest.data(), size);
@@ -237,7 +250,10 @@ awaitable<PumpResult> FramePump::Relay(Stream& destination, FrameSink& sink, Wri
     PumpResult result{PumpEnd::kStopped, {}};
     const size_t used = Process(sink, stop, result);
     if (!stop && sink.OnIdle(out_) == Verdict::kStop) stop = true;
-    if (!out_.empty()) {
+    if (held_ && hold_output_ && !stop) {
+      // Nothing goes out before the held frame: what is pending no longer needs the buffer.
+      out_.Detach();
+    } else if (!out_.empty()) {
       if (lock != nullptr) {
         co_await lock->Lock();
       }

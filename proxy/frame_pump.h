@@ -27,6 +27,8 @@ class OutputBatch {
   // Lets a sink build a message in place; Commit the batch afterwards with EmitCommitted().
   std::string& scratch() { return scratch_; }
   void EmitCommitted(size_t scratch_start);
+  // Copies the forwarded slices into the batch, so it no longer points into the read buffer.
+  void Detach();
   bool empty() const { return segments_.empty(); }
   void Clear();
   // Gives back a large scratch buffer; called when the session goes idle so that a session that
@@ -51,6 +53,7 @@ enum class Verdict {
   kForwardAndStop,   // send it, flush, then end the pump
   kStop,             // flush what is pending, then end the pump
   kHold,             // not yet: flush what is pending, wait for Release(), then offer the frame again
+  kHoldAll,          // as kHold, but what is pending waits too and goes out with what follows
 };
 
 class FrameSink {
@@ -142,6 +145,7 @@ class FramePump {
   bool write_failed_ = false;
   bool wake_requested_ = false;
   bool held_ = false;
+  bool hold_output_ = false;  // the hold is kHoldAll
   bool release_pending_ = false;
   // Created on the first hold only: most sessions never hold.
   std::unique_ptr<asio::steady_timer> hold_timer_;

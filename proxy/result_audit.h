@@ -4,8 +4,9 @@
 // While a result is collected, everything pgmask would send of it is held here instead. When the
 // result ends (CommandComplete, PortalSuspended, ErrorResponse, EmptyQueryResponse), its record
 // is built (rows, row keys, outcome, duration) and submitted, and the frame that ended it waits
-// (Verdict::kHold) until every sink has answered: the answer is posted to the session's thread,
-// which lets the server's frames flow again. Then the held bytes go out, or, when the record
+// (Verdict::kHoldAll: what was pending before it waits too, so the client gets one write) until
+// every sink has answered: the answer is posted to the session's thread, which lets the
+// server's frames flow again. Then the held bytes go out, or, when the record
 // could not be made durable and audit_on_failure is block, an ErrorResponse goes out in their
 // place. A result larger than kMaxHeldBytes has its record written when the limit is reached,
 // with every key list marked capped (more rows followed), and the rest of it streams on.

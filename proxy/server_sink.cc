@@ -459,7 +459,7 @@ bool ServerSink::AuditFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   const MessageType type = h.type();
   switch (audit.state()) {
     case ResultAudit::State::kWaiting:
-      verdict = Verdict::kHold;
+      verdict = Verdict::kHoldAll;
       return true;
     case ResultAudit::State::kAnswered:
       if (audit.released()) {
@@ -499,7 +499,7 @@ bool ServerSink::AuditFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     }
     audit.Submit(sqlstate, /*complete=*/true);
     last_result_end_ = absl::Now();
-    verdict = Verdict::kHold;
+    verdict = Verdict::kHoldAll;
     return true;
   }
   // The client needs it to send its data, and nothing protected is in it: not held.

@@ -195,5 +195,34 @@ TEST(FramePump, AHeldFrameWaitsForReleaseAndIsOfferedAgain) {
                                                   MessageType::kQuery}));
 }
 
+// The same hold with kHoldAll (as an audited result waits for its record): what was pending
+// before the held frame waits with it, so nothing is written until the release, and then it all
+// goes out in order.
+class HoldingAllSink : public HoldingSink {
+ public:
+  Verdict OnFrame(const FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) override {
+    const Verdict v = HoldingSink::OnFrame(h, frame, out);
+    return v == Verdict::kHold ? Verdict::kHoldAll : v;
+  }
+  void OnWritten() override { writes_before_release += !released; }
+  int writes_before_release = 0;
+  bool released = false;
+};
+
+TEST(FramePump, HoldAllKeepsWhatWasPendingUntilTheRelease) {
+  HoldingAllSink sink;
+  auto release_later = [&](FramePump& pump, asio::io_context& io) -> awaitable<void> {
+    asio::steady_timer wait(io, std::chrono::milliseconds(100));
+    co_await wait.async_wait(kUseTuple);
+    sink.released = true;
+    pump.Release();
+  };
+  const Outcome o = RunPump(kQuery + kSync + kQuery, 1 << 20, sink, 1 << 20, release_later);
+  EXPECT_TRUE(sink.held);
+  EXPECT_EQ(sink.writes_before_release, 0);
+  EXPECT_EQ(o.result.end, PumpEnd::kPeerClosed);
+  EXPECT_EQ(o.received, kQuery + sink.injected + kSync + kQuery);
+}
+
 }  // namespace
 }  // namespace pgmask::proxy
