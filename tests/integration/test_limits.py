@@ -49,8 +49,11 @@ def test_max_user_conn(pgmask_factory):
     assert refused.sqlstate == "53300"
     assert refused.fields["M"] == 'too many connections for role "postgres"'
     assert_serving(proxy.port)  # another role is not counted with postgres
+    # assert_serving's session has logged its close already (or is about to): wait for first's.
+    closed = r"close reason=\"client (terminated|disconnected)\""
+    proxy.wait_for_log(closed)
     first.close()
-    proxy.wait_for_log(r"close reason=\"client (terminated|disconnected)\"")
+    proxy.wait_for_log(closed, count=2)
     third = logged_in(proxy.port)  # the slot came back
     for sock in (second, third):
         sock.close()
