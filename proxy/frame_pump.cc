@@ -1,6 +1,7 @@
 #include "proxy/frame_pump.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 namespace pgmask::proxy {
 
@@ -83,9 +84,13 @@ awaitable<FramePump::Readiness> FramePump::WaitReadable() {
   co_return Readiness::kReadable;
 }
 
-awaitable<bool> FramePump::ReadSome(size_t want_total) {
+awaitable<bool> FramePump::ReadSome(size_t want_total, bool due) {
   if (source_.tls()) {
     const bool more = co_await ReadSomeTls(want_total);
+    co_return more;
+  }
+  if (due) {
+    const bool more = co_await ReadSomeDue(want_total);
     co_return more;
   }
   // Wait for readiness before taking a buffer, so an idle session holds none.
@@ -104,16 +109,33 @@ awaitable<bool> FramePump::ReadSome(size_t want_total) {
       if (r != Readiness::kReadable) co_return r == Readiness::kWoken;
       continue;
     }
-    if (ec) {
-      buffer_.Consume(0);
-      last_error_ = ec;
-      co_return false;
-    }
-    buffer_.Commit(n);
-    ++reads_;
-    last_read_filled_ = n == space.size();
+    co_return TakeRead(ec, n, space.size());
+  }
+}
+
+bool FramePump::TakeRead(const boost::system::error_code& ec, size_t n, size_t space) {
+  if (ec) {
+    buffer_.Consume(0);
+    last_error_ = ec;
+    return false;
+  }
+  buffer_.Commit(n);
+  ++reads_;
+  last_read_filled_ = n == space;
+  return true;
+}
+
+awaitable<bool> FramePump::ReadSomeDue(size_t want_total) {
+  // Asio reads at once unless the last read drained the socket, and otherwise queues the read
+  // on the descriptor as registered: no readiness wait, no re-arming.
+  std::span<uint8_t> space = buffer_.PrepareWrite(std::max(want_total, buffer_.size() + 1));
+  auto [ec, n] = co_await source_.socket().async_read_some(asio::buffer(space.data(), space.size()), kUseTuple);
+  if (ec == asio::error::operation_aborted && wake_requested_) {
+    wake_requested_ = false;
+    buffer_.Consume(0);
     co_return true;
   }
+  co_return TakeRead(ec, n, space.size());
 }
 
 awaitable<bool> FramePump::ReadSomeTls(size_t want_total) {
@@ -274,7 +296,13 @@ awaitable<PumpResult> FramePump::Relay(Stream& destination, FrameSink& sink, Wri
       co_await WaitForRelease();
       continue;
     }
-    const bool more = co_await ReadSome(need_ != 0 ? need_ : buffer_.size() + 1);
+    if (last_read_filled_) {
+      // More is waiting and will be read without a wait, and writes that fit the socket do not
+      // wait either: let the thread's other sessions run between two batches.
+      co_await asio::post(source_.get_executor(), kUseTuple);
+    }
+    const bool due = sink.InputDue();
+    const bool more = co_await ReadSome(need_ != 0 ? need_ : buffer_.size() + 1, due);
     if (!more) co_return EndOfRead(last_error_);
   }
 }

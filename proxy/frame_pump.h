@@ -69,6 +69,10 @@ class FrameSink {
   virtual Verdict OnIdle(OutputBatch& out) { return Verdict::kForward; }
   // Called after a batch was written to the destination (for the statement timer).
   virtual void OnWritten() {}
+  // Whether input is due soon (a reply is awaited). The pump then waits for it holding its read
+  // buffer, which spares re-arming the socket in the reactor (an epoll_ctl) on every wait; an
+  // idle source is waited for without a buffer.
+  virtual bool InputDue() { return false; }
 };
 
 enum class PumpEnd {
@@ -127,8 +131,12 @@ class FramePump {
   enum class Readiness { kReadable, kWoken, kFailed };
   awaitable<Readiness> WaitReadable();
   awaitable<void> WaitForRelease();
-  // Reads once into the buffer, waiting for readiness first when nothing is pending.
-  awaitable<bool> ReadSome(size_t want_total);
+  // Reads once into the buffer, waiting for readiness first when nothing is pending; `due`:
+  // with the buffer held (FrameSink::InputDue).
+  awaitable<bool> ReadSome(size_t want_total, bool due = false);
+  awaitable<bool> ReadSomeDue(size_t want_total);
+  // Takes the result of a read of up to `space` bytes into the buffer; false on an error.
+  bool TakeRead(const boost::system::error_code& ec, size_t n, size_t space);
   awaitable<bool> ReadSomeTls(size_t want_total);
   // Walks the buffered frames into `out_`. Returns how many bytes were used, and a result when the
   // pump must end.

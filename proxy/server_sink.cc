@@ -720,6 +720,9 @@ Verdict ServerSink::OnCopyData(protocol::Bytes body, OutputBatch& out) {
   return Verdict::kDrop;
 }
 
+// A reply is awaited while PostgreSQL owes answers to requests already sent.
+bool ServerSink::InputDue() { return !s_.pending.empty(); }
+
 Verdict ServerSink::OnIdle(OutputBatch& out) {
   if (!s_.shutdown_requested || !s_.idle || s_.goodbye_sent || !upstream_pump_.at_message_boundary()) {
     return Verdict::kForward;

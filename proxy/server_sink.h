@@ -26,6 +26,7 @@ class ServerSink final : public FrameSink {
   Verdict OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) override;
   ~ServerSink() override;
   Verdict OnIdle(OutputBatch& out) override;
+  bool InputDue() override;
   void OnWritten() override { s_.timer.ServerWritten(); }
 
  private:

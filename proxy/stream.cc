@@ -37,20 +37,60 @@ awaitable<boost::system::error_code> Stream::StartTls(std::shared_ptr<ssl::conte
   co_return ec;
 }
 
+namespace {
+
+// The rest of `pieces` after its first `skip` bytes.
+std::vector<asio::const_buffer> After(const std::vector<asio::const_buffer>& pieces, size_t skip) {
+  std::vector<asio::const_buffer> rest;
+  for (const asio::const_buffer& piece : pieces) {
+    if (skip >= piece.size()) {
+      skip -= piece.size();
+      continue;
+    }
+    rest.push_back(piece + skip);
+    skip = 0;
+  }
+  return rest;
+}
+
+}  // namespace
+
+size_t Stream::TryWrite(const std::vector<asio::const_buffer>& pieces, boost::system::error_code& ec) {
+  // Only on a socket that cannot block (the session's, once set up): a blocking write would
+  // stall every session on this thread.
+  if (tls_ || !socket_.non_blocking()) return 0;
+  const size_t n = socket_.write_some(pieces, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+  return ec ? 0 : n;
+}
+
 awaitable<std::tuple<boost::system::error_code, size_t>> Stream::Write(asio::const_buffer bytes) {
   if (tls_) {
     auto result = co_await asio::async_write(*tls_, bytes, kUseTuple);
     co_return result;
   }
-  auto result = co_await asio::async_write(socket_, bytes, kUseTuple);
+  const std::vector<asio::const_buffer> pieces{bytes};
+  auto result = co_await Write(pieces);
   co_return result;
 }
 
 awaitable<std::tuple<boost::system::error_code, size_t>> Stream::Write(
     const std::vector<asio::const_buffer>& pieces) {
   if (!tls_) {
-    auto result = co_await asio::async_write(socket_, pieces, kUseTuple);
-    co_return result;
+    // Most writes fit the socket buffer: written at once, the caller goes on without a round
+    // through the scheduler, and reports its write before anything the peer answers is read.
+    boost::system::error_code ec;
+    const size_t done = TryWrite(pieces, ec);
+    if (ec) co_return std::tuple{ec, done};
+    const size_t total = asio::buffer_size(pieces);
+    if (done == total) co_return std::tuple{ec, done};
+    if (done == 0) {
+      auto result = co_await asio::async_write(socket_, pieces, kUseTuple);
+      co_return result;
+    }
+    const std::vector<asio::const_buffer> rest = After(pieces, done);
+    auto [rest_ec, n] = co_await asio::async_write(socket_, rest, kUseTuple);
+    co_return std::tuple{rest_ec, done + n};
   }
   if (pieces.size() == 1) {
     auto result = co_await asio::async_write(*tls_, pieces.front(), kUseTuple);

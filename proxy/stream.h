@@ -46,6 +46,9 @@ class Stream {
   // Several pieces; over TLS they are gathered into one buffer first so that they go out in as
   // few records as possible.
   awaitable<std::tuple<boost::system::error_code, size_t>> Write(const std::vector<asio::const_buffer>& pieces);
+  // Writes what the socket takes now without waiting; 0 for TLS or a blocking socket. `ec` is
+  // set only on a real error (not would_block).
+  size_t TryWrite(const std::vector<asio::const_buffer>& pieces, boost::system::error_code& ec);
   // TLS only: reads what is decrypted, waiting for the peer as needed.
   awaitable<std::tuple<boost::system::error_code, size_t>> ReadTls(std::span<uint8_t> into);
 

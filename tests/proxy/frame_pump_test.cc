@@ -101,6 +101,26 @@ Outcome RunPump(const std::string& input, size_t chunk, FrameSink& sink, uint32_
 const std::string kQuery = Msg('Q', std::string("select 1") + '\0');
 const std::string kSync = Msg('S', "");
 
+// A sink that always expects input soon: the pump reads holding its buffer.
+class DueSink : public RecordingSink {
+ public:
+  bool InputDue() override { return true; }
+};
+
+// Reading with the buffer held (a reply awaited) relays the same bytes whatever the chunking,
+// and sees the peer's end.
+TEST(FramePump, ReadsWithTheBufferHeldWhenInputIsDue) {
+  const std::string small = kQuery + kSync + kQuery;
+  const std::string large = kQuery + Msg('Q', std::string(200000, 'x') + '\0') + kQuery;  // fills reads
+  for (const auto& [input, chunk] : {std::pair{small, size_t{1}}, std::pair{small, size_t{5}},
+                                     std::pair{large, size_t{1} << 20}}) {
+    DueSink sink;
+    const Outcome o = RunPump(input, chunk, sink);
+    EXPECT_EQ(o.result.end, PumpEnd::kPeerClosed) << chunk;
+    EXPECT_EQ(o.received, input) << chunk;
+  }
+}
+
 TEST(FramePump, ForwardsWholeFramesByteForByte) {
   for (size_t chunk : {size_t{1}, size_t{3}, size_t{5}, size_t{64}, size_t{1} << 20}) {
     RecordingSink sink;
