@@ -1,13 +1,12 @@
 #include "proxy/audit_record.h"
 
-#include <boost/json.hpp>
-
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "policy/pg_type.h"
 #include "policy/utf8.h"
 #include "protocol/string_view_bridge.h"
 
 namespace pgmask::proxy {
-namespace json = boost::json;
 
 std::string_view AuditProtocolName(AuditProtocol p) {
   switch (p) {
@@ -96,108 +95,172 @@ std::string SanitizeApplicationName(std::string_view name) {
 
 namespace {
 
-json::string Str(std::string_view s) { return json::string(ToValidUtf8(s)); }
+// Writes one JSON object's members into `out`; the caller adds the braces. Records are built
+// straight into text: a tree of boost::json values cost an allocation per member on every
+// audited statement.
+class Members {
+ public:
+  explicit Members(std::string& out) : out_(out) {}
 
-json::value OptStr(std::string_view s) {
-  if (s.empty()) return nullptr;
-  return Str(s);
-}
-
-json::value Tls(const std::optional<AuditTlsInfo>& tls) {
-  if (!tls.has_value()) return nullptr;
-  json::object o;
-  o["version"] = Str(tls->version);
-  o["cipher"] = Str(tls->cipher);
-  return o;
-}
-
-void AddSession(const AuditSessionInfo& s, json::object& o) {
-  o["session"] = Str(s.session);
-  o["user"] = Str(s.user);
-  json::array roles;
-  for (const std::string& r : s.roles) roles.push_back(Str(r));
-  o["roles"] = std::move(roles);
-  o["client"] = Str(s.client);
-  o["application"] = Str(s.application);
-  o["database"] = Str(s.database);
-  json::object tls;
-  tls["client"] = Tls(s.client_tls);
-  tls["upstream"] = Tls(s.upstream_tls);
-  o["tls"] = std::move(tls);
-}
-
-void AddStatement(const AuditStatement& st, json::object& o) {
-  o["ts"] = FormatAuditTime(st.time);
-  o["type"] = "statement";
-  AddSession(st.session, o);
-  o["protocol"] = AuditProtocolName(st.protocol);
-  o["command"] = Str(st.command);
-  o["fingerprint"] = Str(st.fingerprint);
-  o["query"] = Str(st.query);
-  json::array columns;
-  for (const AuditColumn& c : st.columns) {
-    json::object col;
-    col["column"] = Str(c.column);
-    col["class"] = Str(c.classification);
-    col["use"] = AuditColumnUseName(c.use);
-    col["action"] = Str(c.action);
-    columns.push_back(std::move(col));
+  void Str(std::string_view key, std::string_view value) {
+    Key(key);
+    AppendText(value);
   }
-  o["columns"] = std::move(columns);
+  void OptStr(std::string_view key, std::string_view value) {
+    if (value.empty()) {
+      Null(key);
+    } else {
+      Str(key, value);
+    }
+  }
+  void Null(std::string_view key) {
+    Key(key);
+    out_ += "null";
+  }
+  void Uint(std::string_view key, uint64_t value) {
+    Key(key);
+    absl::StrAppend(&out_, value);
+  }
+  void Int(std::string_view key, int64_t value) {
+    Key(key);
+    absl::StrAppend(&out_, value);
+  }
+  void Bool(std::string_view key, bool value) {
+    Key(key);
+    out_ += value ? "true" : "false";
+  }
+  void StrArray(std::string_view key, const std::vector<std::string>& values) {
+    Key(key);
+    out_ += '[';
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) out_ += ',';
+      AppendText(values[i]);
+    }
+    out_ += ']';
+  }
+  // An array of objects, each written by `write(Members&, item)`.
+  template <typename T, typename Write>
+  void ObjectArray(std::string_view key, const std::vector<T>& items, Write write) {
+    Key(key);
+    out_ += '[';
+    for (size_t i = 0; i < items.size(); ++i) {
+      out_ += i > 0 ? ",{" : "{";
+      Members item(out_);
+      write(item, items[i]);
+      out_ += '}';
+    }
+    out_ += ']';
+  }
+  // The key of a nested value the caller writes itself.
+  void Key(std::string_view key) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    policy::AppendJsonString(key, out_);
+    out_ += ':';
+  }
+  void AppendText(std::string_view value) {
+    if (policy::IsValidUtf8(value)) {
+      policy::AppendJsonString(value, out_);
+    } else {
+      policy::AppendJsonString(ToValidUtf8(value), out_);
+    }
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+void Tls(Members& m, std::string_view key, const std::optional<AuditTlsInfo>& tls, std::string& out) {
+  if (!tls.has_value()) {
+    m.Null(key);
+    return;
+  }
+  m.Key(key);
+  out += '{';
+  Members o(out);
+  o.Str("version", tls->version);
+  o.Str("cipher", tls->cipher);
+  out += '}';
+}
+
+void AddSession(const AuditSessionInfo& s, Members& m, std::string& out) {
+  m.Str("session", s.session);
+  m.Str("user", s.user);
+  m.StrArray("roles", s.roles);
+  m.Str("client", s.client);
+  m.Str("application", s.application);
+  m.Str("database", s.database);
+  m.Key("tls");
+  out += '{';
+  Members tls(out);
+  Tls(tls, "client", s.client_tls, out);
+  Tls(tls, "upstream", s.upstream_tls, out);
+  out += '}';
+}
+
+void AddStatement(const AuditStatement& st, Members& m, std::string& out) {
+  m.Str("ts", FormatAuditTime(st.time));
+  m.Str("type", "statement");
+  AddSession(st.session, m, out);
+  m.Str("protocol", AuditProtocolName(st.protocol));
+  m.Str("command", st.command);
+  m.Str("fingerprint", st.fingerprint);
+  m.Str("query", st.query);
+  m.ObjectArray("columns", st.columns, [](Members& col, const AuditColumn& c) {
+    col.Str("column", c.column);
+    col.Str("class", c.classification);
+    col.Str("use", AuditColumnUseName(c.use));
+    col.Str("action", c.action);
+  });
   if (st.rows.has_value()) {
-    o["rows"] = *st.rows;
+    m.Uint("rows", *st.rows);
   } else {
-    o["rows"] = nullptr;
+    m.Null("rows");
   }
-  json::array keys;
-  for (const AuditTableKeys& k : st.keys) {
-    json::object entry;
-    entry["table"] = Str(k.table);
-    json::array hmacs;
-    for (const std::string& h : k.hmac) hmacs.push_back(Str(h));
-    entry["hmac"] = std::move(hmacs);
-    entry["rows"] = k.rows;
-    entry["cap"] = k.cap;
-    entry["capped"] = k.capped;
-    keys.push_back(std::move(entry));
-  }
-  o["keys"] = std::move(keys);
-  o["outcome"] = AuditOutcomeName(st.outcome);
-  o["sqlstate"] = OptStr(st.sqlstate);
-  o["duration_ms"] = absl::ToInt64Milliseconds(st.duration);
-  o["policy"] = OptStr(st.policy);
+  m.ObjectArray("keys", st.keys, [](Members& entry, const AuditTableKeys& k) {
+    entry.Str("table", k.table);
+    entry.StrArray("hmac", k.hmac);
+    entry.Uint("rows", k.rows);
+    entry.Uint("cap", k.cap);
+    entry.Bool("capped", k.capped);
+  });
+  m.Str("outcome", AuditOutcomeName(st.outcome));
+  m.OptStr("sqlstate", st.sqlstate);
+  m.Int("duration_ms", absl::ToInt64Milliseconds(st.duration));
+  m.OptStr("policy", st.policy);
   if (st.break_glass.has_value()) {
-    o["break_glass"] = Str(*st.break_glass);
+    m.Str("break_glass", *st.break_glass);
   } else {
-    o["break_glass"] = nullptr;
+    m.Null("break_glass");
   }
 }
 
-void AddEvent(const AuditEvent& ev, json::object& o) {
-  o["ts"] = FormatAuditTime(ev.time);
-  o["type"] = AuditEventKindName(ev.kind);
-  if (ev.session.has_value()) AddSession(*ev.session, o);
-  if (!ev.outcome.empty()) o["outcome"] = Str(ev.outcome);
-  if (!ev.reason.empty()) o["reason"] = Str(ev.reason);
-  if (!ev.policy.empty()) o["policy"] = Str(ev.policy);
-  if (!ev.sqlstate.empty()) o["sqlstate"] = Str(ev.sqlstate);
-  if (ev.expires.has_value()) o["expires"] = FormatAuditTime(*ev.expires);
-  if (ev.queued.has_value()) o["queued"] = *ev.queued;
-  if (ev.dropped.has_value()) o["dropped"] = *ev.dropped;
+void AddEvent(const AuditEvent& ev, Members& m, std::string& out) {
+  m.Str("ts", FormatAuditTime(ev.time));
+  m.Str("type", AuditEventKindName(ev.kind));
+  if (ev.session.has_value()) AddSession(*ev.session, m, out);
+  if (!ev.outcome.empty()) m.Str("outcome", ev.outcome);
+  if (!ev.reason.empty()) m.Str("reason", ev.reason);
+  if (!ev.policy.empty()) m.Str("policy", ev.policy);
+  if (!ev.sqlstate.empty()) m.Str("sqlstate", ev.sqlstate);
+  if (ev.expires.has_value()) m.Str("expires", FormatAuditTime(*ev.expires));
+  if (ev.queued.has_value()) m.Uint("queued", *ev.queued);
+  if (ev.dropped.has_value()) m.Uint("dropped", *ev.dropped);
 }
 
 }  // namespace
 
 std::string AuditRecordBody(const AuditRecord& record) {
-  json::object o;
+  std::string out;
+  out.reserve(1024);
+  Members m(out);
   if (const auto* st = std::get_if<AuditStatement>(&record)) {
-    AddStatement(*st, o);
+    AddStatement(*st, m, out);
   } else {
-    AddEvent(std::get<AuditEvent>(record), o);
+    AddEvent(std::get<AuditEvent>(record), m, out);
   }
-  std::string text = json::serialize(o);
-  // "{...}" -> "..."
-  return text.substr(1, text.size() - 2);
+  return out;
 }
 
 }  // namespace pgmask::proxy
