@@ -37,18 +37,33 @@ serve options (each also a key of the --config YAML file; flags win):
   --shutdown-grace SECONDS    on SIGTERM/SIGINT, how long sessions may finish (default 30)
   --max-message-size BYTES    largest protocol message accepted (default 1073741823)
   --log-level LEVEL           debug, info, warn or error (default info)
+  --log-format FORMAT         plain or json (default plain)
+  --admin HOST:PORT|off       HTTP listener for /metrics, /healthz and /readyz (default off)
   --policy FILE               the masking policy (YAML); without it pgmask only relays
   --token-key-file FILE       key for tokenize (else PGMASK_TOKEN_KEY)
   --hash-key-file FILE        key for hash (else PGMASK_HASH_KEY)
   --policy-poll SECONDS       how often the policy file is checked for changes (default 1)
   --catalog-recheck SECONDS   how old a restricted session's catalog may grow before it looks
                               for other connections' DDL (default 10)
+  --tls-cert FILE --tls-key FILE
+                              TLS towards clients (both or neither; without them SSLRequest is
+                              answered 'N'); --tls-require true refuses clients without TLS
+  --upstream-sslmode MODE     TLS towards PostgreSQL: disable, prefer, require, verify-ca or
+                              verify-full (default prefer); --upstream-sslrootcert FILE for verify-*
   --auth-file FILE            users whose SCRAM login pgmask checks itself, in PgBouncer's
                               userlist.txt format ("user" "SCRAM-SHA-256$..."), so that channel
                               binding works with TLS on both hops (reloaded on SIGHUP)
-  --audit-file PATH           audit trail file; --audit-key-file FILE (else PGMASK_AUDIT_KEY),
-                              --audit-rotate-bytes N, --audit-on-failure block|allow, --audit-dsn DSN
-                              (checked, not yet used: the session does not write records yet)
+  --max-user-conn N, --max-db-conn N, --max-startup-conn N
+                              sessions per login role, per database, and not yet logged in
+                              (default 0: no limit)
+  --idle-timeout SECONDS, --idle-in-transaction-timeout SECONDS, --max-session-lifetime SECONDS
+                              end sessions idle that long, outside or inside a transaction, or
+                              that old (default 0: off)
+  --audit-file PATH           the audit trail, hash-chained JSONL; --audit-key-file FILE (else
+                              PGMASK_AUDIT_KEY), --audit-rotate-bytes N (default 67108864)
+  --audit-dsn DSN             also (or instead) write the trail into this PostgreSQL database
+  --audit-on-failure MODE     block (default: protected statements are refused while the trail
+                              cannot be written) or allow
 SIGHUP reloads the policy, the TLS certificate and the auth file; an invalid one is rejected and
 the one in force is kept.
 )";

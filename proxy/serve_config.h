@@ -47,8 +47,7 @@ struct ServeConfig {
   absl::Duration catalog_recheck = absl::Seconds(10);
   // The admin HTTP listener (/metrics, /healthz, /readyz); nullopt: none.
   std::optional<HostPort> admin;
-  // The audit trail (proxy/audit_file_sink.h). Parsed and validated here; the session wiring
-  // that starts the sinks comes with the rest of the audit issue.
+  // The audit trail (proxy/audit_service.h starts the sinks).
   std::string audit_file;      // empty: no file sink
   std::string audit_key_file;  // else PGMASK_AUDIT_KEY
   std::string audit_dsn;       // empty: no PostgreSQL sink
