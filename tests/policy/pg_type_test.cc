@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <random>
 #include <string>
 
 namespace pgmask::policy {
@@ -58,6 +60,52 @@ TEST(PgTypeTest, JsonStrings) {
   std::string out;
   AppendJsonString("a\"b\\c\n\x01", out);
   EXPECT_EQ(out, R"("a\"b\\c\n\u0001")");
+}
+
+// The escaping as JSON defines it, one character at a time, to compare the run-wise version with.
+std::string ReferenceJsonString(std::string_view text) {
+  std::string out = "\"";
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+TEST(PgTypeTest, JsonStringsEscapeAtEitherEndAndAppend) {
+  std::string out = "x";
+  AppendJsonString("", out);
+  AppendJsonString("\"plain\x7f\xc3\xa9\\", out);
+  AppendJsonString("\x1f", out);
+  EXPECT_EQ(out, "x\"\"\"\\\"plain\x7f\xc3\xa9\\\\\"\"\\u001f\"");
+}
+
+TEST(PgTypeTest, JsonStringsMatchTheCharacterWiseEscaping) {
+  std::mt19937 rng(7);
+  // Mostly plain text with the characters that need escaping mixed in.
+  const std::string alphabet = std::string("ab \"\\\n\r\t\x01\x1f\x7f\x80\xff\0", 14) + "xyz";
+  for (int i = 0; i < 2000; ++i) {
+    std::string text(rng() % 40, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    std::string out;
+    AppendJsonString(text, out);
+    ASSERT_EQ(out, ReferenceJsonString(text)) << i;
+  }
 }
 
 }  // namespace
