@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "proxy/audit_record.h"
@@ -135,9 +136,24 @@ std::string AuditStartBody(absl::Time now, std::string_view previous, uint64_t d
 
 std::string RandomHex(size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
+  // Drawn from a per-thread pool refilled a few KiB at a time: a RAND_bytes call per record costs
+  // a getpid() each (OpenSSL's fork check). pgmask does not fork.
+  struct Pool {
+    unsigned char bytes[4096];
+    size_t used = sizeof(bytes);
+  };
+  thread_local Pool pool;
   unsigned char bytes[64];
   n = std::min(n, sizeof(bytes));
-  if (RAND_bytes(bytes, static_cast<int>(n)) != 1) {
+  if (pool.used + n > sizeof(pool.bytes)) {
+    if (RAND_bytes(pool.bytes, static_cast<int>(sizeof(pool.bytes))) == 1) {
+      pool.used = 0;
+    }
+  }
+  if (pool.used + n <= sizeof(pool.bytes)) {
+    std::memcpy(bytes, pool.bytes + pool.used, n);
+    pool.used += n;
+  } else {
     // Ids only need to tell records apart; the chain does not depend on them.
     static std::atomic<uint64_t> counter{0};
     const uint64_t v = counter.fetch_add(1) ^ static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));

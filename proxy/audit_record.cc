@@ -49,7 +49,38 @@ std::string_view AuditEventKindName(AuditEventKind k) {
 }
 
 std::string FormatAuditTime(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+  constexpr char kFormat[] = "%Y-%m-%dT%H:%M:%E3SZ";
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return absl::FormatTime(kFormat, t, absl::UTCTimeZone());
+  // By hand, because every record has a timestamp and absl::FormatTime parses its format and
+  // consults the time zone on each call. Days to a civil date as in Howard Hinnant's
+  // civil_from_days; milliseconds rounded down, as %E3S does.
+  const int64_t ms = absl::ToUnixMillis(t);
+  constexpr int64_t kDay = 86400000;
+  const int64_t days = ms >= 0 ? ms / kDay : -((-ms + kDay - 1) / kDay);
+  const int64_t in_day = ms - days * kDay;
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2);
+  // Other years absl prints with other widths.
+  if (year < 1000 || year > 9999) return absl::FormatTime(kFormat, t, absl::UTCTimeZone());
+  char buf[] = "YYYY-MM-DDTHH:MM:SS.mmmZ";
+  const auto put = [&buf](size_t at, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) buf[at + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, year, 4);
+  put(5, month, 2);
+  put(8, day, 2);
+  put(11, in_day / 3600000, 2);
+  put(14, in_day / 60000 % 60, 2);
+  put(17, in_day / 1000 % 60, 2);
+  put(20, in_day % 1000, 3);
+  return std::string(buf, sizeof(buf) - 1);
 }
 
 bool ParseAuditTime(std::string_view text, absl::Time& out) {

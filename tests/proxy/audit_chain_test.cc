@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <set>
+#include <string>
 
 #include "proxy/audit_record.h"
 #include "tests/proxy/audit_test_util.h"
@@ -16,6 +18,18 @@ using testing::TestStatement;
 std::string Strip(std::string line) {
   if (!line.empty() && line.back() == '\n') line.pop_back();
   return line;
+}
+
+TEST(AuditChain, RecordIdsAreDistinctHexAcrossPoolRefills) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {  // 32 KiB drawn: eight refills of the per-thread pool
+    const std::string id = RandomHex(16);
+    ASSERT_EQ(id.size(), 32u);
+    ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+    ASSERT_TRUE(seen.insert(id).second) << id;
+  }
+  EXPECT_EQ(RandomHex(100).size(), 128u);  // capped at 64 bytes
+  EXPECT_EQ(RandomHex(0), "");
 }
 
 TEST(AuditChain, LinesCarrySeqPrevAndAnHmacOverTheRest) {

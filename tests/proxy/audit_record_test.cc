@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <random>
 
 #include "proxy/audit_row_keys.h"
 #include "tests/proxy/audit_test_util.h"
@@ -134,6 +135,40 @@ TEST(AuditTime, FormatsAndParsesMilliseconds) {
   ASSERT_TRUE(ParseAuditTime(FormatAuditTime(t), back));
   EXPECT_EQ(back, t);
   EXPECT_FALSE(ParseAuditTime("yesterday", back));
+}
+
+TEST(AuditTime, FormatsAsAbseilDoes) {
+  const auto absl_format = [](absl::Time t) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+  };
+  // Leap days, century rules, the epoch, before it, sub-millisecond parts (rounded down), and
+  // the ends of the four-digit years.
+  const absl::Time cases[] = {
+      absl::FromUnixMillis(0),
+      absl::FromUnixMillis(-1),
+      absl::FromUnixNanos(-1),
+      absl::FromUnixNanos(1714564800123999999),
+      absl::FromCivil(absl::CivilSecond(2024, 2, 29, 23, 59, 59), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(2000, 2, 29, 0, 0, 0), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(2100, 3, 1, 0, 0, 0), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(1900, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(0, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(999, 12, 31, 23, 59, 59), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(1000, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(10000, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(-1, 12, 31, 0, 0, 0), absl::UTCTimeZone()),
+      absl::InfinitePast(),
+      absl::InfiniteFuture(),
+  };
+  for (const absl::Time t : cases) EXPECT_EQ(FormatAuditTime(t), absl_format(t));
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    // 1700 to 2300, at nanosecond resolution.
+    const int64_t us = static_cast<int64_t>(rng() % 18934560000000000ull) - 8520336000000000;
+    const absl::Time t = absl::FromUnixMicros(us) + absl::Nanoseconds(static_cast<int64_t>(rng() % 1000));
+    ASSERT_EQ(FormatAuditTime(t), absl_format(t)) << us;
+  }
 }
 
 TEST(AuditRowKeys, HashesAreKeyedAndPerTable) {
