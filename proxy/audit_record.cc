@@ -169,25 +169,37 @@ class Members {
     }
     out_ += ']';
   }
+  // A nested object whose members `write(Members&)` writes.
+  template <typename Write>
+  void Object(std::string_view key, const Write& write) {
+    Key(key);
+    Braced(write);
+  }
   // An array of objects, each written by `write(Members&, item)`.
   template <typename T, typename Write>
   void ObjectArray(std::string_view key, const std::vector<T>& items, Write write) {
     Key(key);
     out_ += '[';
     for (size_t i = 0; i < items.size(); ++i) {
-      out_ += i > 0 ? ",{" : "{";
-      Members item(out_);
-      write(item, items[i]);
-      out_ += '}';
+      if (i > 0) out_ += ',';
+      Braced([&write, &item = items[i]](Members& m) { write(m, item); });
     }
     out_ += ']';
   }
-  // The key of a nested value the caller writes itself.
+
+ private:
   void Key(std::string_view key) {
     if (!first_) out_ += ',';
     first_ = false;
     policy::AppendJsonString(key, out_);
     out_ += ':';
+  }
+  template <typename Write>
+  void Braced(const Write& write) {
+    out_ += '{';
+    Members inner(out_);
+    write(inner);
+    out_ += '}';
   }
   void AppendText(std::string_view value) {
     if (policy::IsValidUtf8(value)) {
@@ -197,43 +209,38 @@ class Members {
     }
   }
 
- private:
   std::string& out_;
   bool first_ = true;
 };
 
-void Tls(Members& m, std::string_view key, const std::optional<AuditTlsInfo>& tls, std::string& out) {
+void Tls(Members& m, std::string_view key, const std::optional<AuditTlsInfo>& tls) {
   if (!tls.has_value()) {
     m.Null(key);
     return;
   }
-  m.Key(key);
-  out += '{';
-  Members o(out);
-  o.Str("version", tls->version);
-  o.Str("cipher", tls->cipher);
-  out += '}';
+  m.Object(key, [&tls](Members& o) {
+    o.Str("version", tls->version);
+    o.Str("cipher", tls->cipher);
+  });
 }
 
-void AddSession(const AuditSessionInfo& s, Members& m, std::string& out) {
+void AddSession(const AuditSessionInfo& s, Members& m) {
   m.Str("session", s.session);
   m.Str("user", s.user);
   m.StrArray("roles", s.roles);
   m.Str("client", s.client);
   m.Str("application", s.application);
   m.Str("database", s.database);
-  m.Key("tls");
-  out += '{';
-  Members tls(out);
-  Tls(tls, "client", s.client_tls, out);
-  Tls(tls, "upstream", s.upstream_tls, out);
-  out += '}';
+  m.Object("tls", [&s](Members& tls) {
+    Tls(tls, "client", s.client_tls);
+    Tls(tls, "upstream", s.upstream_tls);
+  });
 }
 
-void AddStatement(const AuditStatement& st, Members& m, std::string& out) {
+void AddStatement(const AuditStatement& st, Members& m) {
   m.Str("ts", FormatAuditTime(st.time));
   m.Str("type", "statement");
-  AddSession(st.session, m, out);
+  AddSession(st.session, m);
   m.Str("protocol", AuditProtocolName(st.protocol));
   m.Str("command", st.command);
   m.Str("fingerprint", st.fingerprint);
@@ -267,10 +274,10 @@ void AddStatement(const AuditStatement& st, Members& m, std::string& out) {
   }
 }
 
-void AddEvent(const AuditEvent& ev, Members& m, std::string& out) {
+void AddEvent(const AuditEvent& ev, Members& m) {
   m.Str("ts", FormatAuditTime(ev.time));
   m.Str("type", AuditEventKindName(ev.kind));
-  if (ev.session.has_value()) AddSession(*ev.session, m, out);
+  if (ev.session.has_value()) AddSession(*ev.session, m);
   if (!ev.outcome.empty()) m.Str("outcome", ev.outcome);
   if (!ev.reason.empty()) m.Str("reason", ev.reason);
   if (!ev.policy.empty()) m.Str("policy", ev.policy);
@@ -287,9 +294,9 @@ std::string AuditRecordBody(const AuditRecord& record) {
   out.reserve(1024);
   Members m(out);
   if (const auto* st = std::get_if<AuditStatement>(&record)) {
-    AddStatement(*st, m, out);
+    AddStatement(*st, m);
   } else {
-    AddEvent(std::get<AuditEvent>(record), m, out);
+    AddEvent(std::get<AuditEvent>(record), m);
   }
   return out;
 }
