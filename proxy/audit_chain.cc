@@ -91,10 +91,11 @@ std::string AuditChain::Mac(std::string_view prev, std::string_view canonical) {
   return hex;
 }
 
-std::string AuditChain::Append(std::string_view body) {
+std::string AuditChain::Append(std::string_view body, size_t* body_begin) {
   const uint64_t seq = head_.seq + 1;
   std::string line = absl::StrFormat("{\"seq\":%d,\"id\":\"%s\",\"proxy\":%s,", seq, RandomHex(16),
                                      Quoted(proxy_));
+  if (body_begin != nullptr) *body_begin = line.size();
   line.append(body);
   line.append(",\"prev\":\"");
   line.append(head_.hmac);

@@ -62,8 +62,8 @@ class AuditChain {
                                            AuditChainHead head = {});
 
   // Wraps `body` (AuditRecordBody or one of the *Body functions below) as the next record and
-  // returns its line, '\n' included.
-  std::string Append(std::string_view body);
+  // returns its line, '\n' included; `body_begin`, when given, gets where `body` starts in it.
+  std::string Append(std::string_view body, size_t* body_begin = nullptr);
 
   // Whether the line's HMAC is right for its content and prev (not whether it links).
   bool Authentic(const AuditLine& line);

@@ -222,16 +222,43 @@ void AuditFileSink::Chained(const Pending& line) {
 void AuditFileSink::ChainRotation() {
   const std::string target = RotatedPath(options_.path, next_rotation_++);
   const absl::Time now = absl::Now();
-  Pending seal;
-  seal.line = chain_.Append(AuditSealBody(now, AuditSealReason::kRotate, Basename(target),
-                                          file_first_seq_, chain_.head()));
+  Pending seal = Chain(AuditSealBody(now, AuditSealReason::kRotate, Basename(target), file_first_seq_,
+                                     chain_.head()));
   seal.rotate_to = target;
   pending_.push_back(std::move(seal));
   file_first_seq_ = chain_.head().seq + 1;
-  Pending start;
-  start.line = chain_.Append(AuditFileStartBody(now, Basename(target), chain_.head()));
+  Pending start = Chain(AuditFileStartBody(now, Basename(target), chain_.head()));
   chained_file_bytes_ = start.line.size();
   pending_.push_back(std::move(start));
+}
+
+void AuditFileSink::Rechaining(std::deque<Pending>& lines) {
+  // Nothing of `lines` is written (a failed write abandons what it wrote): PATH holds
+  // durable_size_ bytes, or, with its rotation under way, is about to start afresh.
+  chained_file_bytes_ = rotate_step_ == RotateStep::kNone ? durable_size_ : 0;
+  std::deque<Pending> kept;
+  bool first_seal = true;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].rotate_to.empty()) {
+      kept.push_back(std::move(lines[i]));
+      continue;
+    }
+    // A rotation seal and the file_start ChainRotation queued after it: Chained queues them again
+    // where the new sizes say, under the same names.
+    if (first_seal) {
+      std::string_view line = lines[i].line;
+      line.remove_suffix(1);  // '\n'
+      absl::StatusOr<AuditLine> seal = ParseAuditLine(line);
+      const boost::json::value* first = seal.ok() ? seal->fields.if_contains("first_seq") : nullptr;
+      boost::system::error_code ec;
+      const uint64_t seq = first != nullptr ? first->to_number<uint64_t>(ec) : 0;
+      if (first != nullptr && !ec) file_first_seq_ = seq;
+      first_seal = false;
+    }
+    --next_rotation_;
+    ++i;
+  }
+  lines.swap(kept);
 }
 
 void AuditFileSink::SyncLoop(size_t i) {

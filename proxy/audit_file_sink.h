@@ -102,6 +102,7 @@ class AuditFileSink final : public AuditQueuedWriter {
   std::string SealBody(absl::Time now) override;
   void Chained(const Pending& line) override;
   void Closing() override;
+  void Rechaining(std::deque<Pending>& lines) override;
 
   void ChainRotation();
   absl::Status WriteUnwritten();

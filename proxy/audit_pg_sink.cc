@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 
 namespace pgmask::proxy {
@@ -15,6 +16,7 @@ constexpr char kCreateTable[] =
     "CREATE TABLE IF NOT EXISTS pgmask_audit (proxy text NOT NULL, seq bigint NOT NULL, ts timestamptz, "
     "type text NOT NULL, line text NOT NULL, PRIMARY KEY (proxy, seq))";
 constexpr char kLastLine[] = "SELECT line FROM pgmask_audit WHERE proxy = $1 ORDER BY seq DESC LIMIT 1";
+constexpr char kLastSeq[] = "SELECT coalesce(max(seq), 0) FROM pgmask_audit WHERE proxy = $1";
 // The lines arrive as one text, '\n' between them (a serialized JSON line never holds one).
 constexpr char kInsert[] =
     "INSERT INTO pgmask_audit (proxy, seq, ts, type, line) "
@@ -136,6 +138,23 @@ absl::Status AuditPgSink::WritePending(bool /*wait: an insert is durable when it
   if (absl::Status s = Insert(WithoutNewline(std::move(lines))); !s.ok()) return s;
   Acknowledge(pending_.size());
   return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> AuditPgSink::DurableFront() {
+  // An INSERT whose commit went through though its answer was lost with the connection: its
+  // lines are in the table as first chained, and stay.
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    if (absl::Status s = Connect(); !s.ok()) return s;
+  }
+  absl::StatusOr<Result> r = Exec(conn_, kLastSeq, {options_.proxy.c_str()}, PGRES_TUPLES_OK);
+  if (!r.ok()) return r.status();
+  uint64_t last = 0;
+  if (!absl::SimpleAtoi(PQgetvalue(r->get(), 0, 0), &last)) {
+    return absl::InternalError("audit database: the last seq is not a number");
+  }
+  size_t count = 0;
+  while (count < pending_.size() && pending_[count].seq <= last) ++count;
+  return count;
 }
 
 std::string AuditPgSink::SealBody(absl::Time now) {

@@ -48,6 +48,7 @@ class AuditPgSink final : public AuditQueuedWriter {
   absl::Status Connect();
   absl::Status Insert(const std::string& lines);
   absl::Status WritePending(bool wait) override;
+  absl::StatusOr<size_t> DurableFront() override;
   std::string SealBody(absl::Time now) override;
 
   const AuditPgSinkOptions options_;

@@ -36,10 +36,11 @@ void AuditQueuedWriter::StartWriter() {
 }
 
 void AuditQueuedWriter::Submit(const AuditRecord& record, Done done) {
-  SubmitBody(AuditRecordBody(record), std::move(done));
+  const auto* statement = std::get_if<AuditStatement>(&record);
+  SubmitBody(AuditRecordBody(record), std::move(done), statement != nullptr && statement->refused_unless_durable);
 }
 
-void AuditQueuedWriter::SubmitBody(std::string body, Done done) {
+void AuditQueuedWriter::SubmitBody(std::string body, Done done, bool refusable) {
   absl::Status answer;
   bool answered = false;
   {
@@ -61,9 +62,9 @@ void AuditQueuedWriter::SubmitBody(std::string body, Done done) {
         answer = absl::UnavailableError(
             absl::StrFormat("%s unavailable: %s", unavailable_, ToStd(health_.last_error.message())));
         answered = true;
-        inbound_.push_back({std::move(body), nullptr});
+        inbound_.push_back({std::move(body), nullptr, refusable});
       } else {
-        inbound_.push_back({std::move(body), std::move(done)});
+        inbound_.push_back({std::move(body), std::move(done), refusable});
       }
       // While records wait (NextWriteAt) the writer needs no wake-up for each: Wake() or its
       // deadline brings it back.
@@ -138,7 +139,7 @@ void AuditQueuedWriter::Run() {
     }
     for (Inbound& in : batch) {
       const bool late = !in.done;
-      ChainLine(in.body, std::move(in.done), /*record=*/true, late);
+      ChainLine(in.body, std::move(in.done), /*record=*/true, late, in.refusable);
     }
     if (stopping) {
       FinishOnClose();
@@ -155,14 +156,49 @@ void AuditQueuedWriter::Run() {
   }
 }
 
-void AuditQueuedWriter::ChainLine(std::string_view body, Done done, bool record, bool late) {
+AuditQueuedWriter::Pending AuditQueuedWriter::Chain(std::string_view body) {
   Pending p;
-  p.line = chain_.Append(body);
+  p.line = chain_.Append(body, &p.body_begin);
+  p.body_size = body.size();
+  p.seq = chain_.head().seq;
+  return p;
+}
+
+void AuditQueuedWriter::ChainLine(std::string_view body, Done done, bool record, bool late, bool refusable) {
+  Pending p = Chain(body);
   p.done = std::move(done);
   p.record = record;
   p.late = late;
+  p.refusable = refusable;
   pending_.push_back(std::move(p));
   Chained(pending_.back());
+}
+
+absl::Status AuditQueuedWriter::RewriteRefused() {
+  bool refused = false;
+  for (const Pending& p : pending_) refused |= p.refusable && p.late;
+  if (!refused) return absl::OkStatus();
+  absl::StatusOr<size_t> durable = DurableFront();
+  if (!durable.ok()) return durable.status();
+  Acknowledge(*durable);
+  if (pending_.empty()) return absl::OkStatus();
+  std::string_view front_line = pending_.front().line;
+  front_line.remove_suffix(1);  // '\n'
+  absl::StatusOr<AuditLine> front = ParseAuditLine(front_line);
+  if (!front.ok()) return front.status();
+  std::deque<Pending> lines;
+  lines.swap(pending_);
+  chain_.set_head({front->seq - 1, front->prev});
+  Rechaining(lines);
+  for (Pending& p : lines) {
+    const std::string_view body(p.line.data() + p.body_begin, p.body_size);
+    if (p.refusable && p.late) {
+      ChainLine(AuditRefusedBody(body), std::move(p.done), p.record, p.late);
+    } else {
+      ChainLine(body, std::move(p.done), p.record, p.late, p.refusable);
+    }
+  }
+  return absl::OkStatus();
 }
 
 void AuditQueuedWriter::Acknowledge(size_t count) {
@@ -212,7 +248,8 @@ void AuditQueuedWriter::Flush() {
     degraded = degraded_;
   }
   // While degraded, a retry is only a success once everything queued is durable.
-  absl::Status s = WritePending(/*wait=*/degraded);
+  absl::Status s = degraded ? RewriteRefused() : absl::OkStatus();
+  if (s.ok()) s = WritePending(/*wait=*/degraded);
   if (s.ok()) {
     if (!degraded) return;
     uint64_t dropped = 0;

@@ -8,6 +8,9 @@
 //     after them;
 //   - every `retry_interval` the writer has the sink write the queue again; the first write that
 //     succeeds is followed by an audit_resumed event (records written late, records dropped);
+//   - a record answered Unavailable whose statement was refused for it
+//     (AuditStatement::refused_unless_durable) is written as that refusal (AuditRefusedBody): before
+//     a retry, every line not yet durable is chained again from the last durable one;
 //   - Close() chains the sink's seal and retries writing it for up to `close_timeout`.
 // Nothing answered OK is lost, and nothing is written twice, as long as the sink's WritePending
 // keeps its side: report durable exactly what is, and on failure leave the destination so that
@@ -25,6 +28,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proxy/audit_chain.h"
@@ -54,9 +58,13 @@ class AuditQueuedWriter : public AuditSink {
   // A chained line on its way to being durable; pending_ holds them in chain order.
   struct Pending {
     std::string line;       // '\n' included
+    uint64_t seq = 0;
+    size_t body_begin = 0;  // the body chained into `line`
+    size_t body_size = 0;
     Done done;              // empty once answered, or for the chain's own records
     bool record = false;    // a submitted record (not one of the chain's own)
     bool late = false;      // already answered with an error
+    bool refusable = false;  // its statement is refused when it is answered with an error
     std::string rotate_to;  // the file sink's rotation seal: PATH becomes this once it is durable
   };
 
@@ -66,10 +74,12 @@ class AuditQueuedWriter : public AuditSink {
                     AuditChain chain);
 
   void StartWriter();
-  void SubmitBody(std::string body, Done done);
+  void SubmitBody(std::string body, Done done, bool refusable = false);
 
   // Chains `body` as the next record and queues its line.
-  void ChainLine(std::string_view body, Done done, bool record, bool late);
+  void ChainLine(std::string_view body, Done done, bool record, bool late, bool refusable = false);
+  // Chains `body` as the next line, for a Pending the caller queues.
+  Pending Chain(std::string_view body);
 
   // The sink's part, all on the writer thread.
   // Writes pending_ from its front and calls Acknowledge for what is durable. With `wait` (while
@@ -82,6 +92,12 @@ class AuditQueuedWriter : public AuditSink {
   virtual void Chained(const Pending& line) {}
   // After Close's last write, successful or not: release the file or the connection.
   virtual void Closing() {}
+  // Before pending_ is chained again (while degraded, nothing of it in flight): how many of its
+  // first lines are durable all the same (a commit whose answer was lost), ...
+  virtual absl::StatusOr<size_t> DurableFront() { return 0; }
+  // ... and, once those are acknowledged, the rest: the sink drops the lines it chains itself
+  // (Chained) and goes back to its state before them.
+  virtual void Rechaining(std::deque<Pending>& lines) {}
   // After each write: when to write next. InfinitePast: as soon as a record comes; a time: then,
   // with whatever came meanwhile, records or not; InfiniteFuture: on Wake(). Records that wait
   // share one write instead of waking the writer one by one (the file sink waits for a running
@@ -102,10 +118,12 @@ class AuditQueuedWriter : public AuditSink {
   struct Inbound {
     std::string body;
     Done done;  // empty when already answered (submitted while degraded)
+    bool refusable = false;
   };
 
   void Run();
   void Flush();
+  absl::Status RewriteRefused();
   void FailPending(const absl::Status& error);
   void FinishOnClose();
 

@@ -1,5 +1,8 @@
 #include "proxy/audit_record.h"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "policy/pg_type.h"
@@ -299,6 +302,28 @@ std::string AuditRecordBody(const AuditRecord& record) {
     AddEvent(std::get<AuditEvent>(record), m);
   }
   return out;
+}
+
+std::string AuditRefusedBody(std::string_view body) {
+  // Only on the rare path of a record written late, so parsing it again costs nothing that
+  // matters; boost::json keeps the members in their order.
+  std::string text;
+  text.reserve(body.size() + 2);
+  text.push_back('{');
+  text.append(body);
+  text.push_back('}');
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return std::string(body);
+  boost::json::object& o = v.as_object();
+  const boost::json::value* type = o.if_contains("type");
+  if (type == nullptr || !type->is_string() || type->as_string() != "statement") return std::string(body);
+  o["rows"] = nullptr;
+  o["keys"] = boost::json::array();
+  o["outcome"] = AuditOutcomeName(AuditOutcome::kRefused);
+  o["sqlstate"] = kAuditUnavailableSqlstate;
+  std::string out = boost::json::serialize(v);
+  return out.substr(1, out.size() - 2);
 }
 
 }  // namespace pgmask::proxy

@@ -79,6 +79,10 @@ struct AuditStatement {
   absl::Duration duration = absl::ZeroDuration();
   std::string policy;                       // SHA-256 of the policy in force
   std::optional<std::string> break_glass;   // the reason, while break-glass is active
+  // Not written: the statement's output waits for this record, and the statement is refused
+  // (kAuditUnavailableSqlstate) when the record cannot be made durable (audit_on_failure block).
+  // A sink that writes such a record late writes it as that refusal (AuditRefusedBody).
+  bool refused_unless_durable = false;
 };
 
 enum class AuditEventKind {
@@ -122,6 +126,16 @@ bool ParseAuditTime(std::string_view text, absl::Time& out);
 // Fields always appear in the same order; absent optional fields are null (statements) or left
 // out (events).
 std::string AuditRecordBody(const AuditRecord& record);
+
+// The SQLSTATE of a statement refused because its record could not be made durable: io_error, of
+// class 58 (system errors outside PostgreSQL): pgmask could not write to disk or to the audit
+// database, which is no lack of privilege; a driver may retry later.
+inline constexpr std::string_view kAuditUnavailableSqlstate = "58030";
+
+// A statement record's body (AuditRecordBody) as the record of the same statement refused with
+// kAuditUnavailableSqlstate: outcome "refused", no rows, no row keys; every other member as it
+// was, in its place. The body unchanged when it is not a statement's.
+std::string AuditRefusedBody(std::string_view body);
 
 // `text` with every byte sequence that is not UTF-8 replaced by U+FFFD.
 std::string ToValidUtf8(std::string_view text);

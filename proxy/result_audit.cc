@@ -109,6 +109,7 @@ void ResultAudit::Submit(std::string_view sqlstate, bool complete) {
     record_.sqlstate = std::string(sqlstate);
   }
   record_.duration = absl::Now() - record_.time;
+  record_.refused_unless_durable = s_.audit->service().blocks();
   released_last_ = false;
   completion_ = std::make_shared<Completion>();
   completion_->owner = this;

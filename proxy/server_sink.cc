@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "protocol/message_writer.h"
 #include "protocol/string_view_bridge.h"
+#include "proxy/audit_record.h"
 #include "proxy/log.h"
 #include "proxy/pending_responses.h"
 #include "proxy/statement_guard.h"
@@ -16,11 +17,6 @@ using protocol::MessageType;
 namespace {
 
 bool IsFatal(std::string_view severity) { return severity == "FATAL" || severity == "PANIC"; }
-
-// io_error, of class 58 (system errors outside PostgreSQL): the statement was refused because
-// pgmask could not write to disk or to the audit database, not for lack of a privilege; a driver
-// may retry it later.
-constexpr char kAuditUnavailable[] = "58030";
 
 // The last message of one statement's result.
 bool EndsResult(MessageType type) {
@@ -394,7 +390,7 @@ void ServerSink::RefuseUnaudited(OutputBatch& out) {
   s_.proxy.metrics.StatementRefused(StatementRefusal::kAuditUnavailable);
   const size_t start = out.scratch().size();
   protocol::WriteErrorResponse(
-      out.scratch(), {"ERROR", kAuditUnavailable,
+      out.scratch(), {"ERROR", kAuditUnavailableSqlstate,
                       "pgmask: statement refused: the audit trail cannot record it now (audit_on_failure: block)"});
   out.EmitCommitted(start);
   s_.suppress_until_ready = true;
@@ -446,7 +442,7 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
   }
   if (s_.audit->service().blocks() && s_.audit->service().degraded()) {
     // The sink already fails: refuse now rather than hold the result to learn it again.
-    audit_->Refuse(kAuditUnavailable);
+    audit_->Refuse(kAuditUnavailableSqlstate);
     RefuseUnaudited(out);
     return false;
   }

@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -301,6 +304,58 @@ TEST_P(FailureTest, IsReportedAndRecoveredFromWithoutLoss) {
     resumed_counts |= line.find("\"type\":\"audit_resumed\",\"queued\":4,\"dropped\":0") != std::string::npos;
   }
   EXPECT_TRUE(resumed_counts);
+}
+
+// Statements refused because their records could not be made durable are in the trail as those
+// refusals once the disk works again, though rotations fell among them while the disk failed:
+// one chain, rotated files numbered without a gap, every statement once and in order.
+TEST_P(FailureTest, RecordsOfRefusedStatementsAreWrittenAsRefusalsAcrossRotations) {
+  TempDir dir;
+  const std::string path = dir.File("audit.jsonl");
+  FaultyFileSystem fs;
+  AuditFileSinkOptions o = Options(path, &fs);
+  o.rotate_bytes = 2500;
+  auto sink = AuditFileSink::Open(o, TestKey());
+  ASSERT_TRUE(sink.ok());
+  const auto refusable = [](int n) {
+    AuditStatement st = TestStatement(n);
+    st.refused_unless_durable = true;
+    return st;
+  };
+  ASSERT_TRUE((*sink)->Append(refusable(0)).ok());
+  GetParam().fail(fs, true);
+  for (int i = 1; i < 9; ++i) EXPECT_TRUE(absl::IsUnavailable((*sink)->Append(refusable(i))));
+  GetParam().fail(fs, false);
+  ASSERT_TRUE(WaitFor([&] { return !(*sink)->Health().degraded; }));
+  ASSERT_TRUE((*sink)->Append(refusable(9)).ok());
+  ASSERT_TRUE((*sink)->Close().ok());
+
+  const std::vector<std::string> files = TrailFiles(dir);
+  const AuditVerifyReport r = VerifyAuditTrail(files, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+  ASSERT_GE(files.size(), 3u);
+  for (size_t n = 1; n < files.size(); ++n) {
+    EXPECT_TRUE(std::filesystem::exists(AuditFileSink::RotatedPath(path, n))) << n;
+  }
+  std::map<uint64_t, std::string> outcomes;  // by seq
+  for (const std::string& f : files) {
+    for (const std::string& line : ReadLines(f)) {
+      absl::StatusOr<AuditLine> parsed = ParseAuditLine(line);
+      ASSERT_TRUE(parsed.ok()) << line;
+      if (parsed->type != "statement") continue;
+      const std::string outcome(parsed->fields.at("outcome").as_string());
+      const boost::json::value& sqlstate = parsed->fields.at("sqlstate");
+      const boost::json::value& rows = parsed->fields.at("rows");
+      outcomes[parsed->seq] = outcome + " " + (sqlstate.is_string() ? std::string(sqlstate.as_string()) : "-") + " " +
+                              (rows.is_null() ? "-" : boost::json::serialize(rows));
+    }
+  }
+  std::vector<std::string> in_order;
+  for (const auto& [seq, outcome] : outcomes) in_order.push_back(outcome);
+  std::vector<std::string> expected = {"masked - 0"};
+  for (int i = 1; i < 9; ++i) expected.push_back("refused 58030 -");
+  expected.push_back("masked - 9");
+  EXPECT_EQ(in_order, expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(

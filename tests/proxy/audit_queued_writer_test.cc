@@ -14,7 +14,9 @@ namespace pgmask::proxy {
 namespace {
 
 // The shared queue on the smallest sink: lines go to a string. `fail` makes every write fail;
-// with `defer`, a write that need not wait leaves its lines unacknowledged until Ready().
+// `lose_answer` makes the next write keep its lines but report a failure (a commit whose answer
+// was lost with the connection); with `defer`, a write that need not wait leaves its lines
+// unacknowledged until Ready().
 class MemorySink final : public AuditQueuedWriter {
  public:
   static std::unique_ptr<MemorySink> Open(const AuditQueueOptions& options) {
@@ -26,6 +28,7 @@ class MemorySink final : public AuditQueuedWriter {
   ~MemorySink() override { Close().IgnoreError(); }
 
   std::atomic<bool> fail{false};
+  std::atomic<bool> lose_answer{false};
   std::atomic<bool> defer{false};
   std::atomic<int> writes{0};
 
@@ -52,14 +55,22 @@ class MemorySink final : public AuditQueuedWriter {
       absl::MutexLock lock(&text_mu_);
       text_ += lines;
     }
+    if (!pending_.empty()) kept_seq_ = pending_.back().seq;
+    if (lose_answer.exchange(false)) return absl::UnavailableError("memory: answer lost");
     Acknowledge(pending_.size());
     return absl::OkStatus();
+  }
+  absl::StatusOr<size_t> DurableFront() override {
+    size_t count = 0;
+    while (count < pending_.size() && pending_[count].seq <= kept_seq_) ++count;
+    return count;
   }
   std::string SealBody(absl::Time now) override {
     return AuditSealBody(now, AuditSealReason::kShutdown, "memory", 1, chain_.head());
   }
 
   std::atomic<bool> ready_{false};
+  uint64_t kept_seq_ = 0;  // the writer thread's
   mutable absl::Mutex text_mu_;
   std::string text_;
 };
@@ -89,6 +100,24 @@ std::vector<std::string> Types(const std::string& text) {
     out.push_back(line.substr(at + 8, line.find('"', at + 8) - at - 8));
   }
   return out;
+}
+
+// The value of top-level member `name` of each statement line, as written.
+std::vector<std::string> StatementMember(const std::string& text, std::string_view name) {
+  std::vector<std::string> out;
+  for (const std::string& line : Lines(text)) {
+    if (line.find("\"type\":\"statement\"") == std::string::npos) continue;
+    const std::string key = absl::StrFormat(",\"%s\":", name);
+    const size_t at = line.find(key) + key.size();
+    out.push_back(line.substr(at, line.find_first_of(",}", at) - at));
+  }
+  return out;
+}
+
+AuditStatement Refusable(int n) {
+  AuditStatement st = testing::TestStatement(n);
+  st.refused_unless_durable = true;
+  return st;
 }
 
 AuditVerifyReport Verify(const std::string& text) {
@@ -203,6 +232,58 @@ TEST(AuditQueuedWriter, RecordsInFlightAreAnsweredAfterWake) {
   ASSERT_TRUE(other->Close().ok());
   EXPECT_TRUE(pending.ok()) << pending;
   EXPECT_EQ(Types(other->Text()), (std::vector<std::string>{"statement", "seal"}));
+}
+
+// A statement refused because its record could not be made durable is in the trail as that
+// refusal once the sink is back; a record nobody was refused for stays as it was submitted.
+TEST(AuditQueuedWriter, ARecordAnsweredUnavailableIsWrittenAsTheRefusalItCaused) {
+  absl::Notification resumed_once;
+  AuditQueueOptions o = Options();
+  o.listener.resumed = [&] { resumed_once.Notify(); };
+  auto sink = MemorySink::Open(o);
+  EXPECT_TRUE(sink->Append(Refusable(0)).ok());
+  sink->fail = true;
+  EXPECT_TRUE(absl::IsUnavailable(sink->Append(Refusable(1))));  // chained, then the write fails
+  EXPECT_TRUE(absl::IsUnavailable(sink->Append(Refusable(2))));  // submitted while degraded
+  EXPECT_TRUE(absl::IsUnavailable(sink->Append(testing::TestStatement(3))));
+  sink->fail = false;
+  ASSERT_TRUE(resumed_once.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  while (sink->Health().degraded) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_TRUE(sink->Append(Refusable(4)).ok());
+  ASSERT_TRUE(sink->Close().ok());
+  const std::string text = sink->Text();
+  EXPECT_EQ(Types(text), (std::vector<std::string>{"statement", "statement", "audit_degraded", "statement",
+                                                   "statement", "audit_resumed", "statement", "seal"}));
+  EXPECT_EQ(StatementMember(text, "outcome"),
+            (std::vector<std::string>{"\"masked\"", "\"refused\"", "\"refused\"", "\"masked\"", "\"masked\""}));
+  EXPECT_EQ(StatementMember(text, "sqlstate"), (std::vector<std::string>{"null", "\"58030\"", "\"58030\"", "null", "null"}));
+  EXPECT_EQ(StatementMember(text, "rows"), (std::vector<std::string>{"0", "null", "null", "3", "4"}));
+  EXPECT_NE(text.find("\"type\":\"audit_resumed\",\"queued\":3,\"dropped\":0"), std::string::npos) << text;
+  const AuditVerifyReport r = Verify(text);
+  EXPECT_TRUE(r.ok()) << text;
+}
+
+// A write that went through though it reported a failure (the PostgreSQL sink's commit whose
+// answer was lost): its lines stay as they were written, exactly once, and the chain goes on
+// from them.
+TEST(AuditQueuedWriter, LinesThatWereWrittenDespiteTheFailureAreNotChainedAgain) {
+  absl::Notification resumed_once;
+  AuditQueueOptions o = Options();
+  o.listener.resumed = [&] { resumed_once.Notify(); };
+  auto sink = MemorySink::Open(o);
+  sink->lose_answer = true;
+  EXPECT_TRUE(absl::IsUnavailable(sink->Append(Refusable(1))));
+  sink->fail = true;
+  EXPECT_TRUE(absl::IsUnavailable(sink->Append(Refusable(2))));
+  sink->fail = false;
+  ASSERT_TRUE(resumed_once.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(sink->Close().ok());
+  const std::string text = sink->Text();
+  EXPECT_EQ(Types(text), (std::vector<std::string>{"statement", "audit_degraded", "statement", "audit_resumed", "seal"}))
+      << text;
+  EXPECT_EQ(StatementMember(text, "outcome"), (std::vector<std::string>{"\"masked\"", "\"refused\""}));
+  const AuditVerifyReport r = Verify(text);
+  EXPECT_TRUE(r.ok()) << text;
 }
 
 }  // namespace

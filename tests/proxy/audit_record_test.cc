@@ -68,6 +68,37 @@ TEST(AuditRecord, RefusedStatementHasNullRowsAndItsSqlstate) {
   EXPECT_TRUE(o.at("break_glass").is_null());
 }
 
+// A record written late for a statement refused meanwhile reads exactly as the record of that
+// refusal would have.
+TEST(AuditRecord, RefusedBodyIsTheRefusalsRecord) {
+  AuditStatement st = TestStatement(7);
+  st.keys = {{"public.patients", {"ab12", "cd34"}, 2, 1000, false}};
+  st.break_glass = "INC-1: outage";
+  AuditStatement refused = st;
+  refused.rows.reset();
+  refused.keys.clear();
+  refused.outcome = AuditOutcome::kRefused;
+  refused.sqlstate = std::string(kAuditUnavailableSqlstate);
+  EXPECT_EQ(AuditRefusedBody(AuditRecordBody(st)), AuditRecordBody(refused));
+  AuditStatement failed = st;
+  failed.outcome = AuditOutcome::kFailed;
+  failed.sqlstate = "22012";
+  EXPECT_EQ(AuditRefusedBody(AuditRecordBody(failed)), AuditRecordBody(refused));
+}
+
+TEST(AuditRecord, RefusedBodyLeavesEventsAndGarbageAsTheyAre) {
+  AuditEvent ev;
+  ev.kind = AuditEventKind::kAuditDegraded;
+  ev.reason = "disk full";
+  const std::string event = AuditRecordBody(ev);
+  EXPECT_EQ(AuditRefusedBody(event), event);
+  const std::string body = AuditRecordBody(TestStatement(1));
+  for (const std::string& bad : {body.substr(0, body.size() / 2), std::string("\xff\x00garbage", 9),
+                                 std::string(), std::string(1 << 20, '['), std::string("\"a\":1}{\"b\":2")}) {
+    EXPECT_EQ(AuditRefusedBody(bad), bad);
+  }
+}
+
 TEST(AuditRecord, EventsCarryOnlyTheirFields) {
   AuditEvent reload;
   reload.kind = AuditEventKind::kPolicyReload;
