@@ -303,6 +303,14 @@ void AuditQueuedWriter::Flush() {
 }
 
 void AuditQueuedWriter::FinishOnClose() {
+  bool degraded = false;
+  {
+    absl::MutexLock lock(&mu_);
+    degraded = degraded_;
+  }
+  // Closed before a retry came: the refusals are rewritten once, before the seal names the head.
+  // If that fails too, the writes below are likely to fail with it.
+  if (degraded) RewriteRefused().IgnoreError();
   ChainLine(SealBody(absl::Now()), nullptr, /*record=*/false, /*late=*/false);
   const absl::Time deadline = absl::Now() + queue_options_.close_timeout;
   absl::Status s;

@@ -286,5 +286,22 @@ TEST(AuditQueuedWriter, LinesThatWereWrittenDespiteTheFailureAreNotChainedAgain)
   EXPECT_TRUE(r.ok()) << text;
 }
 
+// Closed while degraded, before any retry: the refusal is written as such ahead of the seal.
+TEST(AuditQueuedWriter, ARefusalIsRewrittenWhenTheSinkClosesBeforeItsRetry) {
+  AuditQueueOptions o = Options();
+  o.retry_interval = absl::Hours(1);
+  o.close_timeout = absl::Seconds(5);
+  auto sink = MemorySink::Open(o);
+  sink->fail = true;
+  EXPECT_TRUE(absl::IsUnavailable(sink->Append(Refusable(1))));
+  sink->fail = false;
+  ASSERT_TRUE(sink->Close().ok());
+  const std::string text = sink->Text();
+  EXPECT_EQ(Types(text), (std::vector<std::string>{"statement", "audit_degraded", "seal"})) << text;
+  EXPECT_EQ(StatementMember(text, "outcome"), (std::vector<std::string>{"\"refused\""}));
+  const AuditVerifyReport r = Verify(text);
+  EXPECT_TRUE(r.ok()) << text;
+}
+
 }  // namespace
 }  // namespace pgmask::proxy
