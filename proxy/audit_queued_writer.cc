@@ -197,6 +197,8 @@ absl::Status AuditQueuedWriter::RewriteRefused() {
     } else {
       ChainLine(body, std::move(p.done), p.record, p.late, p.refusable);
     }
+    // A full queue is chained again line by line: the old line goes as its new one comes.
+    std::string().swap(p.line);
   }
   return absl::OkStatus();
 }
