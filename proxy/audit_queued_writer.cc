@@ -313,7 +313,8 @@ void AuditQueuedWriter::FinishOnClose() {
   // Closed before a retry came: the refusals are rewritten once, before the seal names the head.
   // If that fails too, the writes below are likely to fail with it.
   if (degraded) RewriteRefused().IgnoreError();
-  ChainLine(SealBody(absl::Now()), nullptr, /*record=*/false, /*late=*/false);
+  // The seal is the trail's last line, so it skips Chained: a rotation it set off would follow it.
+  pending_.push_back(Chain(SealBody(absl::Now())));
   const absl::Time deadline = absl::Now() + queue_options_.close_timeout;
   absl::Status s;
   while (true) {

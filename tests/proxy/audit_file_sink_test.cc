@@ -212,6 +212,35 @@ TEST(AuditFileSink, RotatesBySizeAndKeepsTheChain) {
   EXPECT_TRUE(r2.ok()) << Describe(r2);
 }
 
+TEST(AuditFileSink, TheShutdownSealIsTheLastLineEvenWhenItFillsTheFile) {
+  // How many bytes the start and three records take, measured on a trail that never rotates.
+  TempDir measured;
+  uint64_t before_seal = 0;
+  {
+    auto sink = AuditFileSink::Open(Options(measured.File("audit.jsonl")), TestKey());
+    ASSERT_TRUE(sink.ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*sink)->Append(TestStatement(i)).ok());
+    before_seal = std::filesystem::file_size(measured.File("audit.jsonl"));
+    ASSERT_TRUE((*sink)->Close().ok());
+  }
+  // One byte more: the seal, not a record, takes the file past rotate_bytes.
+  TempDir dir;
+  const std::string path = dir.File("audit.jsonl");
+  AuditFileSinkOptions o = Options(path);
+  o.rotate_bytes = before_seal + 1;
+  auto sink = AuditFileSink::Open(o, TestKey());
+  ASSERT_TRUE(sink.ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*sink)->Append(TestStatement(i)).ok());
+  ASSERT_TRUE((*sink)->Close().ok());
+  const std::vector<std::string> files = TrailFiles(dir);
+  EXPECT_EQ(files, std::vector<std::string>{path});
+  const std::vector<std::string> lines = ReadLines(path);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find("\"reason\":\"shutdown\""), std::string::npos) << lines.back();
+  const AuditVerifyReport r = VerifyAuditTrail(files, TestKey());
+  EXPECT_TRUE(r.ok()) << Describe(r);
+}
+
 TEST(AuditFileSink, ConcurrentAppendsShareFsyncs) {
   TempDir dir;
   FaultyFileSystem fs;
