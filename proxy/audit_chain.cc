@@ -91,10 +91,10 @@ std::string AuditChain::Mac(std::string_view prev, std::string_view canonical) {
   return hex;
 }
 
-std::string AuditChain::Append(std::string_view body, size_t* body_begin) {
+std::string AuditChain::Append(std::string_view body, size_t* body_begin, std::string_view id) {
   const uint64_t seq = head_.seq + 1;
-  std::string line = absl::StrFormat("{\"seq\":%d,\"id\":\"%s\",\"proxy\":%s,", seq, RandomHex(16),
-                                     Quoted(proxy_));
+  std::string line = absl::StrFormat("{\"seq\":%d,\"id\":\"%s\",\"proxy\":%s,", seq,
+                                     id.empty() ? RandomHex(16) : std::string(id), Quoted(proxy_));
   if (body_begin != nullptr) *body_begin = line.size();
   line.append(body);
   line.append(",\"prev\":\"");

@@ -63,7 +63,8 @@ class AuditChain {
 
   // Wraps `body` (AuditRecordBody or one of the *Body functions below) as the next record and
   // returns its line, '\n' included; `body_begin`, when given, gets where `body` starts in it.
-  std::string Append(std::string_view body, size_t* body_begin = nullptr);
+  // `id` is the record's id (32 hex digits, AuditStatement::id); empty: a random one.
+  std::string Append(std::string_view body, size_t* body_begin = nullptr, std::string_view id = {});
 
   // Whether the line's HMAC is right for its content and prev (not whether it links).
   bool Authentic(const AuditLine& line);

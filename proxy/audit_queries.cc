@@ -90,7 +90,25 @@ std::string Columns(const json::object& o, std::string_view table) {
   return shown.empty() ? "-" : absl::StrJoin(shown, ",");
 }
 
-std::string Statement(const json::object& o, std::string_view table) {
+// The ids of statement records a record_corrected names, with the correction's seq: those
+// statements were refused, whatever their record says.
+absl::flat_hash_map<std::string, uint64_t> Corrections(const AuditTrail& trail) {
+  absl::flat_hash_map<std::string, uint64_t> corrected;
+  for (const AuditEntry& e : trail.entries) {
+    if (!e.authentic || e.record->type != "record_corrected") continue;
+    const std::string id = Str(e.record->fields, "record");
+    if (!id.empty()) corrected.try_emplace(id, e.record->seq);
+  }
+  return corrected;
+}
+
+std::string Statement(const json::object& o, std::string_view table,
+                      const absl::flat_hash_map<std::string, uint64_t>& corrected) {
+  const auto correction = corrected.find(Str(o, "id"));
+  if (correction != corrected.end()) {
+    return absl::StrFormat("command=%s outcome=refused rows=- columns=%s corrected_by_seq=%d",
+                           Field(Str(o, "command")), Field(Columns(o, table)), correction->second);
+  }
   return absl::StrFormat("command=%s outcome=%s rows=%s columns=%s", Field(Str(o, "command")),
                          Field(Str(o, "outcome")), Num(o, "rows"), Field(Columns(o, table)));
 }
@@ -150,11 +168,14 @@ int RunWhoAccessed(const std::vector<std::string>& files, const policy::Key& aud
   }
   const std::string wanted = hasher->Hash(table, row_key);
   const AuditTrail trail = ReadAuditTrail(files, *chain, texts);
+  // A corrected statement was refused: it returned no row.
+  const absl::flat_hash_map<std::string, uint64_t> corrected = Corrections(trail);
   size_t seen = 0;
   size_t possibly = 0;
   for (const AuditEntry& e : trail.entries) {
     if (!e.authentic || e.record->type != "statement") continue;
     const json::object& o = e.record->fields;
+    if (corrected.contains(Str(o, "id"))) continue;
     const json::array* keys = Arr(o, "keys");
     if (keys == nullptr) continue;
     for (const json::value& k : *keys) {
@@ -168,7 +189,7 @@ int RunWhoAccessed(const std::vector<std::string>& files, const policy::Key& aud
       const bool maybe = !listed && capped != nullptr && capped->is_bool() && capped->as_bool();
       if (!listed && !maybe) continue;
       (listed ? seen : possibly)++;
-      out << Str(o, "ts") << " " << Who(o) << " " << Statement(o, table)
+      out << Str(o, "ts") << " " << Who(o) << " " << Statement(o, table, corrected)
           << " break_glass=" << Field(Str(o, "break_glass")) << " seq=" << e.record->seq;
       if (maybe) {
         out << absl::StrFormat(" possibly=\"key list capped at %s of %s rows\"", Num(entry, "cap"),
@@ -197,6 +218,7 @@ int RunBreakGlassReport(const std::vector<std::string>& files, const policy::Key
     return 2;
   }
   const AuditTrail trail = ReadAuditTrail(files, *chain, texts);
+  const absl::flat_hash_map<std::string, uint64_t> corrected = Corrections(trail);
   struct Session {
     std::string who;
     std::vector<const AuditEntry*> entries;
@@ -239,7 +261,7 @@ int RunBreakGlassReport(const std::vector<std::string>& files, const policy::Key
         out << "end outcome=" << Field(Str(o, "outcome")) << " seq=" << e->record->seq << "\n";
       } else {
         ++statements;
-        out << Statement(o, "") << " seq=" << e->record->seq << "\n      query: " << Str(o, "query")
+        out << Statement(o, "", corrected) << " seq=" << e->record->seq << "\n      query: " << Str(o, "query")
             << "\n";
       }
     }

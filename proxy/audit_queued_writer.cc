@@ -37,10 +37,14 @@ void AuditQueuedWriter::StartWriter() {
 
 void AuditQueuedWriter::Submit(const AuditRecord& record, Done done) {
   const auto* statement = std::get_if<AuditStatement>(&record);
-  SubmitBody(AuditRecordBody(record), std::move(done), statement != nullptr && statement->refused_unless_durable);
+  if (statement == nullptr) {
+    SubmitBody(AuditRecordBody(record), std::move(done));
+    return;
+  }
+  SubmitBody(AuditRecordBody(record), std::move(done), statement->refused_unless_durable, statement->id);
 }
 
-void AuditQueuedWriter::SubmitBody(std::string body, Done done, bool refusable) {
+void AuditQueuedWriter::SubmitBody(std::string body, Done done, bool refusable, std::string id) {
   absl::Status answer;
   bool answered = false;
   {
@@ -62,9 +66,9 @@ void AuditQueuedWriter::SubmitBody(std::string body, Done done, bool refusable) 
         answer = absl::UnavailableError(
             absl::StrFormat("%s unavailable: %s", unavailable_, ToStd(health_.last_error.message())));
         answered = true;
-        inbound_.push_back({std::move(body), nullptr, refusable});
+        inbound_.push_back({std::move(body), nullptr, refusable, std::move(id)});
       } else {
-        inbound_.push_back({std::move(body), std::move(done), refusable});
+        inbound_.push_back({std::move(body), std::move(done), refusable, std::move(id)});
       }
       // While records wait (NextWriteAt) the writer needs no wake-up for each: Wake() or its
       // deadline brings it back.
@@ -139,7 +143,7 @@ void AuditQueuedWriter::Run() {
     }
     for (Inbound& in : batch) {
       const bool late = !in.done;
-      ChainLine(in.body, std::move(in.done), /*record=*/true, late, in.refusable);
+      ChainLine(in.body, std::move(in.done), /*record=*/true, late, in.refusable, std::move(in.id));
     }
     if (stopping) {
       FinishOnClose();
@@ -156,16 +160,18 @@ void AuditQueuedWriter::Run() {
   }
 }
 
-AuditQueuedWriter::Pending AuditQueuedWriter::Chain(std::string_view body) {
+AuditQueuedWriter::Pending AuditQueuedWriter::Chain(std::string_view body, std::string id) {
   Pending p;
-  p.line = chain_.Append(body, &p.body_begin);
+  p.line = chain_.Append(body, &p.body_begin, id);
+  p.id = std::move(id);
   p.body_size = body.size();
   p.seq = chain_.head().seq;
   return p;
 }
 
-void AuditQueuedWriter::ChainLine(std::string_view body, Done done, bool record, bool late, bool refusable) {
-  Pending p = Chain(body);
+void AuditQueuedWriter::ChainLine(std::string_view body, Done done, bool record, bool late, bool refusable,
+                                  std::string id) {
+  Pending p = Chain(body, std::move(id));
   p.done = std::move(done);
   p.record = record;
   p.late = late;
@@ -180,22 +186,41 @@ absl::Status AuditQueuedWriter::RewriteRefused() {
   if (!refused) return absl::OkStatus();
   absl::StatusOr<size_t> durable = DurableFront();
   if (!durable.ok()) return durable.status();
+  // Lines durable though their answer was lost stay as they are; each refused statement among
+  // them gets a correction, chained before the lines that follow them.
+  std::vector<std::string> corrected;
+  for (size_t i = 0; i < *durable; ++i) {
+    const Pending& p = pending_[i];
+    if (!p.refusable || !p.late) continue;
+    std::string_view line = p.line;
+    line.remove_suffix(1);  // '\n'
+    absl::StatusOr<AuditLine> parsed = ParseAuditLine(line);
+    const boost::json::value* id = parsed.ok() ? parsed->fields.if_contains("id") : nullptr;
+    if (id == nullptr || !id->is_string()) return absl::InternalError("a queued audit line has no id");
+    corrected.emplace_back(id->get_string());
+  }
   Acknowledge(*durable);
-  if (pending_.empty()) return absl::OkStatus();
-  std::string_view front_line = pending_.front().line;
-  front_line.remove_suffix(1);  // '\n'
-  absl::StatusOr<AuditLine> front = ParseAuditLine(front_line);
-  if (!front.ok()) return front.status();
   std::deque<Pending> lines;
-  lines.swap(pending_);
-  chain_.set_head({front->seq - 1, front->prev});
-  Rechaining(lines);
+  if (!pending_.empty()) {
+    std::string_view front_line = pending_.front().line;
+    front_line.remove_suffix(1);  // '\n'
+    absl::StatusOr<AuditLine> front = ParseAuditLine(front_line);
+    if (!front.ok()) return front.status();
+    lines.swap(pending_);
+    chain_.set_head({front->seq - 1, front->prev});
+    Rechaining(lines);
+  }
+  for (std::string& id : corrected) {
+    const AuditRecord correction = AuditRefusalCorrection(
+        std::move(id), absl::Now(), "its statement was refused before the record was known to be durable");
+    ChainLine(AuditRecordBody(correction), nullptr, /*record=*/false, /*late=*/false);
+  }
   for (Pending& p : lines) {
     const std::string_view body(p.line.data() + p.body_begin, p.body_size);
     if (p.refusable && p.late) {
-      ChainLine(AuditRefusedBody(body), std::move(p.done), p.record, p.late);
+      ChainLine(AuditRefusedBody(body), std::move(p.done), p.record, p.late, false, std::move(p.id));
     } else {
-      ChainLine(body, std::move(p.done), p.record, p.late, p.refusable);
+      ChainLine(body, std::move(p.done), p.record, p.late, p.refusable, std::move(p.id));
     }
     // A full queue is chained again line by line: the old line goes as its new one comes.
     std::string().swap(p.line);

@@ -65,6 +65,7 @@ class AuditQueuedWriter : public AuditSink {
     bool record = false;    // a submitted record (not one of the chain's own)
     bool late = false;      // already answered with an error
     bool refusable = false;  // its statement is refused when it is answered with an error
+    std::string id;          // the id it was given (AuditStatement::id); empty: the chain's own
     std::string rotate_to;  // the file sink's rotation seal: PATH becomes this once it is durable
   };
 
@@ -74,12 +75,13 @@ class AuditQueuedWriter : public AuditSink {
                     AuditChain chain);
 
   void StartWriter();
-  void SubmitBody(std::string body, Done done, bool refusable = false);
+  void SubmitBody(std::string body, Done done, bool refusable = false, std::string id = {});
 
   // Chains `body` as the next record and queues its line.
-  void ChainLine(std::string_view body, Done done, bool record, bool late, bool refusable = false);
-  // Chains `body` as the next line, for a Pending the caller queues.
-  Pending Chain(std::string_view body);
+  void ChainLine(std::string_view body, Done done, bool record, bool late, bool refusable = false,
+                 std::string id = {});
+  // Chains `body` as the next line, for a Pending the caller queues; `id` as in AuditChain::Append.
+  Pending Chain(std::string_view body, std::string id = {});
 
   // The sink's part, all on the writer thread.
   // Writes pending_ from its front and calls Acknowledge for what is durable. With `wait` (while
@@ -119,6 +121,7 @@ class AuditQueuedWriter : public AuditSink {
     std::string body;
     Done done;  // empty when already answered (submitted while degraded)
     bool refusable = false;
+    std::string id;
   };
 
   void Run();

@@ -47,6 +47,7 @@ std::string_view AuditEventKindName(AuditEventKind k) {
     case AuditEventKind::kAuditDegraded: return "audit_degraded";
     case AuditEventKind::kAuditResumed: return "audit_resumed";
     case AuditEventKind::kConnectionRefused: return "connection_refused";
+    case AuditEventKind::kRecordCorrected: return "record_corrected";
   }
   return "unknown";
 }
@@ -280,6 +281,7 @@ void AddStatement(const AuditStatement& st, Members& m) {
 void AddEvent(const AuditEvent& ev, Members& m) {
   m.Str("ts", FormatAuditTime(ev.time));
   m.Str("type", AuditEventKindName(ev.kind));
+  if (!ev.record.empty()) m.Str("record", ev.record);
   if (ev.session.has_value()) AddSession(*ev.session, m);
   if (!ev.outcome.empty()) m.Str("outcome", ev.outcome);
   if (!ev.reason.empty()) m.Str("reason", ev.reason);
@@ -302,6 +304,17 @@ std::string AuditRecordBody(const AuditRecord& record) {
     AddEvent(std::get<AuditEvent>(record), m);
   }
   return out;
+}
+
+AuditEvent AuditRefusalCorrection(std::string id, absl::Time now, std::string reason) {
+  AuditEvent correction;
+  correction.kind = AuditEventKind::kRecordCorrected;
+  correction.time = now;
+  correction.record = std::move(id);
+  correction.outcome = std::string(AuditOutcomeName(AuditOutcome::kRefused));
+  correction.sqlstate = std::string(kAuditUnavailableSqlstate);
+  correction.reason = std::move(reason);
+  return correction;
 }
 
 std::string AuditRefusedBody(std::string_view body) {

@@ -83,6 +83,9 @@ struct AuditStatement {
   // (kAuditUnavailableSqlstate) when the record cannot be made durable (audit_on_failure block).
   // A sink that writes such a record late writes it as that refusal (AuditRefusedBody).
   bool refused_unless_durable = false;
+  // Not in the body: the chain's `id` for this record, drawn by the chain when empty. AuditService
+  // sets it when it writes to more than one sink, so the record has one id in every trail.
+  std::string id;
 };
 
 enum class AuditEventKind {
@@ -92,6 +95,9 @@ enum class AuditEventKind {
   kAuditDegraded,
   kAuditResumed,
   kConnectionRefused,
+  // A statement record made durable in this sink was refused all the same, because another sink
+  // could not make its copy durable: `record` is its id, read its outcome as `refused`.
+  kRecordCorrected,
 };
 
 std::string_view AuditEventKindName(AuditEventKind k);
@@ -112,6 +118,7 @@ struct AuditEvent {
   // audit_degraded: records waiting; audit_resumed: records written late.
   std::optional<uint64_t> queued;
   std::optional<uint64_t> dropped;  // audit_resumed: records refused while the queue was full
+  std::string record;  // record_corrected: the id of the statement record it corrects
 };
 
 using AuditRecord = std::variant<AuditStatement, AuditEvent>;
@@ -136,6 +143,10 @@ inline constexpr std::string_view kAuditUnavailableSqlstate = "58030";
 // kAuditUnavailableSqlstate: outcome "refused", no rows, no row keys; every other member as it
 // was, in its place. The body unchanged when it is not a statement's.
 std::string AuditRefusedBody(std::string_view body);
+
+// The record_corrected event for statement record `id`, durable though its statement was refused
+// with kAuditUnavailableSqlstate; `reason` says why (a fixed text, never an error's).
+AuditEvent AuditRefusalCorrection(std::string id, absl::Time now, std::string reason);
 
 // `text` with every byte sequence that is not UTF-8 replaced by U+FFFD.
 std::string ToValidUtf8(std::string_view text);

@@ -26,22 +26,35 @@ AuditSinkListener ListenerFor(Metrics& metrics, std::string name) {
   return l;
 }
 
-// Answers `done` once every sink has answered.
+// Answers `done` once every sink has answered. A statement that is refused because one sink
+// failed may already be durable in another, which cannot take the line back: that sink gets a
+// record_corrected naming it.
 struct FanOut {
   std::mutex mu;
   size_t waiting = 0;
   absl::Status first_error;
+  std::vector<AuditSink*> durable;  // the sinks that answered OK
   AuditSink::Done done;
+  std::string refusable_id;  // the statement's id, when an error refuses it
 
-  void Answer(absl::Status s) {
+  void Answer(AuditSink* sink, absl::Status s) {
     AuditSink::Done finished;
     absl::Status result;
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (!s.ok() && first_error.ok()) first_error = std::move(s);
+      if (s.ok()) {
+        durable.push_back(sink);
+      } else if (first_error.ok()) {
+        first_error = std::move(s);
+      }
       if (--waiting > 0) return;
       finished = std::move(done);
       result = first_error;
+    }
+    if (!result.ok() && !refusable_id.empty()) {
+      const AuditRecord correction = AuditRefusalCorrection(
+          refusable_id, absl::Now(), "another audit sink could not make the record durable");
+      for (AuditSink* other : durable) other->Submit(correction, [](absl::Status) {});
     }
     finished(std::move(result));
   }
@@ -83,8 +96,20 @@ void AuditService::Submit(const AuditRecord& record, AuditSink::Done done) {
   auto fan = std::make_shared<FanOut>();
   fan->waiting = sinks_.size();
   fan->done = std::move(done);
+  const auto* statement = std::get_if<AuditStatement>(&record);
+  if (statement == nullptr) {
+    for (const std::unique_ptr<AuditSink>& sink : sinks_) {
+      sink->Submit(record, [fan, s = sink.get()](absl::Status status) { fan->Answer(s, std::move(status)); });
+    }
+    return;
+  }
+  // One id in every trail, so a correction in one names the record the others hold too.
+  AuditRecord shared = record;
+  auto& with_id = std::get<AuditStatement>(shared);
+  with_id.id = RandomHex(16);
+  if (with_id.refused_unless_durable) fan->refusable_id = with_id.id;
   for (const std::unique_ptr<AuditSink>& sink : sinks_) {
-    sink->Submit(record, [fan](absl::Status s) { fan->Answer(std::move(s)); });
+    sink->Submit(shared, [fan, s = sink.get()](absl::Status status) { fan->Answer(s, std::move(status)); });
   }
 }
 

@@ -510,20 +510,32 @@ def test_audit_database_outage_refuses_protected_statements_and_loses_no_record(
     assert outcomes.count("refused") >= 2
     assert all((r["sqlstate"], r["rows"], r["keys"]) == ("58030", None, [])
                for r in statements if r["outcome"] == "refused")
-    # Both sinks were on, each chaining its own copy: the file holds the same statements in the same
-    # order. The one whose record the database could not take in time (id = 2) was refused for it:
-    # the database wrote it late as that refusal, while the file had already made it durable as
-    # it stood (masked).
+    # Both sinks were on, each chaining its own copy: the file holds the same statements, with the
+    # same ids, in the same order. The one whose record the database could not take in time
+    # (id = 2) was refused for it: the database wrote it late as that refusal, while the file had
+    # already made it durable as it stood (masked), so the file says so with a correction.
     in_file = trail.statements()
-    assert [r["query"] for r in in_file] == [r["query"] for r in statements]
+    assert [(r["id"], r["query"]) for r in in_file] == [(r["id"], r["query"]) for r in statements]
     pairs = [(f["outcome"], d["outcome"]) for f, d in zip(in_file, statements)]
     assert pairs[1] == ("masked", "refused"), pairs
     assert all(f == d for f, d in pairs[2:]), pairs
+    corrections = [r for r in trail.records() if r["type"] == "record_corrected"]
+    assert [(r["record"], r["outcome"], r["sqlstate"]) for r in corrections] == [(in_file[1]["id"], "refused", "58030")]
+    assert "record_corrected" not in types
     assert [r["seq"] for r in records] == list(range(records[0]["seq"], records[0]["seq"] + len(records)))
-    result = pgmask_cli(pgmask_bin, "audit", "who-accessed", "--audit-key-file", str(trail.key_file),
-                        "--table", "public.patients", "--key", "4", "--dsn", dsn)
-    assert result.returncode == 0, result.stderr
-    assert "1 statement returned public.patients key 4" in result.stdout, result.stdout
+    for source in (["--dsn", dsn], [str(p) for p in sorted(trail.directory.glob("audit.jsonl*"))]):
+        result = pgmask_cli(pgmask_bin, "audit", "who-accessed", "--audit-key-file", str(trail.key_file),
+                            "--table", "public.patients", "--key", "4", *source)
+        assert result.returncode == 0, result.stderr
+        assert "1 statement returned public.patients key 4" in result.stdout, result.stdout
+        # Both trails agree that the refused statement returned nothing.
+        result = pgmask_cli(pgmask_bin, "audit", "who-accessed", "--audit-key-file", str(trail.key_file),
+                            "--table", "public.patients", "--key", "2", *source)
+        assert result.returncode == 0, result.stderr
+        assert "no statement in the trail returned public.patients key 2" in result.stdout, result.stdout
+    verified = pgmask_cli(pgmask_bin, "audit", "verify", "--audit-key-file", str(trail.key_file),
+                          *[str(p) for p in sorted(trail.directory.glob("audit.jsonl*"))])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_policy_reloads_and_refused_connections_are_recorded(pgmask_factory, clinic, connect, trail, tmp_path):

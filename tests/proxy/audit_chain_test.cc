@@ -96,6 +96,20 @@ TEST(AuditChain, ContinuesFromAGivenHead) {
   EXPECT_EQ(line->prev, std::string(64, 'a'));
 }
 
+TEST(AuditChain, ARecordKeepsTheIdItWasGiven) {
+  auto chain = AuditChain::Create(TestKey(), "p");
+  ASSERT_TRUE(chain.ok());
+  const std::string id(32, 'e');
+  auto given = ParseAuditLine(Strip(chain->Append(AuditRecordBody(TestStatement(1)), nullptr, id)));
+  ASSERT_TRUE(given.ok());
+  EXPECT_EQ(given->fields.at("id").as_string(), id);
+  EXPECT_TRUE(chain->Authentic(*given));
+  auto drawn = ParseAuditLine(Strip(chain->Append(AuditRecordBody(TestStatement(2)))));
+  ASSERT_TRUE(drawn.ok());
+  EXPECT_NE(drawn->fields.at("id").as_string(), id);
+  EXPECT_EQ(drawn->fields.at("id").as_string().size(), 32u);
+}
+
 TEST(AuditChain, ParseRejectsLinesThatAreNotRecords) {
   for (const char* bad : {"", "{}", "not json", "{\"seq\":1,\"prev\":\"x\",\"hmac\":\"y\"}",
                           "{\"a\":1,\"hmac\":\"" "0000000000000000000000000000000000000000000000000000000000000000\"}"}) {

@@ -35,10 +35,7 @@ class AuditCommands : public ::testing::Test {
     for (int i = 0; i < 32; ++i) hex += "6b";  // TestKey(): 32 bytes of 'k'
     WriteLines(key_file_, {hex});
     trail_ = dir_.File("audit.jsonl");
-    AuditFileSinkOptions options;
-    options.path = trail_;
-    options.proxy = "replica-1";
-    auto sink = AuditFileSink::Open(options, TestKey());
+    auto sink = OpenTrail(trail_);
     ASSERT_TRUE(sink.ok()) << sink.status();
     auto hasher = AuditRowKeyHasher::Create(TestKey());
     ASSERT_TRUE(hasher.ok());
@@ -90,6 +87,13 @@ class AuditCommands : public ::testing::Test {
     end.outcome = "expired";
     ASSERT_TRUE((*sink)->Append(end).ok());
     ASSERT_TRUE((*sink)->Close().ok());
+  }
+
+  static absl::StatusOr<std::unique_ptr<AuditFileSink>> OpenTrail(const std::string& path) {
+    AuditFileSinkOptions options;
+    options.path = path;
+    options.proxy = "replica-1";
+    return AuditFileSink::Open(options, TestKey());
   }
 
   static absl::Time At(const char* text) {
@@ -202,6 +206,43 @@ TEST_F(AuditCommands, BreakGlassListsSessionsWithTheirStatements) {
       << r.out;
   r = Run({"break-glass", "--audit-key-file", key_file_, "--since", "2024-05-03T00:00:00Z", trail_});
   EXPECT_NE(r.out.find("no break-glass activity since 2024-05-03T00:00:00.000Z"), std::string::npos) << r.out;
+}
+
+// A statement refused because another sink could not make its record durable: this trail holds
+// its record as submitted, then a correction naming it.
+TEST_F(AuditCommands, ACorrectedStatementReturnedNothing) {
+  const std::string trail = dir_.File("corrected.jsonl");
+  auto sink = OpenTrail(trail);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  auto hasher = AuditRowKeyHasher::Create(TestKey());
+  ASSERT_TRUE(hasher.ok());
+  AuditRowKeys keys(&*hasher, kDefaultAuditKeyCap);
+  keys.Add("public.patients", "42");
+  AuditStatement refused = TestStatement(2);
+  refused.keys = keys.Take();
+  refused.id = std::string(32, 'a');
+  refused.break_glass = "INC-9: refused";
+  ASSERT_TRUE((*sink)->Append(refused).ok());
+  AuditStatement served = TestStatement(1, "support");
+  keys.Add("public.patients", "42");
+  served.keys = keys.Take();
+  served.id = std::string(32, 'b');
+  ASSERT_TRUE((*sink)->Append(served).ok());
+  ASSERT_TRUE((*sink)->Append(AuditRefusalCorrection(refused.id, At("2024-05-01T09:00:01Z"), "why")).ok());
+  ASSERT_TRUE((*sink)->Close().ok());
+
+  Result r = Run({"who-accessed", "--audit-key-file", key_file_, "--table", "patients", "--key", "42", trail});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("user=analyst"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("user=support"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 statement returned public.patients key 42\n"), std::string::npos) << r.out;
+
+  r = Run({"break-glass", "--audit-key-file", key_file_, "--since", "2000-01-01", trail});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("command=SELECT outcome=refused rows=- columns=public.patients.ssn:PII:tokenize "
+                       "corrected_by_seq=4 seq=2"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST(AuditSince, AcceptsTimesDatesAndAges) {

@@ -102,11 +102,12 @@ std::vector<std::string> Types(const std::string& text) {
   return out;
 }
 
-// The value of top-level member `name` of each statement line, as written.
-std::vector<std::string> StatementMember(const std::string& text, std::string_view name) {
+// The value of top-level member `name` of each line of `type`, as written.
+std::vector<std::string> StatementMember(const std::string& text, std::string_view name,
+                                         std::string_view type = "statement") {
   std::vector<std::string> out;
   for (const std::string& line : Lines(text)) {
-    if (line.find("\"type\":\"statement\"") == std::string::npos) continue;
+    if (line.find(absl::StrFormat("\"type\":\"%s\"", type)) == std::string::npos) continue;
     const std::string key = absl::StrFormat(",\"%s\":", name);
     const size_t at = line.find(key) + key.size();
     out.push_back(line.substr(at, line.find_first_of(",}", at) - at));
@@ -279,9 +280,15 @@ TEST(AuditQueuedWriter, LinesThatWereWrittenDespiteTheFailureAreNotChainedAgain)
   ASSERT_TRUE(resumed_once.WaitForNotificationWithTimeout(absl::Seconds(10)));
   ASSERT_TRUE(sink->Close().ok());
   const std::string text = sink->Text();
-  EXPECT_EQ(Types(text), (std::vector<std::string>{"statement", "audit_degraded", "statement", "audit_resumed", "seal"}))
+  // The first line is durable, so it stays; its statement was refused all the same, which a
+  // correction naming it says.
+  EXPECT_EQ(Types(text), (std::vector<std::string>{"statement", "record_corrected", "audit_degraded", "statement",
+                                                   "audit_resumed", "seal"}))
       << text;
   EXPECT_EQ(StatementMember(text, "outcome"), (std::vector<std::string>{"\"masked\"", "\"refused\""}));
+  EXPECT_EQ(StatementMember(text, "record", "record_corrected"),
+            std::vector<std::string>{StatementMember(text, "id").front()});
+  EXPECT_EQ(StatementMember(text, "sqlstate", "record_corrected"), std::vector<std::string>{"\"58030\""});
   const AuditVerifyReport r = Verify(text);
   EXPECT_TRUE(r.ok()) << text;
 }

@@ -124,6 +124,14 @@ TEST(AuditRecord, EventsCarryOnlyTheirFields) {
   refused.reason = "too_many_clients";
   refused.sqlstate = "53300";
   EXPECT_EQ(Parse(refused).at("type").as_string(), "connection_refused");
+  const AuditEvent correction =
+      AuditRefusalCorrection(std::string(32, 'f'), absl::FromUnixSeconds(1714564800), "why");
+  const json::object c = Parse(correction);
+  EXPECT_EQ(Keys(c), (std::vector<std::string>{"ts", "type", "record", "outcome", "reason", "sqlstate"}));
+  EXPECT_EQ(c.at("type").as_string(), "record_corrected");
+  EXPECT_EQ(c.at("record").as_string(), std::string(32, 'f'));
+  EXPECT_EQ(c.at("outcome").as_string(), "refused");
+  EXPECT_EQ(c.at("sqlstate").as_string(), kAuditUnavailableSqlstate);
   for (AuditEventKind k : {AuditEventKind::kBreakGlassEnd, AuditEventKind::kAuditDegraded,
                            AuditEventKind::kAuditResumed}) {
     AuditEvent e;
