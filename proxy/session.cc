@@ -36,6 +36,13 @@ namespace {
 
 enum class ReplicationMode { kNone, kLogical, kPhysical };
 
+// Whether sessions need Session::Watchdog.
+bool HasTimeLimit(const ServeConfig& config) {
+  const absl::Duration zero = absl::ZeroDuration();
+  return config.idle_timeout > zero || config.idle_in_transaction_timeout > zero ||
+         config.max_session_lifetime > zero;
+}
+
 // The startup parameter `replication`: a boolean for physical replication, "database" for
 // logical replication (which also runs SQL).
 ReplicationMode ReplicationModeOf(std::string_view value) {
@@ -686,8 +693,21 @@ awaitable<Session::Ending> Session::RelayTraffic() {
   ServerSink server_sink(state_, upstream_pump_);
   state_.release_client = [this] { client_pump_.Release(); };
   state_.release_server = [this] { upstream_pump_.Release(); };
-  auto result = co_await (client_pump_.Relay(upstream_, client_sink, nullptr) ||
-                          upstream_pump_.Relay(client_, server_sink, &client_writer_) || Watchdog());
+  // Which ended first: the client's pump (0), the server's (1) or the watchdog (2).
+  std::variant<PumpResult, PumpResult, Ending> result;
+  if (HasTimeLimit(proxy_.config)) {
+    result = co_await (client_pump_.Relay(upstream_, client_sink, nullptr) ||
+                       upstream_pump_.Relay(client_, server_sink, &client_writer_) || Watchdog());
+  } else {
+    // Without a limit the watchdog would only wait; an idle session is a few KiB smaller without it.
+    auto pumps = co_await (client_pump_.Relay(upstream_, client_sink, nullptr) ||
+                           upstream_pump_.Relay(client_, server_sink, &client_writer_));
+    if (pumps.index() == 0) {
+      result.emplace<0>(std::get<0>(pumps));
+    } else {
+      result.emplace<1>(std::get<1>(pumps));
+    }
+  }
   if (result.index() == 2) co_return std::get<2>(std::move(result));
   if (result.index() == 0) {
     const PumpResult r = std::get<0>(result);
@@ -744,12 +764,6 @@ awaitable<Session::Ending> Session::Watchdog() {
     if (limit > zero) step = std::min(step, limit / 4);
   }
   asio::steady_timer timer(client_.get_executor());
-  if (step == absl::InfiniteDuration()) {
-    // No limit: wait to be cancelled when the pumps end.
-    timer.expires_at(asio::steady_timer::time_point::max());
-    co_await timer.async_wait(kUseTuple);
-    co_return Ending{"stopped"};
-  }
   // Limits are enforced to within a quarter of the shortest, checked at most 20 times a second.
   step = std::clamp(step, absl::Milliseconds(50), absl::Seconds(1));
   uint64_t seen_reads = client_pump_.reads();

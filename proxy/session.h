@@ -55,7 +55,8 @@ class Session {
   awaitable<bool> AcceptDirectTls(Ending& ending);
   awaitable<bool> AcceptTls(Ending& ending);
   awaitable<bool> StartUpstreamTls(Ending& ending);
-  // Ends the session when a limit of idleness or lifetime is reached; runs beside the pumps.
+  // Ends the session when a limit of idleness or lifetime is reached; runs beside the pumps when
+  // one is configured.
   awaitable<Ending> Watchdog();
   // Starts the upstream's work counters and leaves the starting count (max_startup_conn).
   void LeaveStartup();
