@@ -246,9 +246,7 @@ void AuditFileSink::Rechaining(std::deque<Pending>& lines) {
     // A rotation seal and the file_start ChainRotation queued after it: Chained queues them again
     // where the new sizes say, under the same names.
     if (first_seal) {
-      std::string_view line = lines[i].line;
-      line.remove_suffix(1);  // '\n'
-      absl::StatusOr<AuditLine> seal = ParseAuditLine(line);
+      absl::StatusOr<AuditLine> seal = Parse(lines[i]);
       const boost::json::value* first = seal.ok() ? seal->fields.if_contains("first_seq") : nullptr;
       boost::system::error_code ec;
       const uint64_t seq = first != nullptr ? first->to_number<uint64_t>(ec) : 0;

@@ -169,6 +169,12 @@ AuditQueuedWriter::Pending AuditQueuedWriter::Chain(std::string_view body, std::
   return p;
 }
 
+absl::StatusOr<AuditLine> AuditQueuedWriter::Parse(const Pending& p) {
+  std::string_view line = p.line;
+  line.remove_suffix(1);  // '\n'
+  return ParseAuditLine(line);
+}
+
 void AuditQueuedWriter::ChainLine(std::string_view body, Done done, bool record, bool late, bool refusable,
                                   std::string id) {
   Pending p = Chain(body, std::move(id));
@@ -192,9 +198,7 @@ absl::Status AuditQueuedWriter::RewriteRefused() {
   for (size_t i = 0; i < *durable; ++i) {
     const Pending& p = pending_[i];
     if (!p.refusable || !p.late) continue;
-    std::string_view line = p.line;
-    line.remove_suffix(1);  // '\n'
-    absl::StatusOr<AuditLine> parsed = ParseAuditLine(line);
+    absl::StatusOr<AuditLine> parsed = Parse(p);
     const boost::json::value* id = parsed.ok() ? parsed->fields.if_contains("id") : nullptr;
     if (id == nullptr || !id->is_string()) return absl::InternalError("a queued audit line has no id");
     corrected.emplace_back(id->get_string());
@@ -202,9 +206,7 @@ absl::Status AuditQueuedWriter::RewriteRefused() {
   Acknowledge(*durable);
   std::deque<Pending> lines;
   if (!pending_.empty()) {
-    std::string_view front_line = pending_.front().line;
-    front_line.remove_suffix(1);  // '\n'
-    absl::StatusOr<AuditLine> front = ParseAuditLine(front_line);
+    absl::StatusOr<AuditLine> front = Parse(pending_.front());
     if (!front.ok()) return front.status();
     lines.swap(pending_);
     chain_.set_head({front->seq - 1, front->prev});
@@ -268,12 +270,13 @@ void AuditQueuedWriter::FailPending(const absl::Status& error) {
   for (Done& d : done) d(answer);
 }
 
+bool AuditQueuedWriter::Degraded() const {
+  absl::MutexLock lock(&mu_);
+  return degraded_;
+}
+
 void AuditQueuedWriter::Flush() {
-  bool degraded = false;
-  {
-    absl::MutexLock lock(&mu_);
-    degraded = degraded_;
-  }
+  const bool degraded = Degraded();
   // While degraded, a retry is only a success once everything queued is durable.
   absl::Status s = degraded ? RewriteRefused() : absl::OkStatus();
   if (s.ok()) s = WritePending(/*wait=*/degraded);
@@ -330,14 +333,9 @@ void AuditQueuedWriter::Flush() {
 }
 
 void AuditQueuedWriter::FinishOnClose() {
-  bool degraded = false;
-  {
-    absl::MutexLock lock(&mu_);
-    degraded = degraded_;
-  }
   // Closed before a retry came: the refusals are rewritten once, before the seal names the head.
   // If that fails too, the writes below are likely to fail with it.
-  if (degraded) RewriteRefused().IgnoreError();
+  if (Degraded()) RewriteRefused().IgnoreError();
   // The seal is the trail's last line, so it skips Chained: a rotation it set off would follow it.
   pending_.push_back(Chain(SealBody(absl::Now())));
   const absl::Time deadline = absl::Now() + queue_options_.close_timeout;

@@ -82,6 +82,8 @@ class AuditQueuedWriter : public AuditSink {
                  std::string id = {});
   // Chains `body` as the next line, for a Pending the caller queues; `id` as in AuditChain::Append.
   Pending Chain(std::string_view body, std::string id = {});
+  // A queued line parsed back (structure only), for the rare paths that chain lines again.
+  static absl::StatusOr<AuditLine> Parse(const Pending& p);
 
   // The sink's part, all on the writer thread.
   // Writes pending_ from its front and calls Acknowledge for what is durable. With `wait` (while
@@ -125,6 +127,7 @@ class AuditQueuedWriter : public AuditSink {
   };
 
   void Run();
+  bool Degraded() const;
   void Flush();
   absl::Status RewriteRefused();
   void FailPending(const absl::Status& error);

@@ -96,20 +96,19 @@ void AuditService::Submit(const AuditRecord& record, AuditSink::Done done) {
   auto fan = std::make_shared<FanOut>();
   fan->waiting = sinks_.size();
   fan->done = std::move(done);
-  const auto* statement = std::get_if<AuditStatement>(&record);
-  if (statement == nullptr) {
-    for (const std::unique_ptr<AuditSink>& sink : sinks_) {
-      sink->Submit(record, [fan, s = sink.get()](absl::Status status) { fan->Answer(s, std::move(status)); });
-    }
-    return;
+  // A statement gets one id in every trail, so a correction in one names the record the others
+  // hold too.
+  const AuditRecord* submitted = &record;
+  AuditRecord with_id;
+  if (std::holds_alternative<AuditStatement>(record)) {
+    with_id = record;
+    auto& statement = std::get<AuditStatement>(with_id);
+    statement.id = RandomHex(16);
+    if (statement.refused_unless_durable) fan->refusable_id = statement.id;
+    submitted = &with_id;
   }
-  // One id in every trail, so a correction in one names the record the others hold too.
-  AuditRecord shared = record;
-  auto& with_id = std::get<AuditStatement>(shared);
-  with_id.id = RandomHex(16);
-  if (with_id.refused_unless_durable) fan->refusable_id = with_id.id;
   for (const std::unique_ptr<AuditSink>& sink : sinks_) {
-    sink->Submit(shared, [fan, s = sink.get()](absl::Status status) { fan->Answer(s, std::move(status)); });
+    sink->Submit(*submitted, [fan, s = sink.get()](absl::Status status) { fan->Answer(s, std::move(status)); });
   }
 }
 
