@@ -601,28 +601,38 @@ TEST(AuditFileSink, OverlappingSyncsAcrossRotationsKeepTheChain) {
   TempDir dir;
   FaultyFileSystem fs;
   fs.fsync_delay_us = 3000;
+  fs.sync_waits_for_company_us = 50000;
   AuditFileSinkOptions o = Options(dir.File("audit.jsonl"), &fs);
   o.rotate_bytes = 12000;
+  std::atomic<int> ok{0};  // before the sink: its callbacks may run until it is gone
+  std::atomic<int> answered{0};
   auto sink = AuditFileSink::Open(o, TestKey());
   ASSERT_TRUE(sink.ok());
-  // Records keep arriving, a few at a time, while syncs of 3 ms run.
-  constexpr int kRecords = 160;
-  std::atomic<int> ok{0};
-  std::atomic<int> answered{0};
-  for (int i = 0; i < kRecords; ++i) {
-    (*sink)->Submit(TestStatement(i), [&](absl::Status s) {
-      ok += s.ok();
-      ++answered;
-    });
-    if (i % 8 == 7) absl::SleepFor(absl::Milliseconds(1));
+  // Records keep arriving, eight at a time, while syncs of 3 ms run: at least 160 of them (five
+  // files' worth), and on until two syncs have run at once. Each batch waits for the writer to
+  // have written since the last: on a loaded machine it would otherwise fall behind, every write
+  // would end in a rotation seal it must wait for, and no two syncs would ever overlap. A sync
+  // waits a while for company, so overlap does not hang on the writer getting the CPU in time.
+  constexpr int kAtLeast = 160;
+  constexpr int kAtMost = 4000;
+  int submitted = 0;
+  while (submitted < kAtMost && (submitted < kAtLeast || fs.most_syncs_running < 2)) {
+    const int writes_before = fs.writes;
+    for (int k = 0; k < 8; ++k, ++submitted) {
+      (*sink)->Submit(TestStatement(submitted), [&](absl::Status s) {
+        ok += s.ok();
+        ++answered;
+      });
+    }
+    ASSERT_TRUE(WaitFor([&] { return fs.writes > writes_before; }));
   }
-  ASSERT_TRUE(WaitFor([&] { return answered == kRecords; }));
-  EXPECT_EQ(ok, kRecords);
+  ASSERT_TRUE(WaitFor([&] { return answered == submitted; }));
+  EXPECT_EQ(ok, submitted);
   EXPECT_GE(fs.most_syncs_running, 2);
   ASSERT_TRUE((*sink)->Close().ok());
   const std::vector<std::string> files = TrailFiles(dir);
   EXPECT_GE(files.size(), 5u);
-  EXPECT_EQ(CountType(files, "statement"), static_cast<size_t>(kRecords));
+  EXPECT_EQ(CountType(files, "statement"), static_cast<size_t>(submitted));
   EXPECT_EQ(CountType(files, "seal"), files.size());
   const AuditVerifyReport r = VerifyAuditTrail(files, TestKey());
   EXPECT_TRUE(r.ok()) << Describe(r);

@@ -91,6 +91,9 @@ class FaultyFileSystem final : public AuditFileSystem {
   std::atomic<bool> fail_open{false};   // OpenAppend and OpenAgain
   std::atomic<bool> fail_rename{false};
   std::atomic<int> fsync_delay_us{0};
+  // Each DataSync first waits up to this long for another to start beside it: overlap then does
+  // not depend on the writer getting the CPU before a sync returns.
+  std::atomic<int> sync_waits_for_company_us{0};
   std::atomic<int> fsyncs{0};  // DataSync calls
   std::atomic<int> writes{0};
   // The next `hold_syncs` DataSync calls wait until release_syncs is set (fail_fsync is looked at
@@ -138,6 +141,8 @@ class FaultyFileSystem final : public AuditFileSystem {
       while (!release_syncs) usleep(1000);
       --held_syncs;
     }
+    const absl::Time company_by = absl::Now() + absl::Microseconds(sync_waits_for_company_us.load());
+    while (syncs_running < 2 && absl::Now() < company_by) usleep(100);
     if (fsync_delay_us > 0) usleep(fsync_delay_us);
     absl::Status s = real_.DataSync(fd);
     --syncs_running;
