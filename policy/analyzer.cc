@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "policy/analyzer_internal.h"
 #include "policy/function_rules.h"
+#include "policy/name_resolution.h"
 
 namespace pgmask::policy {
 namespace analysis_internal {
@@ -137,6 +138,13 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
     case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT:
     case PG_QUERY__NODE__NODE_CREATE_EVENT_TRIG_STMT:
       Refuse("rules and triggers run statements later that pgmask cannot analyse");
+      return;
+    case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+      out_.runs_deferred_checks = statement.transaction_stmt->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT ||
+                                  statement.transaction_stmt->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE;
+      return;
+    case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
+      out_.runs_deferred_checks = true;
       return;
     case PG_QUERY__NODE__NODE_CALL_STMT: {
       PgQuery__Node call = PG_QUERY__NODE__INIT;
@@ -496,7 +504,16 @@ void Analyzer::Copy(const PgQuery__CopyStmt& stmt) {
   if (stmt.relation == nullptr) return;
   const RangeItem table = Relation(*stmt.relation);
   if (stmt.n_attlist == 0) {
-    out_.outputs = ToOutputs(table.columns);
+    // COPY leaves generated columns out unless they are listed (copy_statement.h describes the
+    // same columns).
+    const CatalogRelation* rel = ResolveRelation(catalog_, Str(stmt.relation->schemaname), Str(stmt.relation->relname));
+    std::vector<RangeColumn> sent;
+    for (size_t i = 0; i < table.columns.size(); ++i) {
+      const bool generated = rel != nullptr && i < rel->columns.size() && rel->columns[i].generated &&
+                             rel->columns[i].name == table.columns[i].name;
+      if (!generated) sent.push_back(table.columns[i]);
+    }
+    out_.outputs = ToOutputs(sent);
     return;
   }
   const Scope scope{nullptr, {table}, {}};

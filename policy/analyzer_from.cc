@@ -256,7 +256,7 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
     if (rel->kind == RelationKind::kView || rel->kind == RelationKind::kMaterializedView) {
       item.columns = ViewColumns(*rel);
     } else {
-      for (const CatalogColumn& c : rel->columns) item.columns.push_back({c.name, ProtectionLineage(*rel, c.name), false});
+      for (const CatalogColumn& c : rel->columns) item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false});
     }
     if (!rel->columns_complete) item.columns.push_back({"*", {}, true});
   } else {
@@ -276,6 +276,16 @@ Lineage Analyzer::ProtectionLineage(const CatalogRelation& relation, std::string
   if (everything) return Lineage::Everything();
   Lineage l;
   for (ProtectedColumnId id : ids.ids()) l.Merge(Lineage::Direct(id));
+  return l;
+}
+
+Lineage Analyzer::StoredColumnLineage(const CatalogRelation& relation, const CatalogColumn& column) {
+  Lineage l = ProtectionLineage(relation, column.name);
+  for (const int16_t source : column.generated_from) {
+    for (const CatalogColumn& c : relation.columns) {
+      if (c.attnum == source) l.MergeDerived(ProtectionLineage(relation, c.name));
+    }
+  }
   return l;
 }
 

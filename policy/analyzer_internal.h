@@ -93,6 +93,8 @@ class Analyzer {
   RangeItem Relation(const PgQuery__RangeVar& rv);
   std::vector<RangeColumn> ViewColumns(const CatalogRelation& view);
   Lineage ProtectionLineage(const CatalogRelation& relation, std::string_view column);
+  // ProtectionLineage, and for a generated column what it is computed from, as derived.
+  Lineage StoredColumnLineage(const CatalogRelation& relation, const CatalogColumn& column);
   size_t PushWith(const PgQuery__WithClause* with, const Scope* outer);
   const CteEntry* FindCte(std::string_view name) const;
 

@@ -25,6 +25,11 @@ enum class RelationKind { kTable, kView, kMaterializedView, kPartitionedTable, k
 struct CatalogColumn {
   std::string name;    // pg_attribute.attname
   int16_t attnum = 0;  // pg_attribute.attnum
+  // pg_attribute.attgenerated is set: `COPY table TO` leaves it out unless it is listed.
+  bool generated = false;
+  // A generated column: the attnums of the columns its expression reads (pg_depend of its
+  // pg_attrdef), whose values it holds in derived form.
+  std::vector<int16_t> generated_from;
 };
 
 struct CatalogRelation {

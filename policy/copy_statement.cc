@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "policy/function_rules.h"
 #include "policy/identifier.h"
+#include "policy/name_resolution.h"
 
 namespace pgmask::policy {
 namespace {
@@ -71,9 +73,25 @@ bool TruthArg(const PgQuery__Node* arg) {
   }
 }
 
+// The columns `COPY table TO` sends when the table has generated ones (it leaves those out), as
+// a select list; empty when `*` describes them as well, or the table is not known.
+std::string StoredColumnList(const CatalogView& catalog, const PgQuery__RangeVar* rv) {
+  const CatalogRelation* relation = ResolveRelation(catalog, rv->schemaname != nullptr ? rv->schemaname : "", rv->relname);
+  if (relation == nullptr) return {};
+  bool any_generated = false;
+  std::string columns;
+  for (const CatalogColumn& c : relation->columns) {
+    any_generated = any_generated || c.generated;
+    if (c.generated) continue;
+    if (!columns.empty()) columns += ", ";
+    columns += QuoteIdentifierIfNeeded(c.name);
+  }
+  return any_generated && relation->columns_complete ? columns : std::string();
+}
+
 }  // namespace
 
-absl::StatusOr<std::optional<CopyToClient>> FindCopyToClient(const ParsedSql& sql) {
+absl::StatusOr<std::optional<CopyToClient>> FindCopyToClient(const ParsedSql& sql, const CatalogView* catalog) {
   const PgQuery__ParseResult& tree = sql.tree();
   const PgQuery__CopyStmt* copy = nullptr;
   for (size_t i = 0; i < tree.n_stmts; ++i) {
@@ -96,6 +114,7 @@ absl::StatusOr<std::optional<CopyToClient>> FindCopyToClient(const ParsedSql& sq
       if (!columns.empty()) columns += ", ";
       columns += QuoteIdentifierIfNeeded(*column);
     }
+    if (copy->n_attlist == 0 && catalog != nullptr) columns = StoredColumnList(*catalog, copy->relation);
     out.describe_sql = "SELECT " + (columns.empty() ? std::string("*") : columns) + " FROM " +
                        RelationText(copy->relation);
   } else {
@@ -118,6 +137,16 @@ absl::StatusOr<std::optional<CopyToClient>> FindCopyToClient(const ParsedSql& sq
       out.escape = StringArg(arg);
     } else if (name == "header") {
       out.header = TruthArg(arg);
+    } else if (name == "encoding") {
+      // The codecs read the data as UTF-8. In an encoding whose multibyte characters embed ASCII
+      // bytes (SJIS, BIG5, GBK...) a delimiter, quote or backslash byte inside a character
+      // would shift the fields, and a protected one would pass as an unprotected one.
+      const std::optional<std::string> encoding = StringArg(arg);
+      if (!encoding || !IsUtf8EncodingName(*encoding)) {
+        return absl::InvalidArgumentError(
+            "COPY with an ENCODING other than UTF8 is refused: pgmask reads COPY data as UTF8, the only "
+            "client_encoding it allows");
+      }
     }
   }
   return out;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "policy/catalog_view.h"
 #include "policy/sql_parse.h"
 
 namespace pgmask::policy {
@@ -23,7 +24,10 @@ struct CopyToClient {
 };
 
 // The COPY TO STDOUT in `sql`, if any. More than one statement with a COPY TO STDOUT among them
-// is an error: its data could not be told apart from the other results.
-absl::StatusOr<std::optional<CopyToClient>> FindCopyToClient(const ParsedSql& sql);
+// is an error: its data could not be told apart from the other results. `catalog` (when given)
+// names the columns of `COPY table TO` when the table has generated ones, which COPY leaves out
+// and `SELECT *` would not.
+absl::StatusOr<std::optional<CopyToClient>> FindCopyToClient(const ParsedSql& sql,
+                                                             const CatalogView* catalog = nullptr);
 
 }  // namespace pgmask::policy

@@ -22,6 +22,8 @@ constexpr std::string_view kOtherDatabase = "it reaches another database outside
 constexpr std::string_view kQueryText = "it exposes other sessions' query text";
 constexpr std::string_view kStatistics = "it exposes column statistics (most common values, histograms)";
 constexpr std::string_view kDecoding = "it exposes row data from the write-ahead log";
+constexpr std::string_view kRawPages = "it reads raw table or index pages, which pgmask cannot mask";
+constexpr std::string_view kReadsByName = "it reads a table and columns named in its arguments, which pgmask cannot analyse";
 
 constexpr std::array kFunctionRules = {
     Rule{"query_to_xml", true, kRunsSql},  // query_to_xml, _xmlschema, _xml_and_xmlschema
@@ -31,6 +33,18 @@ constexpr std::array kFunctionRules = {
     Rule{"database_to_xml", true, kRunsSql},
     Rule{"ts_stat", false, kRunsSql},
     Rule{"ts_rewrite", false, kRunsSql},
+    // Extensions an administrator might list in trusted_functions without reading their bodies.
+    Rule{"crosstab", true, kRunsSql},  // tablefunc: crosstab, crosstab2..4
+    Rule{"xpath_table", false, kRunsSql},  // xml2
+    Rule{"connectby", false, kReadsByName},  // tablefunc
+    Rule{"get_raw_page", false, kRawPages},  // pageinspect
+    Rule{"heap_page_items", false, kRawPages},
+    Rule{"tuple_data_split", false, kRawPages},
+    Rule{"bt_page_items", false, kRawPages},
+    Rule{"brin_page_items", false, kRawPages},
+    Rule{"gin_leafpage_items", false, kRawPages},
+    Rule{"gist_page_items", false, kRawPages},
+    Rule{"hash_page_items", false, kRawPages},
     Rule{"pg_read_file", false, kReadsFiles},
     Rule{"pg_read_binary_file", false, kReadsFiles},
     Rule{"pg_ls_", true, kReadsFiles},  // pg_ls_dir, pg_ls_logdir, pg_ls_waldir, pg_ls_tmpdir...
@@ -88,6 +102,14 @@ std::optional<std::string_view> OutOfBandChannel(std::string_view name) {
   return std::nullopt;
 }
 
+bool IsUtf8EncodingName(std::string_view name) {
+  std::string clean;
+  for (const char c : name) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) clean.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  return clean == "utf8" || clean == "unicode";
+}
+
 std::optional<std::string> SettingChangeReason(std::string_view name, std::optional<std::string_view> value) {
   if (name == "standard_conforming_strings") {
     for (std::string_view on : {"on", "true", "yes", "1"}) {
@@ -100,9 +122,7 @@ std::optional<std::string> SettingChangeReason(std::string_view name, std::optio
     return std::string("backslash_quote may only be safe_encoding: it changes how SQL text is read");
   }
   if (name == "client_encoding") {
-    for (std::string_view utf8 : {"utf8", "utf-8", "unicode"}) {
-      if (EqualsIgnoreCase(value, utf8)) return std::nullopt;
-    }
+    if (value.has_value() && IsUtf8EncodingName(*value)) return std::nullopt;
     return std::string("client_encoding may only be UTF8");
   }
   if (name == "session_authorization") {

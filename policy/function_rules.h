@@ -24,6 +24,10 @@ std::optional<std::string_view> ForbiddenRelationReason(std::string_view name);
 // (notification payloads, settings readable with SHOW, the WAL), or nullopt.
 std::optional<std::string_view> OutOfBandChannel(std::string_view name);
 
+// Whether PostgreSQL reads `name` as the UTF8 encoding: like its pg_char_to_encoding, ignoring
+// case and every character but letters and digits, "utf8" or its alias "unicode".
+bool IsUtf8EncodingName(std::string_view name);
+
 // Why setting `name` to `value` is refused, or nullopt when it may change. `value` is the literal
 // text, nullopt when it is not a literal (or, for set_config, not known before execution).
 // Refused: standard_conforming_strings other than on and backslash_quote other than

@@ -101,10 +101,19 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ",
                   kRelationFilter, " AND ", changed, ";");
   absl::StrAppend(&sql,
-                  " SELECT 'A', a.attrelid::text, a.attname::text, a.attnum::text"
+                  " SELECT 'A', a.attrelid::text, a.attname::text, a.attnum::text, a.attgenerated::text"
                   " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE ",
                   kRelationFilter, " AND a.attnum > 0 AND NOT a.attisdropped AND ", changed,
                   " ORDER BY a.attrelid, a.attnum;");
+  // What each generated column is computed from.
+  absl::StrAppend(&sql,
+                  " SELECT 'G', ad.adrelid::text, ad.adnum::text, d.refobjsubid::text FROM pg_catalog.pg_attrdef ad"
+                  " JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid"
+                  " JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum"
+                  " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+                  " AND d.objid = ad.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                  " AND d.refobjid = ad.adrelid AND d.refobjsubid > 0 WHERE ",
+                  kRelationFilter, " AND a.attgenerated <> '' AND ", changed, ";");
   absl::StrAppend(&sql,
                   " SELECT 'P', i.inhrelid::text, i.inhparent::text FROM pg_catalog.pg_inherits i"
                   " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE ",
@@ -165,13 +174,31 @@ absl::Status LiveCatalogReader::AddColumn(absl::Span<const std::optional<std::st
   uint32_t oid = 0;
   int attnum = 0;
   std::string_view name;
-  if (row.size() != 4 || !Number(row, 1, oid) || !Cell(row, 2, name) || !Number(row, 3, attnum)) {
+  std::string_view generated;
+  if (row.size() != 5 || !Number(row, 1, oid) || !Cell(row, 2, name) || !Number(row, 3, attnum) ||
+      !Cell(row, 4, generated)) {
     return BadRow("column");
   }
   const auto it = relation_index_.find(oid);
   // A relation created between the two statements: its columns are not needed.
   if (it == relation_index_.end()) return absl::OkStatus();
-  catalog_.shared->relations[it->second].columns.push_back({std::string(name), static_cast<int16_t>(attnum)});
+  catalog_.shared->relations[it->second].columns.push_back(
+      {std::string(name), static_cast<int16_t>(attnum), !generated.empty()});
+  return absl::OkStatus();
+}
+
+absl::Status LiveCatalogReader::AddGeneratedSource(absl::Span<const std::optional<std::string_view>> row) {
+  uint32_t oid = 0;
+  int attnum = 0;
+  int source = 0;
+  if (row.size() != 4 || !Number(row, 1, oid) || !Number(row, 2, attnum) || !Number(row, 3, source)) {
+    return BadRow("generated column");
+  }
+  const auto it = relation_index_.find(oid);
+  if (it == relation_index_.end()) return absl::OkStatus();  // created between the statements
+  for (CatalogColumn& c : catalog_.shared->relations[it->second].columns) {
+    if (c.attnum == attnum) c.generated_from.push_back(static_cast<int16_t>(source));
+  }
   return absl::OkStatus();
 }
 
@@ -227,6 +254,8 @@ absl::Status LiveCatalogReader::AddRow(absl::Span<const std::optional<std::strin
       return AddRelation(row);
     case 'A':
       return AddColumn(row);
+    case 'G':
+      return AddGeneratedSource(row);
     case 'P':
       return AddParent(row);
     case 'F':

@@ -62,6 +62,7 @@ class LiveCatalogReader {
  private:
   absl::Status AddRelation(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddColumn(absl::Span<const std::optional<std::string_view>> row);
+  absl::Status AddGeneratedSource(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddParent(absl::Span<const std::optional<std::string_view>> row);
 
   const Policy* policy_;

@@ -101,6 +101,10 @@ struct StatementAnalysis {
   // The analysis looked at a constant (ORDER BY 2, set_config's arguments, SET values): another
   // text that differs only in its constants may be analysed differently.
   bool literal_sensitive = false;
+  // COMMIT, PREPARE TRANSACTION, SET CONSTRAINTS: they run the transaction's deferred constraint
+  // checks, whose errors quote rows the transaction's writes conflict with (an exclusion
+  // constraint's existing key, the key a deleted row is still referenced by).
+  bool runs_deferred_checks = false;
 };
 
 }  // namespace pgmask::policy

@@ -17,8 +17,9 @@ enum class CopyFormat { kText, kCsv, kBinary };
 
 // COPY's FORMAT, DELIMITER, NULL, QUOTE, ESCAPE and HEADER options; start from ForFormat() so
 // the defaults match the server's for that format. FORCE_QUOTE is not here: rewritten CSV
-// fields keep the quoting their original field had (see copy_text.h). The data is assumed to be
-// UTF-8 (or any encoding that never embeds ASCII bytes in multibyte characters).
+// fields keep the quoting their original field had (see copy_text.h). The data must be UTF-8 (or
+// any encoding that never embeds ASCII bytes in multibyte characters): the caller refuses a COPY
+// whose ENCODING option says otherwise (policy/copy_statement.cc).
 struct CopyOptions {
   CopyFormat format = CopyFormat::kText;
   char delimiter = '\t';

@@ -51,7 +51,7 @@ bool Touches(const policy::StatementAnalysis& a) {
   for (const policy::DataWrite& w : a.writes) {
     if (!w.lineage.empty()) return true;
   }
-  return !a.usages.empty();
+  return !a.usages.empty() || a.runs_deferred_checks;
 }
 
 // SET ROLE changes what "$user" in search_path means; set_config may change search_path.
@@ -107,7 +107,7 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
                                    a.unknown_relations.end());
     plan->statements.push_back(std::move(s));
   }
-  auto copy = policy::FindCopyToClient(*parsed);
+  auto copy = policy::FindCopyToClient(*parsed, &catalog);
   if (copy.ok()) {
     plan->copy = *std::move(copy);
   } else {

@@ -141,6 +141,9 @@ ServerSink::TextPolicy ServerSink::TextPolicyForFront() const {
   const PendingResponse& front = s_.pending.front();
   // pgmask's own refusal: its text is pgmask's, its PL/pgSQL context is noise.
   if (front.refused) return TextPolicy::kStripContext;
+  // An error at Sync comes from committing the implicit transaction: deferred constraint checks
+  // of the writes before it, which may quote other rows (see runs_deferred_checks).
+  if (front.kind == PendingKind::kSync) return TextPolicy::kHide;
   bool touches = false;
   if (front.kind == PendingKind::kQuery) {
     touches = front.plan != nullptr && front.plan->touches_protected;

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import psycopg
 import pytest
+import yaml
 
 from pgharness import Pgmask, PostgresCluster
 
@@ -59,6 +60,15 @@ def key_flags(directory: Path, token_hex: str = "11" * 32, hash_hex: str = "22" 
     (directory / "token.key").write_text(token_hex + "\n")
     (directory / "hash.key").write_text(hash_hex + "\n")
     return ["--token-key-file", str(directory / "token.key"), "--hash-key-file", str(directory / "hash.key")]
+
+
+def demo_policy_protecting(directory: Path, table: str, column: str) -> Path:
+    """Writes the demo policy plus `table`.`column` (PII, redacted) into `directory`."""
+    policy = yaml.safe_load(DEMO_POLICY.read_text())
+    policy["tables"][table] = {"columns": {column: {"class": "PII", "mask": "redact"}}}
+    path = directory / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    return path
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -636,6 +636,11 @@ RELATIONS = [
     one("copy/derived", A, "COPY (SELECT upper(ssn), row_to_json(p) FROM patients p WHERE id = 90001) TO STDOUT", OK),
     one("copy/derived-csv", A, f"COPY (SELECT email || '' FROM patients {W}) TO STDOUT WITH (FORMAT csv, HEADER)", OK),
     one("copy/derived-binary", A, f"COPY (SELECT dob + 0, ssn || '' FROM patients {W}) TO STDOUT (FORMAT binary)", OK),
+    # SJIS characters that end in the delimiter, quote or backslash byte would shift the fields of
+    # data the proxy reads as UTF-8 (the SSN would land in an unmasked column).
+    one("copy/encoding-sjis-csv-shifted-fields", A, f"COPY (SELECT 'ポ' AS a, ssn, 'ァ' AS b, 'ァ' AS c FROM patients {W}) TO STDOUT WITH (FORMAT csv, ENCODING 'SJIS', DELIMITER '|', QUOTE '@')", REFUSED),
+    one("copy/encoding-sjis-text-backslash", A, f"COPY (SELECT '表' AS a, ssn FROM patients {W}) TO STDOUT WITH (ENCODING 'SJIS')", REFUSED),
+    one("copy/encoding-old-syntax", AN, f"COPY (SELECT ssn FROM patients {W}) TO STDOUT ENCODING 'BIG5'", REFUSED),
     one("copy/derived-binary-timestamp", A, "COPY (SELECT visited_at + interval '0 s', amount * 1 FROM visits, payments WHERE visits.id = 90001 AND payments.id = 90001) TO STDOUT (FORMAT binary)", OK),
 ]
 

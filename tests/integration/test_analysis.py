@@ -13,7 +13,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import DEMO_POLICY, key_flags
+from conftest import DEMO_POLICY, demo_policy_protecting, key_flags
 
 DB = "clinic_analysis"
 REDACTED_TEXT = "***"
@@ -153,6 +153,75 @@ def test_error_texts_of_protected_statements_are_hidden(proxy, connect, clinic):
     with pytest.raises(psycopg.errors.InvalidTextRepresentation) as plain:
         rows(conn, "SELECT 'abc'::int")
     assert "abc" in plain.value.diag.message_primary
+
+
+VAULT_CODE = "vault-code-7731"
+
+
+def proxy_protecting(pgmask_factory, tmp_path, table: str, column: str) -> int:
+    """The port of a pgmask with the demo policy plus `table`.`column` (PII, redacted)."""
+    policy_file = demo_policy_protecting(tmp_path, table, column)
+    return pgmask_factory("--policy", str(policy_file), *key_flags(tmp_path)).port
+
+
+def test_generated_columns_are_derived_from_what_they_are_computed_from(pgmask_factory, connect, clinic, tmp_path):
+    clinic.psql("DROP TABLE IF EXISTS lab_codes; CREATE TABLE lab_codes (id int, code text, "
+                "code_upper text GENERATED ALWAYS AS (upper(code)) STORED, "
+                "id_twice int GENERATED ALWAYS AS (id * 2) STORED); "
+                "INSERT INTO lab_codes (id, code) VALUES (1, 'hidden-lab-code'); "
+                "GRANT SELECT ON lab_codes TO auditor, app_backend", dbname=DB)
+    port = proxy_protecting(pgmask_factory, tmp_path, "public.lab_codes", "code")
+    conn = connect(port, user="auditor", dbname=DB)
+    assert rows(conn, "SELECT code_upper, id_twice FROM lab_codes") == [(REDACTED_TEXT, 2)]
+    assert rows(conn, "SELECT * FROM lab_codes") == [(1, REDACTED_TEXT, REDACTED_TEXT, 2)]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="lab_codes.code"):
+        rows(conn, "SELECT id FROM lab_codes WHERE code_upper LIKE 'H%'")
+    clear = connect(port, user="app_backend", dbname=DB)
+    assert rows(clear, "SELECT code_upper, id_twice FROM lab_codes") == [("HIDDEN-LAB-CODE", 2)]
+
+
+def test_deferred_constraint_errors_are_hidden_when_the_transaction_commits(pgmask_factory, connect, clinic,
+                                                                          tmp_path):
+    """A deferred check runs at COMMIT, SET CONSTRAINTS or the Sync that ends an implicit
+    transaction, none of which names a protected column; its error quotes the conflicting row
+    (here the key of the row a DELETE would leave referenced)."""
+    clinic.psql("DROP TABLE IF EXISTS vault_ref, vault; CREATE TABLE vault (code text PRIMARY KEY); "
+                "CREATE TABLE vault_ref (code text REFERENCES vault (code) DEFERRABLE INITIALLY DEFERRED); "
+                f"INSERT INTO vault VALUES ('{VAULT_CODE}'); INSERT INTO vault_ref VALUES ('{VAULT_CODE}'); "
+                "GRANT SELECT, DELETE ON vault TO auditor, app_backend", dbname=DB)
+    port = proxy_protecting(pgmask_factory, tmp_path, "public.vault", "code")
+
+    def commit_fails(user: str, steps) -> psycopg.errors.ForeignKeyViolation:
+        conn = connect(port, user=user, dbname=DB)
+        with pytest.raises(psycopg.errors.ForeignKeyViolation) as failure:
+            steps(conn)
+        if not conn.autocommit:
+            conn.rollback()
+        assert rows(conn, "SELECT 1") == [(1,)]
+        return failure.value
+
+    def commit(conn):
+        conn.autocommit = False
+        conn.execute("DELETE FROM vault")
+        conn.commit()
+
+    def set_constraints(conn):
+        conn.autocommit = False
+        conn.execute("DELETE FROM vault")
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    def implicit_commit_at_sync(conn):
+        conn.execute("DELETE FROM vault WHERE %s", (True,))
+
+    for steps in (commit, set_constraints, implicit_commit_at_sync):
+        error = commit_fails("auditor", steps)
+        shown = " ".join(str(v) for v in (error, error.diag.message_primary, error.diag.message_detail,
+                                          error.diag.message_hint, error.diag.context))
+        assert VAULT_CODE not in shown, steps.__name__
+        assert "hidden" in error.diag.message_primary, steps.__name__
+        # A clear role sees PostgreSQL's own text.
+        assert VAULT_CODE in commit_fails("app_backend", steps).diag.message_detail
+    assert clinic.psql("SELECT count(*) FROM vault", dbname=DB).strip() == "1"
 
 
 def test_settings_that_change_how_sql_reads(proxy, connect, clinic):

@@ -23,7 +23,7 @@ TEST(LiveCatalogQuery, ReadsTheSharedPartOnlyWhenTheFingerprintChanged) {
   EXPECT_NE(sql.find("<> E'12.34/it''s'"), std::string::npos);
   size_t comparisons = 0;
   for (size_t at = sql.find("<> E'12.34"); at != std::string::npos; at = sql.find("<> E'12.34", at + 1)) ++comparisons;
-  EXPECT_EQ(comparisons, 5u);
+  EXPECT_EQ(comparisons, 6u);
   // search_path is emptied before anything else runs, and restored last.
   EXPECT_LT(sql.find("set_config('search_path', '', true)"), sql.find("'v'"));
   EXPECT_NE(sql.rfind("pgmask.saved_search_path"), sql.find("pgmask.saved_search_path"));
@@ -44,9 +44,12 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   ASSERT_TRUE(Add(reader, {"R", "16500", "public", "v", "v", " SELECT patients.ssn FROM public.patients;"}).ok());
   ASSERT_TRUE(Add(reader, {"R", "11000", "pg_catalog", "pg_stats", "v", std::nullopt}).ok());
   ASSERT_TRUE(Add(reader, {"R", "16600", "public", "child", "r", std::nullopt}).ok());
-  ASSERT_TRUE(Add(reader, {"A", "16400", "id", "1"}).ok());
-  ASSERT_TRUE(Add(reader, {"A", "16400", "ssn", "2"}).ok());
-  ASSERT_TRUE(Add(reader, {"A", "99999", "gone", "1"}).ok());  // created between statements
+  ASSERT_TRUE(Add(reader, {"A", "16400", "id", "1", ""}).ok());
+  ASSERT_TRUE(Add(reader, {"A", "16400", "ssn", "2", ""}).ok());
+  ASSERT_TRUE(Add(reader, {"A", "16400", "ssn_length", "3", "s"}).ok());
+  ASSERT_TRUE(Add(reader, {"G", "16400", "3", "2"}).ok());
+  ASSERT_TRUE(Add(reader, {"G", "99999", "3", "2"}).ok());  // created between statements
+  ASSERT_TRUE(Add(reader, {"A", "99999", "gone", "1", ""}).ok());  // created between statements
   ASSERT_TRUE(Add(reader, {"P", "16600", "16400"}).ok());
   ASSERT_TRUE(Add(reader, {"F", "pg_catalog", "upper"}).ok());
   ASSERT_TRUE(Add(reader, {"O", "public", "###"}).ok());
@@ -62,8 +65,12 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   const CatalogView view(std::make_shared<const CatalogSnapshot>(*std::move(catalog->shared)), catalog->search_path);
   const CatalogRelation* patients = view.Find("public", "patients");
   ASSERT_NE(patients, nullptr);
-  ASSERT_EQ(patients->columns.size(), 2u);
+  ASSERT_EQ(patients->columns.size(), 3u);
   EXPECT_EQ(patients->columns[1].name, "ssn");
+  EXPECT_FALSE(patients->columns[1].generated);
+  EXPECT_TRUE(patients->columns[2].generated);
+  EXPECT_TRUE(patients->columns[1].generated_from.empty());
+  EXPECT_EQ(patients->columns[2].generated_from, (std::vector<int16_t>{2}));
   EXPECT_EQ(view.Find("public", "v")->kind, RelationKind::kView);
   // A system view without a definition reads like a table.
   EXPECT_EQ(view.Find("pg_catalog", "pg_stats")->kind, RelationKind::kTable);
@@ -99,6 +106,10 @@ TEST(LiveCatalogReader, RefusesWhatItDoesNotKnow) {
                                          {"R", "1", "public", "t", "rr", std::nullopt},
                                          {"R", "1", "public"},
                                          {"A", "1", "a"},
+                                         {"A", "1", "a", "1"},
+                                         {"A", "1", "a", "1", std::nullopt},
+                                         {"G", "1", "2"},
+                                         {"G", "1", "2", "x"},
                                          {"P", "1"},
                                          {"F", "pg_catalog", "upper"}}) {
     LiveCatalogReader reader(*policy);

@@ -103,6 +103,20 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"UPDATE patients SET name = 'a' WHERE id = 1 RETURNING email",
              "UPDATE patients SET name = 'b' WHERE id = 2 RETURNING email"}));
 
+// Deferred constraint checks run at these and quote conflicting rows in their errors, so their
+// error texts are hidden from restricted roles like those of statements naming protected columns.
+TEST(PlanTouchesTest, StatementsThatRunDeferredChecksCountAsTouchingProtectedData) {
+  const Fixture f;
+  for (const char* sql : {"COMMIT", "END", "COMMIT AND CHAIN", "PREPARE TRANSACTION 'x'", "SET CONSTRAINTS ALL IMMEDIATE",
+                          "SET CONSTRAINTS visits_fk DEFERRED"}) {
+    EXPECT_TRUE(f.Plan(sql)->touches_protected) << sql;
+  }
+  for (const char* sql : {"BEGIN", "ROLLBACK", "SAVEPOINT s", "RELEASE SAVEPOINT s", "COMMIT PREPARED 'x'",
+                          "SELECT name FROM patients"}) {
+    EXPECT_FALSE(f.Plan(sql)->touches_protected) << sql;
+  }
+}
+
 TEST(PlanCacheTest, TextsDifferingOnlyInConstantsShareOnePlan) {
   const Fixture f;
   const QueryPlanPtr first = f.Plan("SELECT name, ssn FROM patients WHERE id = 1");
