@@ -46,6 +46,7 @@ DepthGuard::DepthGuard(Analyzer& a) : analyzer_(a) {
 void Analyzer::Statement(const PgQuery__Node& statement) {
   out_.kind = StatementKindOf(statement);
   StatementBody(statement);
+  Use(UsageClause::kFallible, false, fallible_);
   if (too_deep_) {
     Refuse("it is nested too deeply to analyse");
     for (OutputColumn& c : out_.outputs) c.lineage = Lineage::Everything();
@@ -564,6 +565,10 @@ void Analyzer::Use(UsageClause clause, bool equality_only, const Lineage& lineag
     if (u == usage) return;
   }
   out_.usages.push_back(std::move(usage));
+}
+
+void Analyzer::Fallible(const Lineage& input) {
+  if (record_usages_) fallible_.MergeDerived(input);
 }
 
 void Analyzer::Refuse(std::string reason) {

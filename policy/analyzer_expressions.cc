@@ -7,6 +7,7 @@
 #include "policy/analyzer_internal.h"
 #include "policy/function_rules.h"
 #include "policy/name_resolution.h"
+#include "policy/total_functions.h"
 
 namespace pgmask::policy::analysis_internal {
 namespace {
@@ -121,7 +122,14 @@ Lineage Analyzer::Expr(const PgQuery__Node* n, const Scope* scope) {
     case PG_QUERY__NODE__NODE_A_STAR:
       return {};
     case PG_QUERY__NODE__NODE_COLUMN_REF: return ColumnRef(*n->column_ref, scope);
-    case PG_QUERY__NODE__NODE_TYPE_CAST: return Expr(n->type_cast->arg, scope).AsDerived();
+    case PG_QUERY__NODE__NODE_TYPE_CAST: {
+      const Lineage arg = Expr(n->type_cast->arg, scope);
+      const PgQuery__TypeName* type = n->type_cast->type_name;
+      const std::vector<std::string_view> names =
+          type != nullptr ? Names(type->names, type->n_names) : std::vector<std::string_view>();
+      if (names.empty() || type->n_array_bounds > 0 || !CastCannotFail(names.back())) Fallible(arg);
+      return arg.AsDerived();
+    }
     case PG_QUERY__NODE__NODE_COLLATE_CLAUSE: return Expr(n->collate_clause->arg, scope).AsDerived();
     case PG_QUERY__NODE__NODE_A_EXPR: return AExpr(*n->a_expr, scope);
     case PG_QUERY__NODE__NODE_BOOL_EXPR: {
@@ -166,6 +174,26 @@ Lineage Analyzer::Expr(const PgQuery__Node* n, const Scope* scope) {
       for (size_t i = 0; i < n->min_max_expr->n_args; ++i) compared.Merge(Expr(n->min_max_expr->args[i], scope));
       Use(clause_, false, compared);
       return compared.AsDerived();
+    }
+    case PG_QUERY__NODE__NODE_XML_EXPR: {
+      const Lineage inputs = GenericChildren(&n->xml_expr->base, scope);
+      switch (n->xml_expr->op) {
+        case PG_QUERY__XML_EXPR_OP__IS_XMLCONCAT:
+        case PG_QUERY__XML_EXPR_OP__IS_XMLELEMENT:
+        case PG_QUERY__XML_EXPR_OP__IS_XMLFOREST:
+          break;  // they escape text and nest xml values
+        case PG_QUERY__XML_EXPR_OP__IS_DOCUMENT:
+          Use(clause_, false, inputs);
+          break;
+        default:
+          Fallible(inputs);  // XMLPARSE, XMLPI, XMLROOT reject some values
+      }
+      return inputs;
+    }
+    case PG_QUERY__NODE__NODE_XML_SERIALIZE: {
+      const Lineage inputs = GenericChildren(&n->xml_serialize->base, scope);
+      Fallible(inputs);  // DOCUMENT rejects a fragment
+      return inputs;
     }
     case PG_QUERY__NODE__NODE_NAMED_ARG_EXPR: return Expr(n->named_arg_expr->arg, scope);
     case PG_QUERY__NODE__NODE_RES_TARGET: return Expr(n->res_target->val, scope);
@@ -265,6 +293,7 @@ Lineage Analyzer::AExpr(const PgQuery__AExpr& e, const Scope* scope) {
   // Equality between two plain references to protected columns reveals only what their
   // tokens reveal; anything involving a literal or an unprotected value is a real predicate.
   if (comparison) Use(clause_, equality && left.DirectColumn() && right.DirectColumn(), both);
+  if (!comparison && !OperatorCannotFail(op, e.lexpr == nullptr)) Fallible(both);
   return both.AsDerived();
 }
 
@@ -322,6 +351,9 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
   for (size_t i = 0; i < call.n_args; ++i) {
     args.push_back(Expr(call.args[i], scope));
     result.MergeDerived(args.back());
+    if (!args.back().empty() && (origin != FunctionOrigin::kBuiltin || !ArgumentCannotFail(call, name, i))) {
+      Fallible(args.back());
+    }
   }
   // FILTER decides which rows an aggregate counts: a condition, and an input of the result.
   if (call.agg_filter != nullptr) result.MergeDerived(Condition(call.agg_filter, scope, clause_));
@@ -350,6 +382,21 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
   // What a function reads beyond its arguments is known only for built-in and trusted ones.
   if (forbidden || !trusted) return Lineage::Everything();
   return result;
+}
+
+bool Analyzer::ArgumentCannotFail(const PgQuery__FuncCall& call, std::string_view name, size_t i) {
+  if (CannotFailOnArgument(name, i)) return true;
+  // format: only %I rejects a value (NULL), and * takes a width from an argument.
+  if (name == "format" && i >= 1) {
+    const std::optional<std::string> format = Literal(call.args[0]);
+    return format && format->find_first_of("I*") == std::string::npos;
+  }
+  // convert_to(x, 'UTF8') re-encodes nothing; another encoding rejects what it cannot hold.
+  if (name == "convert_to" && i == 0 && call.n_args == 2) {
+    const std::optional<std::string> encoding = Literal(call.args[1]);
+    return encoding && IsUtf8EncodingName(*encoding);
+  }
+  return false;
 }
 
 void Analyzer::Window(const PgQuery__WindowDef& w, const Scope* scope) {

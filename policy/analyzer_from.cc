@@ -101,6 +101,7 @@ void Analyzer::FromItem(const PgQuery__Node* node, Scope& scope, std::vector<Ran
       const PgQuery__RangeTableFunc& tf = *node->range_table_func;
       Lineage source = Expr(tf.docexpr, &scope).AsDerived();
       source.MergeDerived(Expr(tf.rowexpr, &scope));
+      Fallible(source);  // the document is parsed, the row expression compiled as XPath
       RangeItem item{"", tf.alias != nullptr ? std::string(Str(tf.alias->aliasname)) : "", {}};
       for (size_t i = 0; i < tf.n_columns; ++i) {
         const PgQuery__Node* c = tf.columns[i];

@@ -104,6 +104,8 @@ class Analyzer {
   Lineage AExpr(const PgQuery__AExpr& expr, const Scope* scope);
   Lineage SubLink(const PgQuery__SubLink& link, const Scope* scope);
   Lineage FuncCall(const PgQuery__FuncCall& call, const Scope* scope);
+  // Whether argument `i` of built-in `name` cannot make the call fail, whatever its value.
+  bool ArgumentCannotFail(const PgQuery__FuncCall& call, std::string_view name, size_t i);
   void Window(const PgQuery__WindowDef& window, const Scope* scope);
   Lineage GenericChildren(const ProtobufCMessage* message, const Scope* scope);
   Lineage ColumnRef(const PgQuery__ColumnRef& ref, const Scope* scope);
@@ -115,6 +117,9 @@ class Analyzer {
 
   // Recording.
   void Use(UsageClause clause, bool equality_only, const Lineage& lineage);
+  // `input` feeds a computation that may fail on its value: recorded as a kFallible usage once
+  // the statement is analysed, after its clauses, so refusals name the clause first.
+  void Fallible(const Lineage& input);
   void Refuse(std::string reason);
   void Write(std::string target, const Lineage& lineage);
   // Records that the statement stores into `column` of `target` (every column when null).
@@ -131,6 +136,7 @@ class Analyzer {
   // False inside view definitions: their filters are the view author's decision, not the
   // session's, and they do not run as the session's predicates.
   bool record_usages_ = true;
+  Lineage fallible_;
 };
 
 // Counts nesting; past kMaxAnalysisDepth the analysis stops descending (`exceeded()`).

@@ -15,6 +15,7 @@ std::string_view UsageClauseName(UsageClause clause) {
     case UsageClause::kLimit: return "LIMIT/OFFSET";
     case UsageClause::kSetOperation: return "INTERSECT/EXCEPT";
     case UsageClause::kCondition: return "a condition";
+    case UsageClause::kFallible: return "a computation that can fail on its value";
   }
   return "a condition";
 }

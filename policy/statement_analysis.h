@@ -38,6 +38,9 @@ enum class UsageClause {
   kLimit,         // LIMIT, OFFSET, FETCH FIRST
   kSetOperation,  // INTERSECT, EXCEPT
   kCondition,     // any other comparison, pattern match or condition (CASE WHEN, FILTER, ...)
+  // A computation whose errors depend on the value (a division, a cast, arithmetic that can
+  // overflow): whether it fails tells one bit of the value, even when the result is redacted.
+  kFallible,
 };
 
 std::string_view UsageClauseName(UsageClause clause);

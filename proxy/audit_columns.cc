@@ -13,6 +13,7 @@ AuditColumnUse UseOf(policy::UsageClause clause) {
     case policy::UsageClause::kJoin:
     case policy::UsageClause::kHaving:
     case policy::UsageClause::kCondition:
+    case policy::UsageClause::kFallible:
       return AuditColumnUse::kPredicate;
     default:
       return AuditColumnUse::kOther;

@@ -489,7 +489,8 @@ LINEAGE = [
     one("lineage/replace-translate", A, f"SELECT replace(ssn, '-', ''), translate(phone, '-+', '') FROM patients {W}", OK),
     one("lineage/hex-base64", A, f"SELECT encode(convert_to(ssn, 'UTF8'), 'hex'), encode(convert_to(email, 'UTF8'), 'base64') FROM patients {W}", OK),
     one("lineage/hashes", A, f"SELECT md5(ssn), sha256(convert_to(email, 'UTF8')), hashtext(ssn) FROM patients {W}", OK),
-    one("lineage/bytea-cast", A, f"SELECT ssn::bytea, name::bytea FROM patients {W}", OK),
+    # text to bytea reads backslash escapes: a value with a stray backslash fails.
+    one("lineage/bytea-cast", A, f"SELECT ssn::bytea, name::bytea FROM patients {W}", REFUSED),
     one("lineage/array-constructor", A, f"SELECT ARRAY[ssn, email], string_to_array(address, ' ') FROM patients {W}", OK),
     one("lineage/quote-functions", A, f"SELECT quote_literal(ssn), quote_ident(name), quote_nullable(email) FROM patients {W}", OK),
     one("lineage/regexp", A, "SELECT regexp_replace(diagnosis, '^X', 'Y'), (regexp_match(notes, '[a-z]+-[0-9]+-[a-z]+'))[1] FROM visits WHERE id = 90001", OK),
@@ -536,12 +537,13 @@ LINEAGE = [
     # row / JSON / XML constructors
     one("lineage/row-constructor", A, "SELECT ROW(ssn, email), ROW(p.*) FROM patients p WHERE p.id = 90001", OK),
     one("lineage/json-build", A, f"SELECT json_build_object('s', ssn, 'e', email), jsonb_build_array(name, address) FROM patients {W}", OK),
-    one("lineage/json-object", A, f"SELECT json_object(ARRAY['k', ssn]) FROM patients {W}", OK),
+    one("lineage/json-object", A, f"SELECT json_object(ARRAY['k', ssn]) FROM patients {W}", REFUSED),  # a NULL key fails
     one("lineage/to-json-scalar", A, f"SELECT to_json(ssn), to_jsonb(dob) FROM patients {W}", OK),
-    one("lineage/jsonb-path", A, "SELECT jsonb_path_query(to_jsonb(p), '$.ssn') FROM patients p WHERE p.id = 90001", OK),
-    one("lineage/jsonb-each-from", A, "SELECT * FROM jsonb_each_text((SELECT to_jsonb(p) FROM patients p WHERE p.id = 90001))", OK),
+    one("lineage/jsonb-path", A, "SELECT jsonb_path_query(to_jsonb(p), '$.ssn') FROM patients p WHERE p.id = 90001", REFUSED),  # a path can do arithmetic on the value
+    one("lineage/jsonb-each-from", A, "SELECT * FROM jsonb_each_text((SELECT to_jsonb(p) FROM patients p WHERE p.id = 90001))", REFUSED),  # fails on a non-object
     one("lineage/xml-element-forest", A, f"SELECT xmlelement(name s, ssn), xmlforest(email, name) FROM patients {W}", OK),
-    one("lineage/xml-concat-comment", A, f"SELECT xmlconcat(xmlelement(name a, address), xmlcomment(name)) FROM patients {W}", OK),
+    one("lineage/xml-concat", A, f"SELECT xmlconcat(xmlelement(name a, address), xmlelement(name b, name)) FROM patients {W}", OK),
+    one("lineage/xml-comment", A, f"SELECT xmlcomment(name) FROM patients {W}", REFUSED),  # fails on a value with "--"
     # aggregates
     one("lineage/string-agg", A, "SELECT string_agg(ssn, ',') FROM patients WHERE id IN (1, 90001)", OK),
     one("lineage/array-agg", A, "SELECT array_agg(email) FROM patients WHERE id IN (1, 90001)", OK),
@@ -559,10 +561,12 @@ LINEAGE = [
     one("lineage/window-named", A, f"SELECT nth_value(name, 1) OVER w FROM patients {W} WINDOW w AS (ORDER BY id)", OK),
     # casts
     one("lineage/cast-text-types", A, f"SELECT ssn::varchar(20), CAST(email AS char(60)), name::name FROM patients {W}", OK),
-    one("lineage/cast-date", A, f"SELECT dob::text, dob::timestamp, to_char(dob, 'YYYYMMDD'), to_char(dob, 'J') FROM patients {W}", OK),
-    one("lineage/cast-date-arithmetic", A, f"SELECT dob + 0, dob - date '2000-01-01' FROM patients {W}", OK),
+    one("lineage/cast-date", A, f"SELECT dob::text, to_char(dob, 'YYYYMMDD'), to_char(dob, 'J'), date_trunc('month', dob) FROM patients {W}", OK),
+    one("lineage/cast-date-to-timestamp", A, f"SELECT dob::timestamp FROM patients {W}", REFUSED),
+    one("lineage/cast-date-arithmetic", A, f"SELECT dob + 0, dob - date '2000-01-01' FROM patients {W}", REFUSED),
     one("lineage/cast-timestamptz", A, "SELECT visited_at::text, visited_at AT TIME ZONE 'UTC', extract(epoch FROM visited_at) FROM visits WHERE id = 90001", OK),
-    one("lineage/cast-numeric", A, "SELECT amount::text, amount::float8, (amount * 100)::int, to_hex((amount * 100)::int) FROM payments WHERE id = 90001", OK),
+    one("lineage/cast-numeric", A, "SELECT amount::text, to_char(amount, '999999D99') FROM payments WHERE id = 90001", OK),
+    one("lineage/cast-numeric-to-int", A, "SELECT amount::float8, (amount * 100)::int, to_hex((amount * 100)::int) FROM payments WHERE id = 90001", REFUSED),
     # CASE / COALESCE
     one("lineage/case-then", A, f"SELECT CASE WHEN id > 0 THEN ssn ELSE 'none' END FROM patients {W}", OK),
     one("lineage/case-else", A, f"SELECT CASE WHEN id < 0 THEN 'none' ELSE email END FROM patients {W}", OK),
@@ -635,13 +639,13 @@ RELATIONS = [
     one("copy/view-query", A, "COPY (SELECT * FROM patient_shout WHERE id = 90001) TO STDOUT", OK),
     one("copy/derived", A, "COPY (SELECT upper(ssn), row_to_json(p) FROM patients p WHERE id = 90001) TO STDOUT", OK),
     one("copy/derived-csv", A, f"COPY (SELECT email || '' FROM patients {W}) TO STDOUT WITH (FORMAT csv, HEADER)", OK),
-    one("copy/derived-binary", A, f"COPY (SELECT dob + 0, ssn || '' FROM patients {W}) TO STDOUT (FORMAT binary)", OK),
+    one("copy/derived-binary", A, f"COPY (SELECT coalesce(dob, dob), ssn || '' FROM patients {W}) TO STDOUT (FORMAT binary)", OK),
     # SJIS characters that end in the delimiter, quote or backslash byte would shift the fields of
     # data the proxy reads as UTF-8 (the SSN would land in an unmasked column).
     one("copy/encoding-sjis-csv-shifted-fields", A, f"COPY (SELECT 'ポ' AS a, ssn, 'ァ' AS b, 'ァ' AS c FROM patients {W}) TO STDOUT WITH (FORMAT csv, ENCODING 'SJIS', DELIMITER '|', QUOTE '@')", REFUSED),
     one("copy/encoding-sjis-text-backslash", A, f"COPY (SELECT '表' AS a, ssn FROM patients {W}) TO STDOUT WITH (ENCODING 'SJIS')", REFUSED),
     one("copy/encoding-old-syntax", AN, f"COPY (SELECT ssn FROM patients {W}) TO STDOUT ENCODING 'BIG5'", REFUSED),
-    one("copy/derived-binary-timestamp", A, "COPY (SELECT visited_at + interval '0 s', amount * 1 FROM visits, payments WHERE visits.id = 90001 AND payments.id = 90001) TO STDOUT (FORMAT binary)", OK),
+    one("copy/derived-binary-timestamp", A, "COPY (SELECT date_trunc('second', visited_at), coalesce(amount, amount) FROM visits, payments WHERE visits.id = 90001 AND payments.id = 90001) TO STDOUT (FORMAT binary)", OK),
 ]
 
 RETURNING = [
@@ -955,14 +959,15 @@ EXTENDED = [
 
 BINARY = [
     case("binary/numeric-direct", A, X("SELECT amount FROM payments WHERE id = 90001", fmt=1, expect=OK)),
-    case("binary/numeric-derived", A, X("SELECT amount + 0 FROM payments WHERE id = 90001", fmt=1, expect=OK)),
-    case("binary/float8", A, X("SELECT amount::float8, amount::float4 FROM payments WHERE id = 90001", fmt=1, expect=OK)),
-    case("binary/integer-cents", A, X("SELECT (amount * 100)::int4, (amount * 100)::int8 FROM payments WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/numeric-derived", A, X("SELECT coalesce(amount, amount) FROM payments WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/float8", A, X("SELECT date_part('epoch', visited_at) FROM visits WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/integers", A, X(f"SELECT length(ssn), count(ssn) OVER () FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/integer-cents", A, X("SELECT (amount * 100)::int4, (amount * 100)::int8 FROM payments WHERE id = 90001", fmt=1, expect=REFUSED)),
     case("binary/date-direct", A, X(f"SELECT dob FROM patients {W}", fmt=1, expect=OK)),
-    case("binary/date-derived", A, X(f"SELECT dob + 0 FROM patients {W}", fmt=1, expect=OK)),
-    case("binary/timestamp-from-date", A, X(f"SELECT dob::timestamp FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/date-derived", A, X(f"SELECT coalesce(dob, dob) FROM patients {W}", fmt=1, expect=OK)),
+    case("binary/timestamp-derived", A, X("SELECT visited_at AT TIME ZONE 'UTC' FROM visits WHERE id = 90001", fmt=1, expect=OK)),
     case("binary/timestamptz-direct", A, X("SELECT visited_at FROM visits WHERE id = 90001", fmt=1, expect=OK)),
-    case("binary/timestamptz-derived", A, X("SELECT visited_at + interval '0 seconds' FROM visits WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/timestamptz-derived", A, X("SELECT date_trunc('second', visited_at) FROM visits WHERE id = 90001", fmt=1, expect=OK)),
     case("binary/epoch-numeric", A, X("SELECT extract(epoch FROM visited_at) FROM visits WHERE id = 90001", fmt=1, expect=OK)),
     case("binary/bytea", A, X(f"SELECT convert_to(ssn, 'UTF8') FROM patients {W}", fmt=1, expect=OK)),
     case("binary/text-derived", A, X(f"SELECT upper(email) FROM patients {W}", fmt=1, expect=OK)),
@@ -970,7 +975,7 @@ BINARY = [
     case("binary/whole-row", A, X("SELECT p FROM patients p WHERE p.id = 90001", fmt=1, expect=OK)),
     case("binary/arrays", A, X(f"SELECT ARRAY[dob], ARRAY[ssn] FROM patients {W}", fmt=1, expect=OK)),
     case("binary/jsonb", A, X("SELECT to_jsonb(p) FROM patients p WHERE p.id = 90001", fmt=1, expect=OK)),
-    case("binary/support-numeric", SU, X("SELECT amount, amount * 1 FROM payments WHERE id = 90001", fmt=1, expect=OK)),
+    case("binary/support-numeric", SU, X("SELECT amount, coalesce(amount, amount) FROM payments WHERE id = 90001", fmt=1, expect=OK)),
     case("binary/analyst-denied", AN, X("SELECT amount::float8 FROM payments WHERE id = 90001", fmt=1, expect=REFUSED)),
 ]
 
@@ -1026,6 +1031,12 @@ INFERENCE = [
     case("infer/where-in-list", A, I("SELECT id FROM patients WHERE phone IN ('+1-555-000-0000')", "phone")),
     case("infer/where-between", A, I("SELECT count(*) FROM patients WHERE ssn BETWEEN '900' AND '999'", "ssn")),
     case("infer/where-function", A, I("SELECT id FROM patients WHERE length(address) > 30", "address")),
+    # Errors tell one bit even of a redacted result: whether the first digit is 8, whether the
+    # value is a number, whether it exceeds what int4 holds.
+    case("infer/error-oracle-division", A, I("SELECT 1/(ascii(substr(ssn, 1, 1)) - 56) FROM patients WHERE id = 90001", "ssn")),
+    case("infer/error-oracle-cast", A, I("SELECT ssn::int FROM patients WHERE id = 90001", "ssn")),
+    case("infer/error-oracle-overflow", A, I("SELECT amount::int4 * 1000000 FROM payments WHERE id = 90001", "amount")),
+    case("infer/error-oracle-in-from", A, I("SELECT g FROM patients p, generate_series(1, 2, length(p.ssn) - 11) g WHERE p.id = 90001", "ssn")),
     case("infer/where-is-null", A, I("SELECT count(*) FROM patients WHERE name IS NULL", "name")),
     case("infer/where-in-subquery", A, I("SELECT id FROM patients WHERE id IN (SELECT patient_id FROM visits WHERE diagnosis LIKE 'X99%')", "diagnosis")),
     case("infer/where-exists", A, I("SELECT id FROM patients p WHERE EXISTS (SELECT 1 FROM visits v WHERE v.patient_id = p.id AND v.notes LIKE '%passphrase%')", "notes")),

@@ -12,6 +12,7 @@ import time
 
 import psycopg
 import pytest
+import yaml
 
 from conftest import DEMO_POLICY, demo_policy_protecting, key_flags
 
@@ -141,8 +142,14 @@ def test_protocol_level_prepared_statements_keep_the_plan(proxy, connect, clinic
             assert all(u == REDACTED_TEXT for u, _ in cur.fetchall())
 
 
-def test_error_texts_of_protected_statements_are_hidden(proxy, connect, clinic):
-    conn = connect(proxy.port, user="auditor", dbname=DB)
+def test_error_texts_of_protected_statements_are_hidden(pgmask_factory, connect, clinic, tmp_path):
+    # inference: allow, so that the cast that fails on an SSN runs: PostgreSQL's text quotes it.
+    policy = yaml.safe_load(DEMO_POLICY.read_text())
+    policy.setdefault("settings", {})["inference"] = "allow"
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy))
+    port = pgmask_factory("--policy", str(policy_file), *key_flags(tmp_path)).port
+    conn = connect(port, user="auditor", dbname=DB)
     with pytest.raises(psycopg.errors.InvalidTextRepresentation) as failure:
         rows(conn, "SELECT ssn::int FROM patients")
     diag = failure.value.diag
@@ -153,6 +160,21 @@ def test_error_texts_of_protected_statements_are_hidden(proxy, connect, clinic):
     with pytest.raises(psycopg.errors.InvalidTextRepresentation) as plain:
         rows(conn, "SELECT 'abc'::int")
     assert "abc" in plain.value.diag.message_primary
+
+
+def test_computations_that_can_fail_on_a_protected_value_are_refused(proxy, connect, clinic):
+    """Whether the division fails tells whether the first digit is 8, though the result would be
+    redacted: under inference: deny it is refused before it runs, like a condition."""
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    for sql in ("SELECT 1/(ascii(substr(ssn, 1, 1)) - 56) FROM patients", "SELECT ssn::int FROM patients"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+            rows(conn, sql)
+        assert "computation that can fail" in refused.value.diag.message_primary
+    # What cannot fail still runs, redacted.
+    assert rows(conn, "SELECT upper(ssn), length(ssn) FROM patients")
+    clear = connect(proxy.port, user="app_backend", dbname=DB)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        rows(clear, "SELECT 1/(ascii(substr(ssn, 1, 1)) - ascii(substr(ssn, 1, 1))) FROM patients")
 
 
 VAULT_CODE = "vault-code-7731"

@@ -95,7 +95,8 @@ inline CatalogData TestCatalogData(std::vector<std::string> search_path = {"publ
        {"upper", "lower", "count", "sum", "max", "min", "avg", "length", "row_to_json", "to_json", "json_build_object",
         "string_agg", "array_agg", "row_number", "rank", "first_value", "generate_series", "unnest", "substring",
         "set_config", "pg_notify", "query_to_xml", "table_to_xmlschema", "pg_read_file", "pg_ls_dir", "lo_get",
-        "loread", "starts_with", "md5", "now", "concat", "xmlelement"}) {
+        "loread", "starts_with", "md5", "now", "concat", "xmlelement", "substr", "left", "btrim", "int4", "ascii",
+        "format", "convert_to"}) {
     d.functions.push_back({"pg_catalog", std::string(f)});
   }
   for (std::string_view f : {"safe_fn", "evil_fn", "lower", "any_schema_fn", "dblink", "evil_proc"}) {
@@ -151,6 +152,7 @@ inline std::string_view ClauseCode(UsageClause c) {
     case UsageClause::kLimit: return "LIMIT";
     case UsageClause::kSetOperation: return "SETOP";
     case UsageClause::kCondition: return "COND";
+    case UsageClause::kFallible: return "FALLIBLE";
   }
   return "?";
 }

@@ -223,6 +223,55 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ViewFiltersAreNotTheSessions", "SELECT id FROM patient_view", "id:-"}),
     [](const auto& info) { return info.param.name; });
 
+// Computations whose errors depend on a protected input: the error tells one bit of the value.
+INSTANTIATE_TEST_SUITE_P(
+    Fallible, AnalyzerTest,
+    ::testing::Values(
+        Case{"DivisionByADigit", "SELECT 1/(ascii(substr(ssn, 1, 1)) - 56) AS x FROM patients", "x:R(patients.ssn)",
+             "FALLIBLE:patients.ssn"},
+        Case{"CastToNumber", "SELECT ssn::int AS n FROM patients", "n:R(patients.ssn)", "FALLIBLE:patients.ssn"},
+        Case{"CastToAnArray", "SELECT ssn::text[] AS a FROM patients", "a:R(patients.ssn)", "FALLIBLE:patients.ssn"},
+        Case{"FunctionStyleCast", "SELECT int4(insurer_id) AS n FROM patients", "n:R(patients.insurer_id)",
+             "FALLIBLE:patients.insurer_id"},
+        Case{"ArithmeticCanOverflow", "SELECT insurer_id + 2147483000 AS n FROM patients",
+             "n:R(patients.insurer_id)", "FALLIBLE:patients.insurer_id"},
+        Case{"PrefixMinusCanOverflow", "SELECT -insurer_id AS n FROM patients", "n:R(patients.insurer_id)",
+             "FALLIBLE:patients.insurer_id"},
+        Case{"ProtectedLengthArgument", "SELECT substr('abc', 1, length(ssn) - 20) AS s FROM patients",
+             "s:R(patients.ssn)", "FALLIBLE:patients.ssn"},
+        Case{"ProtectedKeyOfJsonObject", "SELECT json_build_object(email, 1) AS j FROM patients",
+             "j:R(patients.email)", "FALLIBLE:patients.email"},
+        Case{"XmlParse", "SELECT xmlparse(content email) AS x FROM patients", "x:R(patients.email)",
+             "FALLIBLE:patients.email"},
+        Case{"XmlTableDocument", "SELECT t.v FROM patients, XMLTABLE('/a' PASSING (email::xml) COLUMNS v text) t",
+             "v:R(patients.email)", "FALLIBLE:patients.email"},
+        Case{"SetReturningFunctionInFrom", "SELECT g FROM patients p, generate_series(1, length(p.ssn), 0) g",
+             "g:R(patients.ssn)", "FALLIBLE:patients.ssn"},
+        // In WHERE both are recorded; the refusal names the clause first.
+        Case{"InWhere", "SELECT id FROM patients WHERE ssn::int > 5", "id:-", "FALLIBLE:patients.ssn; WHERE:patients.ssn"},
+        // Computations that cannot fail on any value stay derived values, redacted and nothing more.
+        Case{"CannotFail",
+             "SELECT upper(email), length(ssn), md5(ssn), substr(ssn, 2, 3), ssn || 'x' AS c, count(ssn), "
+             "left(ssn, 2), ssn::text AS t, ssn::varchar(3) AS v, CAST(email AS character varying) AS e, "
+             "json_build_object('k', ssn) AS j, coalesce(email, name) AS o, trim(email) AS tr FROM patients",
+             "upper:R(patients.email), length:R(patients.ssn), md5:R(patients.ssn), substr:R(patients.ssn), "
+             "c:R(patients.ssn), count:R(patients.ssn), left:R(patients.ssn), t:R(patients.ssn), "
+             "v:R(patients.ssn), e:R(patients.email), j:R(patients.ssn), o:R(patients.email), "
+             "tr:R(patients.email)"},
+        // format fails on a NULL for %I, and takes widths from arguments for *; convert_to fails
+        // on what the target encoding cannot hold.
+        Case{"FormatOfValues", "SELECT format('%s-%L', ssn, email) AS f FROM patients",
+             "f:R(patients.ssn,patients.email)"},
+        Case{"FormatAsIdentifier", "SELECT format('%I', ssn) AS f FROM patients", "f:R(patients.ssn)",
+             "FALLIBLE:patients.ssn"},
+        Case{"FormatWidthFromAValue", "SELECT format('%*s', length(ssn), 'x') AS f FROM patients",
+             "f:R(patients.ssn)", "FALLIBLE:patients.ssn"},
+        Case{"ConvertToUtf8", "SELECT convert_to(ssn, 'UTF8') AS b FROM patients", "b:R(patients.ssn)"},
+        Case{"ConvertToLatin1", "SELECT convert_to(ssn, 'LATIN1') AS b FROM patients", "b:R(patients.ssn)",
+             "FALLIBLE:patients.ssn"},
+        Case{"UnprotectedArithmetic", "SELECT id / 0 AS n, name::int AS m FROM patients", "n:-, m:-"}),
+    [](const auto& info) { return info.param.name; });
+
 INSTANTIATE_TEST_SUITE_P(
     Refusals, AnalyzerTest,
     ::testing::Values(
@@ -246,12 +295,16 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"IndexItems", "SELECT * FROM bt_page_items('patients_ssn_idx', 1)", "*+:*", "", "raw table or index pages"},
         Case{"CopyToProgram", "COPY patients TO PROGRAM 'cat'", kPatientsStar, "", "program"},
         Case{"CopyFromFile", "COPY patients FROM '/tmp/x'", "", "", "file"},
-        Case{"UntrustedFunction", "SELECT evil_fn(ssn) FROM patients", "evil_fn:*", "", "evil_fn"},
-        Case{"TrustedQualifiedFunction", "SELECT public.safe_fn(ssn) FROM patients", "safe_fn:R(patients.ssn)"},
-        Case{"TrustedUnqualifiedFunction", "SELECT safe_fn(ssn) FROM patients", "safe_fn:R(patients.ssn)"},
+        Case{"UntrustedFunction", "SELECT evil_fn(ssn) FROM patients", "evil_fn:*", "FALLIBLE:patients.ssn", "evil_fn"},
+        // A trusted function's body is not analysed: it may fail on any value of its arguments.
+        Case{"TrustedQualifiedFunction", "SELECT public.safe_fn(ssn) FROM patients", "safe_fn:R(patients.ssn)",
+             "FALLIBLE:patients.ssn"},
+        Case{"TrustedUnqualifiedFunction", "SELECT safe_fn(ssn) FROM patients", "safe_fn:R(patients.ssn)",
+             "FALLIBLE:patients.ssn"},
         Case{"TrustedInAnySchema", "SELECT any_schema_fn(1)", "any_schema_fn:-"},
         Case{"UnknownFunction", "SELECT mystery(1)", "mystery:*", "", "mystery"},
-        Case{"UserFunctionShadowsBuiltin", "SELECT lower(email) FROM patients", "lower:*", "", "lower"},
+        Case{"UserFunctionShadowsBuiltin", "SELECT lower(email) FROM patients", "lower:*", "FALLIBLE:patients.email",
+             "lower"},
         Case{"QualifiedBuiltinIgnoresShadow", "SELECT pg_catalog.lower(email) FROM patients",
              "lower:R(patients.email)"},
         Case{"DoBlock", "DO $$ BEGIN PERFORM 1; END $$", "", "", "DO blocks"},
@@ -305,7 +358,7 @@ INSTANTIATE_TEST_SUITE_P(
              "standard_conforming"},
         Case{"AlterDatabaseSet", "ALTER DATABASE d SET client_encoding = 'LATIN1'", "", "", "client_encoding"},
         Case{"SetConfigCarriesValue", "SELECT set_config('my.v', ssn, false) FROM patients",
-             "set_config:R(patients.ssn)", "", "", "a setting<-R(patients.ssn)"},
+             "set_config:R(patients.ssn)", "FALLIBLE:patients.ssn", "", "a setting<-R(patients.ssn)"},
         Case{"ClientEncodingLatin1", "SET client_encoding = 'LATIN1'", "", "", "client_encoding"},
         Case{"NamesUtf8", "SET NAMES 'UTF8'", ""},
         // PostgreSQL ignores case and punctuation in encoding names: these are all UTF8.
@@ -314,8 +367,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ClientEncodingSjis", "SET client_encoding = 'SJIS'", "", "", "client_encoding"},
         Case{"SessionAuthorization", "SET SESSION AUTHORIZATION bob", "", "", "SESSION AUTHORIZATION"},
         Case{"SetRole", "SET ROLE analyst", ""},
-        Case{"NotificationPayload", "SELECT pg_notify('c', ssn) FROM patients", "pg_notify:R(patients.ssn)", "", "",
-             "a notification payload<-R(patients.ssn)"}),
+        // A payload of 8000 bytes or more fails: it tells the value's length.
+        Case{"NotificationPayload", "SELECT pg_notify('c', ssn) FROM patients", "pg_notify:R(patients.ssn)",
+             "FALLIBLE:patients.ssn", "", "a notification payload<-R(patients.ssn)"}),
     [](const auto& info) { return info.param.name; });
 
 // A generated column computed from ssn (COPY leaves generated columns out unless they are listed:
