@@ -587,7 +587,11 @@ void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
   const RangeColumn* unlisted = nullptr;
   for (const RangeColumn& c : target.columns) {
     if (c.unlisted) unlisted = &c;
-    if (column == nullptr || (!c.unlisted && c.name == *column)) out_.stored.Merge(c.lineage);
+    const bool stored = column == nullptr || (!c.unlisted && c.name == *column);
+    if (stored) out_.stored.Merge(c.lineage);
+    // The write is compared with every row's value of the column: a conflict (or ON CONFLICT DO
+    // NOTHING's row count) answers "is this value there?".
+    if (stored && c.unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
     if (column != nullptr && !c.unlisted && c.name == *column) return;
   }
   // A column the catalog does not list may be any of the unlisted ones.

@@ -257,7 +257,9 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
     if (rel->kind == RelationKind::kView || rel->kind == RelationKind::kMaterializedView) {
       item.columns = ViewColumns(*rel);
     } else {
-      for (const CatalogColumn& c : rel->columns) item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false});
+      for (const CatalogColumn& c : rel->columns) {
+        item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false, c.unique});
+      }
     }
     if (!rel->columns_complete) item.columns.push_back({"*", {}, true});
   } else {

@@ -25,6 +25,7 @@ struct RangeColumn {
   std::string name;
   Lineage lineage;
   bool unlisted = false;
+  bool unique = false;  // CatalogColumn::unique of a stored relation's column
 };
 
 // A FROM item that names can refer to: a relation, subquery, function, CTE or aliased join.

@@ -30,6 +30,9 @@ struct CatalogColumn {
   // A generated column: the attnums of the columns its expression reads (pg_depend of its
   // pg_attrdef), whose values it holds in derived form.
   std::vector<int16_t> generated_from;
+  // In a unique index or exclusion constraint (pg_index): a value written to it is compared with
+  // every row's, and whether the write conflicts tells whether the value exists.
+  bool unique = false;
 };
 
 struct CatalogRelation {

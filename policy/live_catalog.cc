@@ -114,6 +114,19 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   " AND d.objid = ad.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
                   " AND d.refobjid = ad.adrelid AND d.refobjsubid > 0 WHERE ",
                   kRelationFilter, " AND a.attgenerated <> '' AND ", changed, ";");
+  // The columns of unique indexes and exclusion constraints: their key columns, and for
+  // expression or partial indexes the columns pg_depend says they read.
+  absl::StrAppend(&sql,
+                  " SELECT 'U', i.indrelid::text, k.attnum::text FROM pg_catalog.pg_index i"
+                  " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid,"
+                  " pg_catalog.unnest(i.indkey::pg_catalog.int2[]) AS k(attnum) WHERE ",
+                  kRelationFilter, " AND (i.indisunique OR i.indisexclusion) AND k.attnum > 0 AND ", changed,
+                  " UNION SELECT 'U', i.indrelid::text, d.refobjsubid::text FROM pg_catalog.pg_index i"
+                  " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
+                  " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                  " AND d.objid = i.indexrelid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                  " AND d.refobjid = i.indrelid AND d.refobjsubid > 0 WHERE ",
+                  kRelationFilter, " AND (i.indisunique OR i.indisexclusion) AND ", changed, ";");
   absl::StrAppend(&sql,
                   " SELECT 'P', i.inhrelid::text, i.inhparent::text FROM pg_catalog.pg_inherits i"
                   " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE ",
@@ -202,6 +215,18 @@ absl::Status LiveCatalogReader::AddGeneratedSource(absl::Span<const std::optiona
   return absl::OkStatus();
 }
 
+absl::Status LiveCatalogReader::AddUniqueColumn(absl::Span<const std::optional<std::string_view>> row) {
+  uint32_t oid = 0;
+  int attnum = 0;
+  if (row.size() != 3 || !Number(row, 1, oid) || !Number(row, 2, attnum)) return BadRow("unique column");
+  const auto it = relation_index_.find(oid);
+  if (it == relation_index_.end()) return absl::OkStatus();  // created between the statements
+  for (CatalogColumn& c : catalog_.shared->relations[it->second].columns) {
+    if (c.attnum == attnum) c.unique = true;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LiveCatalogReader::AddParent(absl::Span<const std::optional<std::string_view>> row) {
   uint32_t child = 0;
   uint32_t parent = 0;
@@ -256,6 +281,8 @@ absl::Status LiveCatalogReader::AddRow(absl::Span<const std::optional<std::strin
       return AddColumn(row);
     case 'G':
       return AddGeneratedSource(row);
+    case 'U':
+      return AddUniqueColumn(row);
     case 'P':
       return AddParent(row);
     case 'F':

@@ -63,6 +63,7 @@ class LiveCatalogReader {
   absl::Status AddRelation(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddColumn(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddGeneratedSource(absl::Span<const std::optional<std::string_view>> row);
+  absl::Status AddUniqueColumn(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddParent(absl::Span<const std::optional<std::string_view>> row);
 
   const Policy* policy_;

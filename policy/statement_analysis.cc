@@ -16,6 +16,7 @@ std::string_view UsageClauseName(UsageClause clause) {
     case UsageClause::kSetOperation: return "INTERSECT/EXCEPT";
     case UsageClause::kCondition: return "a condition";
     case UsageClause::kFallible: return "a computation that can fail on its value";
+    case UsageClause::kUniqueCheck: return "a write checked against a unique index";
   }
   return "a condition";
 }

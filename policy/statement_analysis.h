@@ -41,6 +41,9 @@ enum class UsageClause {
   // A computation whose errors depend on the value (a division, a cast, arithmetic that can
   // overflow): whether it fails tells one bit of the value, even when the result is redacted.
   kFallible,
+  // A write to a column of a unique index or exclusion constraint: whether it conflicts tells
+  // whether the value is already there.
+  kUniqueCheck,
 };
 
 std::string_view UsageClauseName(UsageClause clause);

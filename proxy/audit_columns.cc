@@ -14,6 +14,7 @@ AuditColumnUse UseOf(policy::UsageClause clause) {
     case policy::UsageClause::kHaving:
     case policy::UsageClause::kCondition:
     case policy::UsageClause::kFallible:
+    case policy::UsageClause::kUniqueCheck:
       return AuditColumnUse::kPredicate;
     default:
       return AuditColumnUse::kOther;

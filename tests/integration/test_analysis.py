@@ -328,3 +328,35 @@ def test_explain_reports_bad_arguments(pgmask_bin, clinic):
     missing = explain(pgmask_bin, "--role", "nobody_at_all", "--upstream", f"127.0.0.1:{clinic.port}",
                       "--user", "postgres", "--dbname", DB, "SELECT 1")
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_writes_checked_against_a_unique_index_of_a_protected_column_are_refused(
+        pgmask_factory, connect, clinic, tmp_path):
+    """Whether INSERT ... ON CONFLICT DO NOTHING inserts a row, or a write fails on a unique
+    violation, tells whether the value exists. Both a key constraint and an expression index."""
+    clinic.psql("DROP TABLE IF EXISTS badge_codes; CREATE TABLE badge_codes (id int, code text PRIMARY KEY, "
+                "alias text, note text); CREATE UNIQUE INDEX ON badge_codes (lower(alias)); "
+                f"INSERT INTO badge_codes VALUES (1, '{VAULT_CODE}', 'Vault', 'n'); "
+                "GRANT SELECT, INSERT, UPDATE ON badge_codes TO auditor, app_backend", dbname=DB)
+    policy = yaml.safe_load(DEMO_POLICY.read_text())
+    policy["tables"]["public.badge_codes"] = {"columns": {
+        "code": {"class": "PII", "mask": "redact"}, "alias": {"class": "PII", "mask": "redact"}}}
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy))
+    port = pgmask_factory("--policy", str(policy_file), *key_flags(tmp_path)).port
+    conn = connect(port, user="auditor", dbname=DB)
+    for sql, column in ((f"INSERT INTO badge_codes (id, code) VALUES (2, '{VAULT_CODE}') ON CONFLICT DO NOTHING", "code"),
+                        ("UPDATE badge_codes SET alias = 'VAULT' WHERE id = 1", "alias")):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+            rows(conn, sql)
+        assert "unique index" in refused.value.diag.message_primary
+        assert f"badge_codes.{column}" in refused.value.diag.message_primary
+        conn.rollback()
+    # A write that leaves the unique columns alone runs.
+    rows(conn, "UPDATE badge_codes SET note = 'm' WHERE id = 1")
+    conn.commit()
+    clear = connect(port, user="app_backend", dbname=DB)
+    with clear.cursor() as cur:
+        cur.execute(f"INSERT INTO badge_codes (id, code) VALUES (2, '{VAULT_CODE}') ON CONFLICT DO NOTHING")
+        assert cur.rowcount == 0
+    clear.commit()

@@ -153,6 +153,7 @@ inline std::string_view ClauseCode(UsageClause c) {
     case UsageClause::kSetOperation: return "SETOP";
     case UsageClause::kCondition: return "COND";
     case UsageClause::kFallible: return "FALLIBLE";
+    case UsageClause::kUniqueCheck: return "UNIQUE";
   }
   return "?";
 }

@@ -372,6 +372,16 @@ INSTANTIATE_TEST_SUITE_P(
              "FALLIBLE:patients.ssn", "", "a notification payload<-R(patients.ssn)"}),
     [](const auto& info) { return info.param.name; });
 
+// The one statement of `sql` analysed against `catalog` and rendered; "?" when it is not one.
+template <typename Render>
+std::string AnalyseOne(const Policy& policy, const CatalogView& catalog, const std::string& sql, Render render) {
+  auto parsed = ParsedSql::Parse(sql);
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  if (!parsed.ok()) return "?";
+  const std::vector<StatementAnalysis> a = AnalyzeStatements(*parsed, policy, catalog);
+  return a.size() == 1 ? render(policy, a[0]) : std::string("?");
+}
+
 // A generated column computed from ssn (COPY leaves generated columns out unless they are listed:
 // its outputs must be the columns the data holds, or each field after one would be masked as the
 // column before it).
@@ -384,18 +394,34 @@ TEST(AnalyzerGeneratedColumns, AreDerivedFromTheirSourcesAndLeftOutOfAWholeTable
   patients.columns.insert(patients.columns.begin() + 1, CatalogColumn{"ssn_length", 8, true, {3}});
   patients.columns.insert(patients.columns.begin() + 2, CatalogColumn{"id_twice", 9, true, {1}});
   const CatalogView catalog(std::move(data));
-  const auto outputs = [&](const std::string& sql) {
-    auto parsed = ParsedSql::Parse(sql);
-    EXPECT_TRUE(parsed.ok()) << parsed.status();
-    const std::vector<StatementAnalysis> a = AnalyzeStatements(*parsed, *policy, catalog);
-    return a.size() == 1 ? RenderOutputs(*policy, a[0]) : std::string("?");
-  };
+  const auto outputs = [&](const std::string& sql) { return AnalyseOne(*policy, catalog, sql, RenderOutputs); };
   EXPECT_EQ(outputs("COPY patients TO STDOUT"), kPatientsStar);
   EXPECT_EQ(outputs("COPY patients (id, ssn_length, ssn) TO STDOUT"),
             "id:-, ssn_length:R(patients.ssn), ssn:D(patients.ssn)");
   EXPECT_EQ(outputs("SELECT ssn_length, id_twice, p.ssn_length + 1 AS plus FROM patients p"),
             "ssn_length:R(patients.ssn), id_twice:-, plus:R(patients.ssn)");
   EXPECT_EQ(outputs("SELECT * FROM patients").substr(0, 50), "id:-, ssn_length:R(patients.ssn), id_twice:-, name");
+}
+
+// patients.ssn under a unique index: whether a write of it conflicts tells whether the value is
+// there, however the write is made.
+TEST(AnalyzerUniqueColumns, AWriteOfOneIsCheckedAgainstEveryRow) {
+  const auto policy = testing::TestPolicy();
+  ASSERT_NE(policy, nullptr);
+  CatalogData data = testing::TestCatalogData();
+  CatalogRelation& patients = data.relations.front();
+  ASSERT_EQ(patients.name, "patients");
+  ASSERT_EQ(patients.columns[2].name, "ssn");
+  patients.columns[2].unique = true;
+  const CatalogView catalog(std::move(data));
+  const auto usages = [&](const std::string& sql) { return AnalyseOne(*policy, catalog, sql, RenderUsages); };
+  EXPECT_EQ(usages("INSERT INTO patients (id, ssn) VALUES (1, '123-45-6789') ON CONFLICT DO NOTHING"),
+            "UNIQUE:patients.ssn");
+  EXPECT_EQ(usages("UPDATE patients SET ssn = $1 WHERE id = 1"), "UNIQUE:patients.ssn");
+  EXPECT_EQ(usages("COPY patients FROM STDIN"), "UNIQUE:patients.ssn");
+  EXPECT_EQ(usages("COPY patients (id, email) FROM STDIN"), "");
+  EXPECT_EQ(usages("INSERT INTO patients (id, email) VALUES (1, 'a@b')"), "");
+  EXPECT_EQ(usages("SELECT ssn FROM patients"), "");
 }
 
 struct KindCase {
