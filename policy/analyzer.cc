@@ -592,6 +592,7 @@ void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
     // The write is compared with every row's value of the column: a conflict (or ON CONFLICT DO
     // NOTHING's row count) answers "is this value there?".
     if (stored && c.unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
+    if (stored) Use(UsageClause::kForeignKeyCheck, false, c.referenced);
     if (column != nullptr && !c.unlisted && c.name == *column) return;
   }
   // A column the catalog does not list may be any of the unlisted ones.

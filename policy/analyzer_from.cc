@@ -258,7 +258,12 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
       item.columns = ViewColumns(*rel);
     } else {
       for (const CatalogColumn& c : rel->columns) {
-        item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false, c.unique});
+        Lineage referenced;
+        for (const CatalogColumn::Reference& r : c.references) {
+          const CatalogRelation* target = ResolveRelation(catalog_, r.schema, r.table);
+          referenced.Merge(target != nullptr ? ProtectionLineage(*target, r.column) : Lineage::Everything());
+        }
+        item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false, c.unique, std::move(referenced)});
       }
     }
     if (!rel->columns_complete) item.columns.push_back({"*", {}, true});

@@ -26,6 +26,7 @@ struct RangeColumn {
   Lineage lineage;
   bool unlisted = false;
   bool unique = false;  // CatalogColumn::unique of a stored relation's column
+  Lineage referenced;   // the protected columns its foreign keys reference
 };
 
 // A FROM item that names can refer to: a relation, subquery, function, CTE or aliased join.

@@ -33,6 +33,15 @@ struct CatalogColumn {
   // In a unique index or exclusion constraint (pg_index): a value written to it is compared with
   // every row's, and whether the write conflicts tells whether the value exists.
   bool unique = false;
+  // Foreign keys from this column: the columns (schema, table, column) a value written to it
+  // must match, so whether the write fails tells whether the referenced row exists.
+  struct Reference {
+    std::string schema;
+    std::string table;
+    std::string column;
+    bool operator==(const Reference&) const = default;
+  };
+  std::vector<Reference> references;
 };
 
 struct CatalogRelation {

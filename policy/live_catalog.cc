@@ -127,6 +127,12 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   " AND d.objid = i.indexrelid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
                   " AND d.refobjid = i.indrelid AND d.refobjsubid > 0 WHERE ",
                   kRelationFilter, " AND (i.indisunique OR i.indisexclusion) AND ", changed, ";");
+  // Foreign keys, column by column.
+  absl::StrAppend(&sql,
+                  " SELECT 'K', k.conrelid::text, f.a::text, k.confrelid::text, f.r::text FROM pg_catalog.pg_constraint k"
+                  " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid,"
+                  " ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) AS f(a, r) WHERE k.contype = 'f' AND ",
+                  kRelationFilter, " AND ", changed, ";");
   absl::StrAppend(&sql,
                   " SELECT 'P', i.inhrelid::text, i.inhparent::text FROM pg_catalog.pg_inherits i"
                   " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE ",
@@ -227,6 +233,30 @@ absl::Status LiveCatalogReader::AddUniqueColumn(absl::Span<const std::optional<s
   return absl::OkStatus();
 }
 
+absl::Status LiveCatalogReader::AddForeignKey(absl::Span<const std::optional<std::string_view>> row) {
+  uint32_t oid = 0;
+  int attnum = 0;
+  uint32_t referenced_oid = 0;
+  int referenced_attnum = 0;
+  if (row.size() != 5 || !Number(row, 1, oid) || !Number(row, 2, attnum) || !Number(row, 3, referenced_oid) ||
+      !Number(row, 4, referenced_attnum)) {
+    return BadRow("foreign key");
+  }
+  const auto it = relation_index_.find(oid);
+  const auto referenced = relation_index_.find(referenced_oid);
+  // Either created between the statements.
+  if (it == relation_index_.end() || referenced == relation_index_.end()) return absl::OkStatus();
+  std::vector<CatalogRelation>& relations = catalog_.shared->relations;
+  const CatalogRelation& target = relations[referenced->second];
+  for (const CatalogColumn& r : target.columns) {
+    if (r.attnum != referenced_attnum) continue;
+    for (CatalogColumn& c : relations[it->second].columns) {
+      if (c.attnum == attnum) c.references.push_back({target.schema, target.name, r.name});
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LiveCatalogReader::AddParent(absl::Span<const std::optional<std::string_view>> row) {
   uint32_t child = 0;
   uint32_t parent = 0;
@@ -283,6 +313,8 @@ absl::Status LiveCatalogReader::AddRow(absl::Span<const std::optional<std::strin
       return AddGeneratedSource(row);
     case 'U':
       return AddUniqueColumn(row);
+    case 'K':
+      return AddForeignKey(row);
     case 'P':
       return AddParent(row);
     case 'F':

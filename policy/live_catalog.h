@@ -64,6 +64,7 @@ class LiveCatalogReader {
   absl::Status AddColumn(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddGeneratedSource(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddUniqueColumn(absl::Span<const std::optional<std::string_view>> row);
+  absl::Status AddForeignKey(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddParent(absl::Span<const std::optional<std::string_view>> row);
 
   const Policy* policy_;

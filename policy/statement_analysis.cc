@@ -17,6 +17,7 @@ std::string_view UsageClauseName(UsageClause clause) {
     case UsageClause::kCondition: return "a condition";
     case UsageClause::kFallible: return "a computation that can fail on its value";
     case UsageClause::kUniqueCheck: return "a write checked against a unique index";
+    case UsageClause::kForeignKeyCheck: return "a write checked against a foreign key to it";
   }
   return "a condition";
 }

@@ -44,6 +44,9 @@ enum class UsageClause {
   // A write to a column of a unique index or exclusion constraint: whether it conflicts tells
   // whether the value is already there.
   kUniqueCheck,
+  // A write to a column with a foreign key to a protected one: whether it fails tells whether
+  // the referenced value exists.
+  kForeignKeyCheck,
 };
 
 std::string_view UsageClauseName(UsageClause clause);

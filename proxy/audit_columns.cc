@@ -15,6 +15,7 @@ AuditColumnUse UseOf(policy::UsageClause clause) {
     case policy::UsageClause::kCondition:
     case policy::UsageClause::kFallible:
     case policy::UsageClause::kUniqueCheck:
+    case policy::UsageClause::kForeignKeyCheck:
       return AuditColumnUse::kPredicate;
     default:
       return AuditColumnUse::kOther;

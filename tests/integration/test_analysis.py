@@ -330,14 +330,16 @@ def test_explain_reports_bad_arguments(pgmask_bin, clinic):
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
-def test_writes_checked_against_a_unique_index_of_a_protected_column_are_refused(
+def test_writes_checked_against_a_unique_index_or_foreign_key_of_a_protected_column_are_refused(
         pgmask_factory, connect, clinic, tmp_path):
     """Whether INSERT ... ON CONFLICT DO NOTHING inserts a row, or a write fails on a unique
-    violation, tells whether the value exists. Both a key constraint and an expression index."""
-    clinic.psql("DROP TABLE IF EXISTS badge_codes; CREATE TABLE badge_codes (id int, code text PRIMARY KEY, "
-                "alias text, note text); CREATE UNIQUE INDEX ON badge_codes (lower(alias)); "
+    violation or a foreign key, tells whether the value exists. A key constraint, an expression
+    index, and a foreign key from an unprotected column."""
+    clinic.psql("DROP TABLE IF EXISTS badge_uses, badge_codes; CREATE TABLE badge_codes (id int, "
+                "code text PRIMARY KEY, alias text, note text); CREATE UNIQUE INDEX ON badge_codes (lower(alias)); "
+                "CREATE TABLE badge_uses (badge text REFERENCES badge_codes (code)); "
                 f"INSERT INTO badge_codes VALUES (1, '{VAULT_CODE}', 'Vault', 'n'); "
-                "GRANT SELECT, INSERT, UPDATE ON badge_codes TO auditor, app_backend", dbname=DB)
+                "GRANT SELECT, INSERT, UPDATE ON badge_codes, badge_uses TO auditor, app_backend", dbname=DB)
     policy = yaml.safe_load(DEMO_POLICY.read_text())
     policy["tables"]["public.badge_codes"] = {"columns": {
         "code": {"class": "PII", "mask": "redact"}, "alias": {"class": "PII", "mask": "redact"}}}
@@ -352,6 +354,11 @@ def test_writes_checked_against_a_unique_index_of_a_protected_column_are_refused
         assert "unique index" in refused.value.diag.message_primary
         assert f"badge_codes.{column}" in refused.value.diag.message_primary
         conn.rollback()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+        rows(conn, f"INSERT INTO badge_uses VALUES ('{VAULT_CODE}')")
+    assert "foreign key" in refused.value.diag.message_primary
+    assert "badge_codes.code" in refused.value.diag.message_primary
+    conn.rollback()
     # A write that leaves the unique columns alone runs.
     rows(conn, "UPDATE badge_codes SET note = 'm' WHERE id = 1")
     conn.commit()
@@ -359,4 +366,5 @@ def test_writes_checked_against_a_unique_index_of_a_protected_column_are_refused
     with clear.cursor() as cur:
         cur.execute(f"INSERT INTO badge_codes (id, code) VALUES (2, '{VAULT_CODE}') ON CONFLICT DO NOTHING")
         assert cur.rowcount == 0
+        cur.execute(f"INSERT INTO badge_uses VALUES ('{VAULT_CODE}')")
     clear.commit()

@@ -154,6 +154,7 @@ inline std::string_view ClauseCode(UsageClause c) {
     case UsageClause::kCondition: return "COND";
     case UsageClause::kFallible: return "FALLIBLE";
     case UsageClause::kUniqueCheck: return "UNIQUE";
+    case UsageClause::kForeignKeyCheck: return "FOREIGN_KEY";
   }
   return "?";
 }

@@ -424,6 +424,27 @@ TEST(AnalyzerUniqueColumns, AWriteOfOneIsCheckedAgainstEveryRow) {
   EXPECT_EQ(usages("SELECT ssn FROM patients"), "");
 }
 
+// visits.note references patients.email: whether a write of it fails tells whether a patient has
+// that email.
+TEST(AnalyzerForeignKeys, AWriteToAReferencingColumnTestsTheReferencedOne) {
+  const auto policy = testing::TestPolicy();
+  ASSERT_NE(policy, nullptr);
+  CatalogData data = testing::TestCatalogData();
+  CatalogRelation* visits = nullptr;
+  for (CatalogRelation& r : data.relations) visits = r.name == "visits" ? &r : visits;
+  ASSERT_NE(visits, nullptr);
+  CatalogColumn* note = nullptr;
+  for (CatalogColumn& c : visits->columns) note = c.name == "note" ? &c : note;
+  ASSERT_NE(note, nullptr);
+  note->references.push_back({"public", "patients", "email"});
+  const CatalogView catalog(std::move(data));
+  const auto usages = [&](const std::string& sql) { return AnalyseOne(*policy, catalog, sql, RenderUsages); };
+  EXPECT_EQ(usages("INSERT INTO visits (note) VALUES ('a@example.com')"), "FOREIGN_KEY:patients.email");
+  EXPECT_EQ(usages("UPDATE visits SET note = $1"), "FOREIGN_KEY:patients.email");
+  EXPECT_EQ(usages("INSERT INTO visits (ssn) VALUES ('x')"), "");
+  EXPECT_EQ(usages("SELECT note FROM visits"), "");
+}
+
 struct KindCase {
   std::string name;
   std::string sql;

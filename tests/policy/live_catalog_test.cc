@@ -23,7 +23,7 @@ TEST(LiveCatalogQuery, ReadsTheSharedPartOnlyWhenTheFingerprintChanged) {
   EXPECT_NE(sql.find("<> E'12.34/it''s'"), std::string::npos);
   size_t comparisons = 0;
   for (size_t at = sql.find("<> E'12.34"); at != std::string::npos; at = sql.find("<> E'12.34", at + 1)) ++comparisons;
-  EXPECT_EQ(comparisons, 8u);
+  EXPECT_EQ(comparisons, 9u);
   // search_path is emptied before anything else runs, and restored last.
   EXPECT_LT(sql.find("set_config('search_path', '', true)"), sql.find("'v'"));
   EXPECT_NE(sql.rfind("pgmask.saved_search_path"), sql.find("pgmask.saved_search_path"));
@@ -51,6 +51,9 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   ASSERT_TRUE(Add(reader, {"G", "99999", "3", "2"}).ok());  // created between statements
   ASSERT_TRUE(Add(reader, {"U", "16400", "2"}).ok());
   ASSERT_TRUE(Add(reader, {"U", "99999", "1"}).ok());  // created between statements
+  ASSERT_TRUE(Add(reader, {"A", "16600", "patient_ssn", "1", ""}).ok());
+  ASSERT_TRUE(Add(reader, {"K", "16600", "1", "16400", "2"}).ok());
+  ASSERT_TRUE(Add(reader, {"K", "16600", "1", "99999", "1"}).ok());  // created between statements
   ASSERT_TRUE(Add(reader, {"A", "99999", "gone", "1", ""}).ok());  // created between statements
   ASSERT_TRUE(Add(reader, {"P", "16600", "16400"}).ok());
   ASSERT_TRUE(Add(reader, {"F", "pg_catalog", "upper"}).ok());
@@ -75,6 +78,12 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   EXPECT_EQ(patients->columns[2].generated_from, (std::vector<int16_t>{2}));
   EXPECT_FALSE(patients->columns[0].unique);
   EXPECT_TRUE(patients->columns[1].unique);
+  const CatalogRelation* child = view.Find("public", "child");
+  ASSERT_NE(child, nullptr);
+  ASSERT_EQ(child->columns.size(), 1u);
+  EXPECT_EQ(child->columns[0].references,
+            (std::vector<CatalogColumn::Reference>{{"public", "patients", "ssn"}}));
+  EXPECT_TRUE(patients->columns[1].references.empty());
   EXPECT_EQ(view.Find("public", "v")->kind, RelationKind::kView);
   // A system view without a definition reads like a table.
   EXPECT_EQ(view.Find("pg_catalog", "pg_stats")->kind, RelationKind::kTable);
@@ -116,6 +125,8 @@ TEST(LiveCatalogReader, RefusesWhatItDoesNotKnow) {
                                          {"G", "1", "2", "x"},
                                          {"U", "1"},
                                          {"U", "1", "x"},
+                                         {"K", "1", "1", "2"},
+                                         {"K", "1", "1", "2", "x"},
                                          {"P", "1"},
                                          {"F", "pg_catalog", "upper"}}) {
     LiveCatalogReader reader(*policy);
