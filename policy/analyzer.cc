@@ -6,7 +6,6 @@
 #include "absl/strings/str_join.h"
 #include "policy/analyzer_internal.h"
 #include "policy/function_rules.h"
-#include "policy/name_resolution.h"
 
 namespace pgmask::policy {
 namespace analysis_internal {
@@ -507,12 +506,9 @@ void Analyzer::Copy(const PgQuery__CopyStmt& stmt) {
   if (stmt.n_attlist == 0) {
     // COPY leaves generated columns out unless they are listed (copy_statement.h describes the
     // same columns).
-    const CatalogRelation* rel = ResolveRelation(catalog_, Str(stmt.relation->schemaname), Str(stmt.relation->relname));
     std::vector<RangeColumn> sent;
-    for (size_t i = 0; i < table.columns.size(); ++i) {
-      const bool generated = rel != nullptr && i < rel->columns.size() && rel->columns[i].generated &&
-                             rel->columns[i].name == table.columns[i].name;
-      if (!generated) sent.push_back(table.columns[i]);
+    for (const RangeColumn& c : table.columns) {
+      if (c.stored == nullptr || !c.stored->generated) sent.push_back(c);
     }
     out_.outputs = ToOutputs(sent);
     return;
@@ -591,8 +587,10 @@ void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
     if (stored) out_.stored.Merge(c.lineage);
     // The write is compared with every row's value of the column: a conflict (or ON CONFLICT DO
     // NOTHING's row count) answers "is this value there?".
-    if (stored && c.unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
-    if (stored) Use(UsageClause::kForeignKeyCheck, false, c.referenced);
+    if (stored && c.stored != nullptr) {
+      if (c.stored->unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
+      Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*c.stored));
+    }
     if (column != nullptr && !c.unlisted && c.name == *column) return;
   }
   // A column the catalog does not list may be any of the unlisted ones.

@@ -257,14 +257,7 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
     if (rel->kind == RelationKind::kView || rel->kind == RelationKind::kMaterializedView) {
       item.columns = ViewColumns(*rel);
     } else {
-      for (const CatalogColumn& c : rel->columns) {
-        Lineage referenced;
-        for (const CatalogColumn::Reference& r : c.references) {
-          const CatalogRelation* target = ResolveRelation(catalog_, r.schema, r.table);
-          referenced.Merge(target != nullptr ? ProtectionLineage(*target, r.column) : Lineage::Everything());
-        }
-        item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false, c.unique, std::move(referenced)});
-      }
+      for (const CatalogColumn& c : rel->columns) item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false, &c});
     }
     if (!rel->columns_complete) item.columns.push_back({"*", {}, true});
   } else {
@@ -293,6 +286,15 @@ Lineage Analyzer::StoredColumnLineage(const CatalogRelation& relation, const Cat
     for (const CatalogColumn& c : relation.columns) {
       if (c.attnum == source) l.MergeDerived(ProtectionLineage(relation, c.name));
     }
+  }
+  return l;
+}
+
+Lineage Analyzer::ReferencedLineage(const CatalogColumn& column) {
+  Lineage l;
+  for (const CatalogColumn::Reference& r : column.references) {
+    const CatalogRelation* target = ResolveRelation(catalog_, r.schema, r.table);
+    l.Merge(target != nullptr ? ProtectionLineage(*target, r.column) : Lineage::Everything());
   }
   return l;
 }

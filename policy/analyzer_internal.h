@@ -25,8 +25,9 @@ struct RangeColumn {
   std::string name;
   Lineage lineage;
   bool unlisted = false;
-  bool unique = false;  // CatalogColumn::unique of a stored relation's column
-  Lineage referenced;   // the protected columns its foreign keys reference
+  // A stored relation's column (not a view's): whether COPY sends it, what a write to it is
+  // checked against.
+  const CatalogColumn* stored = nullptr;
 };
 
 // A FROM item that names can refer to: a relation, subquery, function, CTE or aliased join.
@@ -97,6 +98,8 @@ class Analyzer {
   Lineage ProtectionLineage(const CatalogRelation& relation, std::string_view column);
   // ProtectionLineage, and for a generated column what it is computed from, as derived.
   Lineage StoredColumnLineage(const CatalogRelation& relation, const CatalogColumn& column);
+  // The protection of the columns `column`'s foreign keys reference.
+  Lineage ReferencedLineage(const CatalogColumn& column);
   size_t PushWith(const PgQuery__WithClause* with, const Scope* outer);
   const CteEntry* FindCte(std::string_view name) const;
 

@@ -206,6 +206,15 @@ absl::Status LiveCatalogReader::AddColumn(absl::Span<const std::optional<std::st
   return absl::OkStatus();
 }
 
+CatalogColumn* LiveCatalogReader::ColumnAt(uint32_t oid, int attnum) {
+  const auto it = relation_index_.find(oid);
+  if (it == relation_index_.end()) return nullptr;
+  for (CatalogColumn& c : catalog_.shared->relations[it->second].columns) {
+    if (c.attnum == attnum) return &c;
+  }
+  return nullptr;
+}
+
 absl::Status LiveCatalogReader::AddGeneratedSource(absl::Span<const std::optional<std::string_view>> row) {
   uint32_t oid = 0;
   int attnum = 0;
@@ -213,11 +222,7 @@ absl::Status LiveCatalogReader::AddGeneratedSource(absl::Span<const std::optiona
   if (row.size() != 4 || !Number(row, 1, oid) || !Number(row, 2, attnum) || !Number(row, 3, source)) {
     return BadRow("generated column");
   }
-  const auto it = relation_index_.find(oid);
-  if (it == relation_index_.end()) return absl::OkStatus();  // created between the statements
-  for (CatalogColumn& c : catalog_.shared->relations[it->second].columns) {
-    if (c.attnum == attnum) c.generated_from.push_back(static_cast<int16_t>(source));
-  }
+  if (CatalogColumn* c = ColumnAt(oid, attnum)) c->generated_from.push_back(static_cast<int16_t>(source));
   return absl::OkStatus();
 }
 
@@ -225,11 +230,7 @@ absl::Status LiveCatalogReader::AddUniqueColumn(absl::Span<const std::optional<s
   uint32_t oid = 0;
   int attnum = 0;
   if (row.size() != 3 || !Number(row, 1, oid) || !Number(row, 2, attnum)) return BadRow("unique column");
-  const auto it = relation_index_.find(oid);
-  if (it == relation_index_.end()) return absl::OkStatus();  // created between the statements
-  for (CatalogColumn& c : catalog_.shared->relations[it->second].columns) {
-    if (c.attnum == attnum) c.unique = true;
-  }
+  if (CatalogColumn* c = ColumnAt(oid, attnum)) c->unique = true;
   return absl::OkStatus();
 }
 
@@ -242,17 +243,11 @@ absl::Status LiveCatalogReader::AddForeignKey(absl::Span<const std::optional<std
       !Number(row, 4, referenced_attnum)) {
     return BadRow("foreign key");
   }
-  const auto it = relation_index_.find(oid);
-  const auto referenced = relation_index_.find(referenced_oid);
-  // Either created between the statements.
-  if (it == relation_index_.end() || referenced == relation_index_.end()) return absl::OkStatus();
-  std::vector<CatalogRelation>& relations = catalog_.shared->relations;
-  const CatalogRelation& target = relations[referenced->second];
-  for (const CatalogColumn& r : target.columns) {
-    if (r.attnum != referenced_attnum) continue;
-    for (CatalogColumn& c : relations[it->second].columns) {
-      if (c.attnum == attnum) c.references.push_back({target.schema, target.name, r.name});
-    }
+  CatalogColumn* c = ColumnAt(oid, attnum);
+  const CatalogColumn* r = ColumnAt(referenced_oid, referenced_attnum);
+  if (c != nullptr && r != nullptr) {
+    const CatalogRelation& target = catalog_.shared->relations[relation_index_.at(referenced_oid)];
+    c->references.push_back({target.schema, target.name, r->name});
   }
   return absl::OkStatus();
 }

@@ -62,6 +62,9 @@ class LiveCatalogReader {
  private:
   absl::Status AddRelation(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddColumn(absl::Span<const std::optional<std::string_view>> row);
+  // A column read by the 'A' rows; null for a relation created between the statements (or a
+  // column added meanwhile), which the rows after them may still name.
+  CatalogColumn* ColumnAt(uint32_t oid, int attnum);
   absl::Status AddGeneratedSource(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddUniqueColumn(absl::Span<const std::optional<std::string_view>> row);
   absl::Status AddForeignKey(absl::Span<const std::optional<std::string_view>> row);

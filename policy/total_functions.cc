@@ -10,6 +10,7 @@ namespace {
 constexpr uint32_t kAll = ~uint32_t{0};
 constexpr uint32_t kFirst = 1;
 constexpr uint32_t kSecond = 2;
+constexpr uint32_t kThird = 4;
 constexpr uint32_t kOdd = 0x2AAAAAAA;  // values of json_build_object; a NULL key fails
 
 struct TotalFunction {
@@ -33,7 +34,7 @@ constexpr std::array kTotalFunctions = {
     TotalFunction{"btrim", kAll}, TotalFunction{"ltrim", kAll}, TotalFunction{"rtrim", kAll},
     TotalFunction{"ascii", kAll}, TotalFunction{"to_hex", kAll}, TotalFunction{"left", kFirst},
     TotalFunction{"right", kFirst}, TotalFunction{"substr", kFirst}, TotalFunction{"substring", kFirst},
-    TotalFunction{"split_part", kFirst | kSecond}, TotalFunction{"lpad", kFirst | 4}, TotalFunction{"rpad", kFirst | 4},
+    TotalFunction{"split_part", kFirst | kSecond}, TotalFunction{"lpad", kFirst | kThird}, TotalFunction{"rpad", kFirst | kThird},
     TotalFunction{"repeat", kFirst}, TotalFunction{"encode", kFirst},
     TotalFunction{"regexp_replace", kFirst}, TotalFunction{"regexp_match", kFirst},
     TotalFunction{"regexp_matches", kFirst}, TotalFunction{"to_char", kFirst},
