@@ -103,16 +103,18 @@ def value(metrics: dict, name: str, **labels: str) -> float:
     return metrics[key]
 
 
-def wait_for_value(port: int, name: str, expected: float, timeout: float = 10, **labels: str) -> dict:
+def wait_for_value(port: int, name: str, expected: float, timeout: float = 10, falling: bool = False,
+                   **labels: str) -> dict:
     """Sessions count when they end, a moment after the client saw the end: poll, then demand
-    the exact value (a counter that overshoots fails at once)."""
+    the exact value (a counter that overshoots fails at once; `falling`: a gauge that comes down
+    to `expected`, and fails at once below it)."""
     deadline = time.monotonic() + timeout
     while True:
         metrics = scrape(port)
         got = value(metrics, name, **labels)
         if got == expected:
             return metrics
-        assert got < expected, f"{name}{labels} = {got}, expected {expected}"
+        assert (got > expected) if falling else (got < expected), f"{name}{labels} = {got}, expected {expected}"
         assert time.monotonic() < deadline, f"{name}{labels} stayed {got}, expected {expected}"
         time.sleep(0.05)
 
@@ -168,7 +170,7 @@ def test_statements_cells_and_labels(pgmask_factory, metrics_db, policy_file):
     # One cycle per psql Query (each psql runs one), each a positive time.
     assert value(after, "pgmask_statement_overhead_seconds_count") == 4
     assert value(after, "pgmask_statement_overhead_seconds_sum") > 0
-    wait_for_value(port, "pgmask_connections_active", 0)
+    wait_for_value(port, "pgmask_connections_active", 0, falling=True)
 
     status, body = get(port, "/metrics")
     for key in after:
