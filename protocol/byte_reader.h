@@ -30,6 +30,11 @@ class ByteReader {
     pos_ += 2;
     return v;
   }
+  std::optional<uint16_t> U16() {
+    const auto v = I16();
+    if (!v) return std::nullopt;
+    return static_cast<uint16_t>(*v);
+  }
   std::optional<int32_t> I32() {
     if (remaining() < 4) return std::nullopt;
     const int32_t v = LoadI32(data_.data() + pos_);

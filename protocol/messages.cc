@@ -11,18 +11,20 @@ absl::Status Malformed(std::string_view what) {
   return absl::InvalidArgumentError(absl::StrFormat("malformed %s message", what));
 }
 
-// Reads an int16 count of format codes followed by the codes; validates each is 0 or 1.
+// Reads a count of format codes followed by the codes. Counts a client sends are unsigned, as
+// PostgreSQL reads them; the codes are not checked here because PostgreSQL checks a parameter's
+// only when there is a parameter, and a result's only when it sends a row.
 std::optional<FormatCodes> ReadFormatCodes(ByteReader& r) {
-  const auto count = r.I16();
-  if (!count || *count < 0) return std::nullopt;
+  const auto count = r.U16();
+  if (!count) return std::nullopt;
   const auto raw = r.Take(size_t(*count) * 2);
   if (!raw) return std::nullopt;
-  for (int i = 0; i < *count; ++i) {
-    const int16_t f = LoadI16(raw->data() + 2 * i);
-    if (f != 0 && f != 1) return std::nullopt;
-  }
-  return FormatCodes(raw->data(), static_cast<uint16_t>(*count));
+  return FormatCodes(raw->data(), *count);
 }
+
+// PostgreSQL keys prepared statements and portals by their first NAMEDATALEN - 1 bytes, so two
+// names that differ only after them are one name to the server, and must be to pgmask.
+std::string_view ServerName(std::string_view name) { return name.substr(0, kMaxNameBytes); }
 
 // Reads `count` length-prefixed values (length -1 is NULL) into `values`.
 bool ReadValues(ByteReader& r, size_t count, std::vector<WireValue>& values) {
@@ -86,13 +88,13 @@ absl::StatusOr<BindView> ParseBind(Bytes body) {
   const auto portal = r.CString();
   const auto statement = r.CString();
   if (!portal || !statement) return Malformed("Bind");
-  b.portal = *portal;
-  b.statement = *statement;
+  b.portal = ServerName(*portal);
+  b.statement = ServerName(*statement);
   const auto param_formats = ReadFormatCodes(r);
   if (!param_formats) return Malformed("Bind");
   b.parameter_formats = *param_formats;
-  const auto param_count = r.I16();
-  if (!param_count || *param_count < 0 || !ReadValues(r, size_t(*param_count), b.parameters)) {
+  const auto param_count = r.U16();
+  if (!param_count || !ReadValues(r, size_t(*param_count), b.parameters)) {
     return Malformed("Bind");
   }
   const auto result_formats = ReadFormatCodes(r);
@@ -108,13 +110,13 @@ absl::StatusOr<ParseView> ParseParse(Bytes body) {
   ParseView p;
   const auto name = r.CString();
   const auto query = r.CString();
-  const auto count = r.I16();
-  if (!name || !query || !count || *count < 0) return Malformed("Parse");
+  const auto count = r.U16();
+  if (!name || !query || !count) return Malformed("Parse");
   const auto types = r.Take(size_t(*count) * 4);
   if (!types || !r.at_end()) return Malformed("Parse");
-  p.statement = *name;
+  p.statement = ServerName(*name);
   p.query = *query;
-  p.parameter_type_count = static_cast<uint16_t>(*count);
+  p.parameter_type_count = *count;
   p.parameter_types = types->data();
   return p;
 }
@@ -124,7 +126,7 @@ absl::StatusOr<TargetView> ParseDescribeOrClose(Bytes body) {
   const auto kind = r.U8();
   const auto name = r.CString();
   if (!kind || !name || (*kind != 'S' && *kind != 'P') || !r.at_end()) return Malformed("Describe/Close");
-  return TargetView{static_cast<char>(*kind), *name};
+  return TargetView{static_cast<char>(*kind), ServerName(*name)};
 }
 
 absl::StatusOr<ExecuteView> ParseExecute(Bytes body) {
@@ -132,7 +134,7 @@ absl::StatusOr<ExecuteView> ParseExecute(Bytes body) {
   const auto portal = r.CString();
   const auto max_rows = r.I32();
   if (!portal || !max_rows || !r.at_end()) return Malformed("Execute");
-  return ExecuteView{*portal, *max_rows};
+  return ExecuteView{ServerName(*portal), *max_rows};
 }
 
 absl::StatusOr<CopyResponseView> ParseCopyResponse(Bytes body) {

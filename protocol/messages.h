@@ -39,6 +39,10 @@ absl::Status ParseRowDescription(Bytes body, std::vector<FieldDescription>& fiel
 // DataRow ('D'). Fills `values`, reusing its capacity.
 absl::Status ParseDataRow(Bytes body, std::vector<WireValue>& values);
 
+// PostgreSQL's NAMEDATALEN - 1: the bytes of a statement or portal name the server tells apart.
+// Parse, Bind, Describe, Close and Execute views hold names cut to this length.
+inline constexpr size_t kMaxNameBytes = 63;
+
 // Format codes of Bind: 0 entries (all text), 1 (applies to all) or one per column.
 class FormatCodes {
  public:

@@ -22,6 +22,36 @@ bool ClientSink::NeedsWholeFrame(const protocol::FrameHeader& h) {
   return h.type() != MessageType::kCopyData || s_.refresh_in_flight();
 }
 
+namespace {
+
+// The messages whose contents pgmask follows. One it cannot read must not reach the server of a
+// restricted session: whatever the server makes of it would go unanalysed.
+std::optional<std::string_view> Unreadable(MessageType type, protocol::Bytes body) {
+  switch (type) {
+    case MessageType::kQuery:
+      if (!protocol::ParseQuery(body).ok()) return "an unreadable Query message";
+      break;
+    case MessageType::kParse:
+      if (!protocol::ParseParse(body).ok()) return "an unreadable Parse message";
+      break;
+    case MessageType::kBind:
+      if (!protocol::ParseBind(body).ok()) return "an unreadable Bind message";
+      break;
+    case MessageType::kDescribe:
+    case MessageType::kClose:
+      if (!protocol::ParseDescribeOrClose(body).ok()) return "an unreadable Describe or Close message";
+      break;
+    case MessageType::kExecute:
+      if (!protocol::ParseExecute(body).ok()) return "an unreadable Execute message";
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> frame, OutputBatch& out) {
   // pgmask is reading the catalog: the message is judged against the new one.
   if (s_.refresh_in_flight()) return Verdict::kHold;
@@ -37,6 +67,12 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   plan_.reset();
   refused_ = false;
   const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
+  if (s_.restricted) {
+    if (const auto unreadable = Unreadable(type, body)) {
+      s_.lost_track = absl::StrFormat("the client sent %s", *unreadable);
+      return Verdict::kStop;
+    }
+  }
   if (s_.break_glass.has_value() && s_.between_statements()) ExpireBreakGlass(s_);
   std::optional<Verdict> break_glass;
   if (type == MessageType::kQuery && s_.policy_enabled()) break_glass = BreakGlass(body, out);
@@ -159,6 +195,10 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       if (target.ok()) pending.back().name = std::string(target->name);
       break;
     }
+    case MessageType::kCopyDone:
+    case MessageType::kCopyFail:
+      pending.CopyEndSent();
+      break;
     default:
       break;  // Flush, COPY data and password messages get no answer of their own
   }

@@ -1,11 +1,22 @@
 #include "proxy/pending_responses.h"
 
+#include <algorithm>
+
 #include "protocol/string_view_bridge.h"
 
 namespace pgmask::proxy {
 
 void PendingResponses::Push(PendingKind kind, std::string_view portal, bool injected, bool closes_portal) {
+  const bool sync = kind == PendingKind::kSync;
+  const bool ignored_in_copy = sync && copy_in_epoch_ == copy_ends_sent_;
+  skipped_last_ = ignored_in_copy || (skipping_to_sync_ && !sync);
+  if (skipped_last_) {
+    skipped_ = {kind, injected, closes_portal, std::string(portal)};
+    return;
+  }
+  if (sync) skipping_to_sync_ = false;
   items_.push_back({kind, injected, closes_portal, std::string(portal)});
+  items_.back().copy_epoch = copy_ends_sent_;
 }
 
 void PendingResponses::Pop() {
@@ -19,7 +30,24 @@ void PendingResponses::Pop() {
 
 bool PendingResponses::DropUntilSync() {
   while (!empty() && front().kind != PendingKind::kSync) Pop();
+  if (empty()) skipping_to_sync_ = true;
   return empty() || !front().injected;
+}
+
+void PendingResponses::CopyEndSent() {
+  ++copy_ends_sent_;
+  copy_in_epoch_.reset();
+}
+
+void PendingResponses::CopyInStarted() {
+  if (empty()) return;
+  const uint32_t epoch = front().copy_epoch;
+  if (epoch == copy_ends_sent_) copy_in_epoch_ = epoch;  // the client's CopyDone is still to come
+  const auto ignored = [epoch](const PendingResponse& r) {
+    return r.kind == PendingKind::kSync && !r.injected && r.copy_epoch == epoch;
+  };
+  items_.erase(std::remove_if(items_.begin() + static_cast<std::ptrdiff_t>(head_) + 1, items_.end(), ignored),
+               items_.end());
 }
 
 bool PendingResponses::described(std::string_view portal) const {

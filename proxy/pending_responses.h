@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,18 +51,30 @@ struct PendingResponse {
   // kExecute: the portal's columns, known from an earlier Describe of a portal of the same
   // statement, so no Describe of pgmask's own was needed.
   ColumnsPtr columns;
+  // How many COPY data streams the client had ended (CopyDone, CopyFail) when it sent this.
+  uint32_t copy_epoch = 0;
 };
 
 class PendingResponses {
  public:
+  // A message the server will skip gets no entry: `back()` is then a scratch entry.
   void Push(PendingKind kind, std::string_view portal = {}, bool injected = false, bool closes_portal = false);
   bool empty() const { return head_ == items_.size(); }
   const PendingResponse& front() const { return items_[head_]; }
-  PendingResponse& back() { return items_.back(); }
+  PendingResponse& back() { return skipped_last_ ? skipped_ : items_.back(); }
   void Pop();
-  // After an ErrorResponse in the extended protocol the server skips everything up to Sync.
+  // After an ErrorResponse in the extended protocol the server skips everything up to Sync,
+  // including what the client sends after the error until that Sync arrives.
   // True when that Sync is the client's (not one pgmask added), sent or still to come.
   bool DropUntilSync();
+
+  // COPY FROM STDIN: while the server is in copy-in mode it ignores Sync and Flush (libpq sends
+  // a Sync right after the Execute of a COPY, before it knows it is one).
+  // Client side: the client ended a data stream (CopyDone or CopyFail).
+  void CopyEndSent();
+  // Server side: CopyInResponse for the request at the front. The Syncs the client sent after
+  // it and before its CopyDone or CopyFail will get no answer.
+  void CopyInStarted();
 
   // Client side: whether a Describe of `portal` has been sent since its last Bind.
   bool described(std::string_view portal) const;
@@ -100,6 +113,11 @@ class PendingResponses {
  private:
   std::vector<PendingResponse> items_;
   size_t head_ = 0;
+  bool skipping_to_sync_ = false;  // an error: the server skips all but Sync
+  uint32_t copy_ends_sent_ = 0;
+  std::optional<uint32_t> copy_in_epoch_;  // copy-in: Syncs of this epoch are ignored
+  bool skipped_last_ = false;
+  PendingResponse skipped_{PendingKind::kSync};
   struct BoundPortal {
     bool described = false;
     ColumnsPtr columns;  // known from the statement, with this portal's formats

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "protocol/message_writer.h"
 #include "protocol/string_view_bridge.h"
 #include "proxy/audit_record.h"
@@ -27,6 +28,54 @@ bool EndsResult(MessageType type) {
     case MessageType::kEmptyQueryResponse:
     case MessageType::kReadyForQuery:
       return true;
+    default:
+      return false;
+  }
+}
+
+// Whether `type` can answer the request at the front of `pending`. DataRow and CopyData are not
+// asked: they follow a message that was.
+bool Answers(MessageType type, const PendingResponses& pending) {
+  switch (type) {
+    case MessageType::kErrorResponse:  // a FATAL one comes whether anything was asked or not
+    case MessageType::kNoticeResponse:
+    case MessageType::kNotificationResponse:
+    case MessageType::kParameterStatus:
+    case MessageType::kDataRow:
+    case MessageType::kCopyData:
+      return true;
+    default:
+      break;
+  }
+  if (pending.empty()) return false;
+  const PendingKind kind = pending.front().kind;
+  const bool result = kind == PendingKind::kQuery || kind == PendingKind::kExecute;
+  const bool describe = kind == PendingKind::kDescribeStatement || kind == PendingKind::kDescribePortal;
+  switch (type) {
+    case MessageType::kParseComplete:
+      return kind == PendingKind::kParse;
+    case MessageType::kBindComplete:
+      return kind == PendingKind::kBind;
+    case MessageType::kCloseComplete:
+      return kind == PendingKind::kClose;
+    case MessageType::kParameterDescription:
+      return kind == PendingKind::kDescribeStatement;
+    case MessageType::kNoData:
+      return describe;
+    case MessageType::kRowDescription:
+      return describe || kind == PendingKind::kQuery;
+    case MessageType::kPortalSuspended:
+      return kind == PendingKind::kExecute;
+    case MessageType::kCommandComplete:
+    case MessageType::kEmptyQueryResponse:
+    case MessageType::kCopyInResponse:
+    case MessageType::kCopyOutResponse:
+    case MessageType::kCopyDone:
+      return result;
+    case MessageType::kFunctionCallResponse:
+      return kind == PendingKind::kFunctionCall;
+    case MessageType::kReadyForQuery:
+      return kind == PendingKind::kQuery || kind == PendingKind::kSync || kind == PendingKind::kFunctionCall;
     default:
       return false;
   }
@@ -311,6 +360,9 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
       return forward;
     case MessageType::kParameterDescription:
       return forward;
+    case MessageType::kCopyInResponse:
+      pending.CopyInStarted();
+      return true;
     case MessageType::kBindComplete:
       if (front.kind == PendingKind::kBind) {
         if (!s_.all_clear) s_.portals[front.portal] = Named(s_.prepared, front.name);
@@ -554,6 +606,13 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
   }
   if (type == MessageType::kCommandComplete && !s_.suppress_until_ready) {
     s_.proxy.metrics.StatementCompleted(s_.masker.active());
+  }
+  // A restricted session's answers must line up with its requests, or rows would be masked by
+  // the wrong statement's plan.
+  if (s_.restricted && !Answers(type, s_.pending)) {
+    s_.lost_track = absl::StrFormat("the server sent a %s that answers none of the requests pgmask saw",
+                                    protocol::MessageName(type));
+    return Verdict::kStop;
   }
   // Decided before Account moves past the request that the text belongs to.
   const TextPolicy text_policy =

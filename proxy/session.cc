@@ -711,6 +711,10 @@ awaitable<Session::Ending> Session::RelayTraffic() {
   if (result.index() == 2) co_return std::get<2>(std::move(result));
   if (result.index() == 0) {
     const PumpResult r = std::get<0>(result);
+    if (!state_.lost_track.empty()) {
+      co_await SendLostTrack();
+      co_return Ending{absl::StrFormat("lost track of the protocol: %s", state_.lost_track)};
+    }
     switch (r.end) {
       case PumpEnd::kStopped:
         co_return Ending{"client terminated"};
@@ -732,6 +736,10 @@ awaitable<Session::Ending> Session::RelayTraffic() {
     }
   }
   const PumpResult r = std::get<1>(result);
+  if (!state_.lost_track.empty()) {
+    co_await SendLostTrack();
+    co_return Ending{absl::StrFormat("lost track of the protocol: %s", state_.lost_track)};
+  }
   if (state_.server_violation) {
     Logf(LogLevel::kWarn, "session=%s upstream sent a malformed result message", state_.id);
     co_await SendClientError("FATAL", "08P01", "the upstream server sent an invalid message");
@@ -754,6 +762,13 @@ awaitable<Session::Ending> Session::RelayTraffic() {
       co_return Ending{"upstream closed"};
   }
   co_return Ending{"ended"};
+}
+
+awaitable<void> Session::SendLostTrack() {
+  Logf(LogLevel::kWarn, "session=%s ended: pgmask lost track of the protocol (%s)", state_.id, state_.lost_track);
+  co_await SendClientError("FATAL", "08P01",
+                           absl::StrFormat("pgmask: %s; the session is closed rather than relayed unanalysed",
+                                           state_.lost_track));
 }
 
 awaitable<Session::Ending> Session::Watchdog() {

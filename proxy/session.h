@@ -58,6 +58,8 @@ class Session {
   // Ends the session when a limit of idleness or lifetime is reached; runs beside the pumps when
   // one is configured.
   awaitable<Ending> Watchdog();
+  // Tells the client why a restricted session ends after pgmask lost track of the protocol.
+  awaitable<void> SendLostTrack();
   // Starts the upstream's work counters and leaves the starting count (max_startup_conn).
   void LeaveStartup();
   // Gives back the session's place under max_client_conn and the per-role and per-database

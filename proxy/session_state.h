@@ -50,6 +50,10 @@ struct SessionState {
   bool upstream_sent_fatal = false;
   bool client_terminated = false;
   bool server_violation = false;
+  // Restricted sessions: pgmask could not follow the conversation (a client message it cannot
+  // read, or an answer that matches no request), so it can no longer tell which rows are whose.
+  // The session ends with this text rather than relay unanalysed.
+  std::string lost_track;
 
   // Where the conversation stands, for injecting pgmask's own statements only at safe points.
   char transaction_status = 'I';

@@ -110,13 +110,59 @@ TEST(Bind, ParsesAllParts) {
   }
 }
 
-TEST(Bind, RejectsFormatCodesOtherThanTextOrBinary) {
+TEST(Bind, ReadsFormatCodesPostgreSQLDoesNotCheck) {
+  // PostgreSQL checks a parameter's format only when there is a parameter: this Bind is valid.
   std::string body = CStr("") + CStr("");
   PutU16(body, 1);
   PutU16(body, 7);
   PutU16(body, 0);
   PutU16(body, 0);
-  EXPECT_FALSE(ParseBind(AsBytes(body)).ok());
+  auto bind = ParseBind(AsBytes(body));
+  ASSERT_TRUE(bind.ok()) << bind.status();
+  EXPECT_EQ(bind->parameter_formats.ForColumn(0), 7);
+  EXPECT_TRUE(bind->parameters.empty());
+}
+
+TEST(Bind, CountsAreUnsignedAsPostgreSQLReadsThem) {
+  std::string body = CStr("") + CStr("s");
+  PutU16(body, 0);
+  PutU16(body, 0x8000);
+  for (int i = 0; i < 0x8000; ++i) PutU32(body, 0xffffffff);
+  PutU16(body, 0);
+  auto bind = ParseBind(AsBytes(body));
+  ASSERT_TRUE(bind.ok()) << bind.status();
+  EXPECT_EQ(bind->parameters.size(), 0x8000u);
+}
+
+TEST(Parse, CountsAreUnsignedAsPostgreSQLReadsThem) {
+  std::string body = CStr("s") + CStr("select 1");
+  PutU16(body, 0x8000);
+  for (int i = 0; i < 0x8000; ++i) PutU32(body, 25);
+  auto parse = ParseParse(AsBytes(body));
+  ASSERT_TRUE(parse.ok()) << parse.status();
+  EXPECT_EQ(parse->parameter_type_count, 0x8000);
+  EXPECT_EQ(parse->query, "select 1");
+}
+
+TEST(Names, AreCutToTheBytesPostgreSQLTellsApart) {
+  const std::string long_name = std::string(63, 'A') + "tail";
+  std::string parse = CStr(long_name) + CStr("select 1");
+  PutU16(parse, 0);
+  ASSERT_TRUE(ParseParse(AsBytes(parse)).ok());
+  EXPECT_EQ(ParseParse(AsBytes(parse))->statement, std::string(63, 'A'));
+  std::string bind = CStr(long_name + "1") + CStr(long_name + "2");
+  PutU16(bind, 0);
+  PutU16(bind, 0);
+  PutU16(bind, 0);
+  auto b = ParseBind(AsBytes(bind));
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->portal, std::string(63, 'A'));
+  EXPECT_EQ(b->statement, std::string(63, 'A'));
+  EXPECT_EQ(ParseDescribeOrClose(AsBytes("S" + CStr(long_name)))->name, std::string(63, 'A'));
+  std::string execute = CStr(long_name);
+  PutU32(execute, 0);
+  EXPECT_EQ(ParseExecute(AsBytes(execute))->portal, std::string(63, 'A'));
+  EXPECT_EQ(ParseDescribeOrClose(AsBytes("P" + CStr("short")))->name, "short");
 }
 
 TEST(Parse, ParsesNameQueryAndTypes) {

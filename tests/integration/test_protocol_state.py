@@ -1,0 +1,196 @@
+"""pgmask keeps track of the extended protocol the way the server does, or ends the session.
+
+Each case here was a way, found by probing a running proxy, to make pgmask apply the wrong plan
+(or none) to a restricted session's rows: a message pgmask read differently from PostgreSQL,
+names PostgreSQL cuts to 63 bytes, and answers that stopped lining up with requests after an
+error or during COPY FROM STDIN. Every case sends an analysable statement that derives values
+from protected columns (`upper(ssn)`, `lower(email)`), and the check is the same: no true value
+in any byte the client receives.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import psycopg
+import pytest
+
+import wire
+
+
+DB = "clinic_protocol_state"
+EVIL = "SELECT upper(ssn) AS a, lower(email) AS b FROM patients WHERE id < 4"
+DECOY = "SELECT 'x'::text AS a, 'y'::text AS b"
+SYNC = wire.message(b"S")
+FLUSH = wire.message(b"H")
+
+
+@pytest.fixture
+def secrets(clinic, connect):
+    conn = connect(clinic.port, dbname=DB)
+    rows = conn.execute("SELECT upper(ssn), lower(email) FROM patients WHERE id < 4").fetchall()
+    return [value.encode() for row in rows for value in row]
+
+
+@pytest.fixture
+def writable(clinic):
+    clinic.psql("DROP TABLE IF EXISTS intake; CREATE TABLE intake (note text);"
+                "GRANT INSERT, SELECT ON intake TO auditor", dbname=DB)
+
+
+def open_session(port: int, user: str = "auditor") -> socket.socket:
+    sock = wire.connect(port, timeout=15)
+    wire.login(sock, user, DB)
+    return sock
+
+
+def messages_through(sock: socket.socket, ready: int = 1) -> list[tuple[bytes, bytes]]:
+    """The messages up to the `ready`-th ReadyForQuery, or until the connection closes."""
+    messages = []
+    while ready > 0:
+        try:
+            tag, body = wire.read_message(sock)
+        except wire.ConnectionClosed:
+            break
+        messages.append((tag, body))
+        if tag == b"Z":
+            ready -= 1
+    return messages
+
+
+def read_through(sock: socket.socket, ready: int = 1) -> bytes:
+    """Every byte of the messages up to the `ready`-th ReadyForQuery (or until the close)."""
+    return b"".join(tag + body for tag, body in messages_through(sock, ready))
+
+
+def error_of(messages: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    errors = [wire.error_fields(body) for tag, body in messages if tag == b"E"]
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def assert_no_secret(received: bytes, secrets: list[bytes]) -> None:
+    found = [s for s in secrets if s in received]
+    assert not found, f"protected values reached the client: {found}"
+
+
+def test_parse_with_32768_parameter_types_is_analysed(masked, secrets):
+    # PostgreSQL reads the count as unsigned; read as signed it was "malformed" and went through.
+    sock = open_session(masked.port, "analyst")
+    count = 0x8000
+    parse = wire.message(b"P", wire.cstr("") + wire.cstr(EVIL) + struct.pack("!H", count) + struct.pack("!I", 25) * count)
+    bind = wire.message(b"B", wire.cstr("") + wire.cstr("") + struct.pack("!hH", 0, count)
+                        + struct.pack("!i", -1) * count + struct.pack("!h", 0))
+    sock.sendall(parse + bind + wire.describe_message(b"P", "") + wire.execute_message("") + SYNC)
+    received = read_through(sock)
+    assert_no_secret(received, secrets)
+    assert b"C" + b"SELECT 3\0" in received, "the statement should run, its outputs redacted"
+
+
+def test_bind_with_a_format_code_postgres_does_not_check_is_tracked(masked, secrets):
+    sock = open_session(masked.port)
+    odd_bind = wire.message(b"B", wire.cstr("") + wire.cstr("evil") + struct.pack("!hhhh", 1, 7, 0, 0))
+    sock.sendall(wire.parse_message("", DECOY) + wire.parse_message("evil", EVIL) + odd_bind
+                 + wire.describe_message(b"P", "") + wire.execute_message("") + SYNC)
+    assert_no_secret(read_through(sock), secrets)
+
+
+@pytest.mark.parametrize("kind", [b"S", b"P"])
+def test_names_postgres_cuts_to_63_bytes_are_one_name(masked, secrets, kind):
+    sock = open_session(masked.port)
+    first, second = "A" * 63 + "1", "A" * 63 + "2"
+    if kind == b"S":
+        # The server closes and redefines "A"*63; binding `first` binds the evil statement.
+        steps = (wire.parse_message(first, DECOY) + wire.close_message(b"S", second)
+                 + wire.parse_message(second, EVIL) + wire.bind_message("", first)
+                 + wire.describe_message(b"P", "") + wire.execute_message(""))
+    else:
+        steps = (wire.query_message("BEGIN") + wire.parse_message("decoy", DECOY) + wire.parse_message("evil", EVIL)
+                 + wire.bind_message(first, "decoy") + wire.close_message(b"P", second)
+                 + wire.bind_message(second, "evil") + wire.describe_message(b"P", first)
+                 + wire.execute_message(first))
+    sock.sendall(steps + SYNC)
+    assert_no_secret(read_through(sock, 2 if kind == b"P" else 1), secrets)
+
+
+def test_messages_skipped_after_an_error_leave_pgmask_in_step(masked, secrets):
+    sock = open_session(masked.port)
+    sock.sendall(wire.parse_message("decoy", DECOY) + wire.parse_message("evil", EVIL) + SYNC)
+    read_through(sock)
+    # The error comes back before the client sends the rest of the batch: the server skips the
+    # Bind of the decoy, and answers the Sync.
+    sock.sendall(wire.bind_message("", "no_such_statement") + FLUSH)
+    tag, _ = wire.read_message(sock)
+    assert tag == b"E"
+    sock.sendall(wire.bind_message("", "decoy") + SYNC)
+    received = read_through(sock)
+    sock.sendall(wire.bind_message("", "evil") + wire.describe_message(b"P", "") + wire.execute_message("") + SYNC)
+    received += read_through(sock)
+    assert_no_secret(received, secrets)
+    assert b"SELECT 3\0" in received
+
+
+def test_a_failed_pipeline_leaves_later_queries_masked(masked, connect, secrets):
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        with conn.pipeline():
+            conn.execute("SELECT 1/0")
+            conn.execute("SELECT pg_sleep(0.05)")
+            conn.execute("SELECT 2")
+    rows = conn.execute(EVIL).fetchall()
+    assert len(rows) == 3
+    assert_no_secret(repr(rows).encode(), secrets)
+
+
+def test_sync_ignored_during_copy_in_leaves_pgmask_in_step(masked, secrets, writable):
+    sock = open_session(masked.port)
+    # PostgreSQL ignores the Sync sent while it is in copy-in mode: it gets no ReadyForQuery.
+    sock.sendall(wire.query_message("COPY intake FROM STDIN"))
+    tag, _ = wire.read_message(sock)
+    assert tag == b"G"
+    sock.sendall(SYNC + wire.message(b"d", b"hello\n") + wire.message(b"c"))
+    received = read_through(sock)
+    sock.sendall(wire.parse_message("", EVIL) + wire.bind_message("", "") + wire.describe_message(b"P", "")
+                 + wire.execute_message("") + SYNC)
+    received += read_through(sock)
+    assert_no_secret(received, secrets)
+    assert b"SELECT 3\0" in received
+
+
+def test_copy_from_stdin_the_way_libpq_sends_it_in_the_extended_protocol(masked, secrets, writable):
+    # libpq sends Sync right after the Execute, before it learns that it started a COPY.
+    sock = open_session(masked.port)
+    sock.sendall(wire.parse_message("", "COPY intake FROM STDIN") + wire.bind_message("", "")
+                 + wire.execute_message("") + SYNC)
+    tags = []
+    while not tags or tags[-1] != b"G":
+        tags.append(wire.read_message(sock)[0])
+    sock.sendall(wire.message(b"d", b"one\ntwo\n") + wire.message(b"c") + SYNC)
+    received = read_through(sock)
+    assert b"COPY 2\0" in received
+    sock.sendall(wire.query_message(EVIL))
+    received = read_through(sock)
+    assert_no_secret(received, secrets)
+    assert b"SELECT 3\0" in received
+
+
+def test_a_message_pgmask_cannot_read_ends_a_restricted_session(masked, secrets):
+    sock = open_session(masked.port)
+    truncated_bind = wire.message(b"B", wire.cstr("") + wire.cstr("") + struct.pack("!h", 3))
+    sock.sendall(wire.parse_message("", EVIL) + truncated_bind + wire.execute_message("") + SYNC)
+    messages = messages_through(sock, ready=2)  # none comes: pgmask closes the connection
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    error = error_of(messages)
+    assert error.get("S") == "FATAL" and error.get("C") == "08P01", error
+    assert "unreadable Bind" in error.get("M", "")
+    wire.assert_closed(sock)
+
+
+def test_a_clear_role_gets_postgres_own_answer_to_an_unreadable_message(masked):
+    sock = open_session(masked.port, "app_backend")
+    truncated_bind = wire.message(b"B", wire.cstr("") + wire.cstr("") + struct.pack("!h", 3))
+    sock.sendall(wire.parse_message("", "SELECT 1") + truncated_bind + SYNC)
+    error = error_of(messages_through(sock))
+    assert error.get("C") == "08P01", error  # PostgreSQL's "invalid message format"
+    assert "pgmask" not in error.get("M", "")
