@@ -744,6 +744,14 @@ Verdict ServerSink::OnCopyOut(protocol::Bytes body, OutputBatch& out) {
       if (audit_ == nullptr || !audit_->wants_keys()) return Verdict::kForward;
       break;
     case ResultMasker::PlanResult::kMask:
+      // In text format the server writes a value equal to the NULL string as it is, so pgmask
+      // would read it as NULL and write the NULL string, the clear value, in place of the mask.
+      // Only the default `\N` is never the text of a value (a backslash is always escaped).
+      if (copy->options->format == protocol::CopyFormat::kText && copy->options->null_string != "\\N") {
+        return Refuse("pgmask: refused COPY data in text format with a NULL string other than \\N: a value equal "
+                      "to it could not be masked",
+                      out);
+      }
       break;
   }
   auto rewriter = protocol::CopyOutRewriter::Create(*copy->options, fields.size());

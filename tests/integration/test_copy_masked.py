@@ -116,6 +116,26 @@ def test_copy_in_an_encoding_that_embeds_ascii_is_refused_for_a_masked_role(clin
     assert masked_rows.decode().splitlines()[0] == f"1\tXXX-XX-{truth['1'][-4:]}"
 
 
+def test_copy_with_a_null_string_a_value_could_equal_is_refused_for_a_masked_role(clinic, masked, connect):
+    # In text format the server writes a value equal to the NULL string as it is: masked as if it
+    # were NULL, the clear value would come back wherever it matched (an equality oracle).
+    truth = real_ssns(clinic)
+    guess = truth["3"]
+    command = f"COPY (SELECT id, ssn FROM patients WHERE id < 6 ORDER BY id) TO STDOUT (NULL '{guess}')"
+    clear = copy_bytes(connect(masked.port, user="app_backend", dbname=DB), command)
+    assert guess.encode() in clear
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="NULL string"):
+        copy_bytes(conn, command)
+    assert conn.execute("SELECT 1").fetchone() == (1,)
+    # The default NULL string, and CSV (which quotes a value equal to its NULL string), are masked.
+    text = copy_bytes(conn, "COPY (SELECT id, ssn FROM patients WHERE id < 6 ORDER BY id) TO STDOUT")
+    csv = copy_bytes(conn, f"COPY (SELECT id, ssn FROM patients WHERE id < 6 ORDER BY id) TO STDOUT (FORMAT csv, NULL '{guess}')")
+    for data in (text, csv):
+        assert guess.encode() not in data
+        assert len(data.decode().splitlines()) == 5
+
+
 def test_copy_of_a_table_with_a_generated_column_is_masked(clinic, pgmask_factory, tmp_path):
     """COPY leaves generated columns out unless listed, so pgmask must not describe them either:
     with `SELECT *`, the fields after one would be taken for the columns before them."""
