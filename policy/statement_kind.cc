@@ -67,4 +67,22 @@ StatementKind StatementKindOf(const PgQuery__Node& statement) {
   }
 }
 
+bool MayRedefineNames(const PgQuery__Node& statement) {
+  if (StatementKindOf(statement) != StatementKind::kUtility) return false;
+  switch (statement.node_case) {
+    case PG_QUERY__NODE__NODE_VACUUM_STMT:
+    case PG_QUERY__NODE__NODE_LOCK_STMT:
+    case PG_QUERY__NODE__NODE_CHECK_POINT_STMT:
+    case PG_QUERY__NODE__NODE_INDEX_STMT:
+    case PG_QUERY__NODE__NODE_REINDEX_STMT:
+    case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
+    case PG_QUERY__NODE__NODE_COMMENT_STMT:
+    case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
+      return false;
+    default:
+      return true;
+  }
+}
+
 }  // namespace pgmask::policy

@@ -40,4 +40,9 @@ std::string_view StatementKindName(StatementKind kind);
 // The kind of one statement of a parse result (RawStmt::stmt).
 StatementKind StatementKindOf(const PgQuery__Node& statement);
 
+// Whether running the statement may change what names in later statements resolve to: DDL,
+// GRANT, DISCARD and every other utility statement, except the few that cannot (VACUUM, LOCK,
+// CREATE INDEX, ...). pgmask analyses a message before the server runs any of it.
+bool MayRedefineNames(const PgQuery__Node& statement);
+
 }  // namespace pgmask::policy

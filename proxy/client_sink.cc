@@ -361,6 +361,37 @@ Verdict ClientSink::NullBindIfRefused(protocol::Bytes body, OutputBatch& out) {
 
 namespace {
 
+// Statements that only change session or transaction state, or forget a name: nothing in them
+// is resolved against the catalog.
+bool ResolvesNothing(policy::StatementKind kind) {
+  switch (kind) {
+    case StatementKind::kSet:
+    case StatementKind::kShow:
+    case StatementKind::kTransaction:
+    case StatementKind::kListen:
+    case StatementKind::kDeallocate:
+    case StatementKind::kClosePortal:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A statement that follows, in the same message or batch, one that may change what names resolve
+// to would be analysed against names the server no longer uses.
+std::optional<std::string> StaleNamesRefusal(const QueryPlan& plan, bool names_pending) {
+  bool stale = names_pending;
+  for (const PlannedStatementPtr& st : plan.statements) {
+    if (stale && !ResolvesNothing(st->kind)) {
+      return std::string(
+          "pgmask: statement refused: it follows DDL or a change of search_path or role that the server has not "
+          "run when pgmask analyses it; send it after the server has answered (a new Query, or after Sync)");
+    }
+    stale = stale || st->redefines_names;
+  }
+  return std::nullopt;
+}
+
 // SET alone stays possible while the session reads SQL text differently, so it can set it back.
 bool OnlySettings(const QueryPlan& plan) {
   for (const PlannedStatementPtr& st : plan.statements) {
@@ -377,6 +408,18 @@ QueryPlanPtr ClientSink::Plan(std::string_view sql) {
     auto refused = std::make_shared<QueryPlan>(*plan);
     refused->refusal = s_.text_settings_refusal;
     return refused;
+  }
+  if (s_.restricted && !plan->refusal) {
+    if (std::optional<std::string> refusal = StaleNamesRefusal(*plan, s_.names_pending)) {
+      auto refused = std::make_shared<QueryPlan>(*plan);
+      refused->refusal = std::move(refusal);
+      return refused;
+    }
+  }
+  for (const PlannedStatementPtr& st : plan->statements) {
+    if (!st->redefines_names) continue;
+    s_.names_pending = true;
+    s_.catalog_stale = true;
   }
   // Analysed against a search_path or role that may no longer hold: nothing is shown in clear.
   if (s_.settings_pending) plan = WithUntraceableOutputs(*plan);

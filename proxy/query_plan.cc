@@ -1,5 +1,7 @@
 #include "proxy/query_plan.h"
 
+#include <pg_query/pg_query.pb-c.h>
+
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
@@ -59,6 +61,15 @@ bool ChangesSettings(const policy::StatementAnalysis& a) {
   return a.kind == policy::StatementKind::kSet || !a.settings.empty();
 }
 
+// search_path, the role that "$user" in it names, or everything at once (RESET ALL, a name
+// set_config only learns at run time).
+bool RedefinesNames(const policy::StatementAnalysis& a) {
+  for (const policy::SettingChange& change : a.settings) {
+    if (change.name == "search_path" || change.name == "role" || change.name.empty()) return true;
+  }
+  return false;
+}
+
 // Statements whose plan can only depend on their constants where the analysis says so
 // (literal_sensitive); COPY's options, SET's values and every other utility's arguments are
 // read elsewhere too.
@@ -89,8 +100,10 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
     return plan;
   }
   const std::vector<policy::StatementAnalysis> analyses = policy::AnalyzeStatements(*parsed, policy, catalog);
+  const PgQuery__ParseResult& tree = parsed->tree();
   literal_free = !analyses.empty();
-  for (const policy::StatementAnalysis& a : analyses) {
+  for (size_t i = 0; i < analyses.size(); ++i) {
+    const policy::StatementAnalysis& a = analyses[i];
     literal_free = literal_free && ConstantsIgnored(a);
     auto s = std::make_shared<PlannedStatement>();
     s->kind = a.kind;
@@ -99,6 +112,8 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
     s->touches_protected = Touches(a);
     s->audit_columns = AuditColumnRefsOf(a);
     s->changes_settings = ChangesSettings(a);
+    s->redefines_names = RedefinesNames(a) || i >= tree.n_stmts || tree.stmts[i]->stmt == nullptr ||
+                         policy::MayRedefineNames(*tree.stmts[i]->stmt);
     s->search_path = catalog.search_path();
     if (!plan->refusal && s->decision.refusal) plan->refusal = s->decision.refusal;
     plan->touches_protected = plan->touches_protected || s->touches_protected;

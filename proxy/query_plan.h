@@ -43,6 +43,8 @@ struct PlannedStatement {
   // trail records it.
   std::shared_ptr<const AuditStatementText> audit_text;
   bool changes_settings = false;  // SET, RESET, DISCARD, set_config: search_path may differ after
+  // DDL, or a change of search_path or role: names in later statements may resolve differently.
+  bool redefines_names = false;
   bool refused = false;           // pgmask's refusal stands in for it
   // A COPY TO STDOUT: set on the session's own copy of the statement (see WithCopyDescription),
   // never on a cached plan.

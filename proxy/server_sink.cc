@@ -209,31 +209,43 @@ void ServerSink::OnStatementDone() {
   if (s_.all_clear || s_.pending.empty()) return;
   const PendingResponse& front = s_.pending.front();
   if (front.plan == nullptr || s_.query_statement >= front.plan->statements.size()) return;
-  const PlannedStatementPtr& st = front.plan->statements[s_.query_statement];
+  ApplyNamedState(front.plan->statements[s_.query_statement]);
+}
+
+bool ServerSink::ApplyNamedState(const PlannedStatementPtr& st) {
   switch (st->kind) {
     case policy::StatementKind::kPrepare:
       s_.prepared[st->name] = st;
-      break;
+      return true;
     case policy::StatementKind::kDeclareCursor:
       s_.portals[st->name] = st;
-      break;
+      return true;
     case policy::StatementKind::kDeallocate:
       if (st->name.empty()) {
         s_.prepared.clear();  // DEALLOCATE ALL
       } else {
         s_.prepared.erase(st->name);
       }
-      break;
+      return true;
     case policy::StatementKind::kClosePortal:
       if (st->name.empty()) {
         s_.portals.clear();  // CLOSE ALL
       } else {
         s_.portals.erase(st->name);
       }
-      break;
+      return true;
     default:
-      break;
+      return false;
   }
+}
+
+void ServerSink::OnExecuteDone(const PlannedStatementPtr& executed, std::string_view tag) {
+  // PREPARE, DECLARE, DEALLOCATE and CLOSE sent through the extended protocol change the same
+  // names as in a simple Query.
+  if (executed != nullptr && ApplyNamedState(executed)) return;
+  // A statement pgmask could not follow changed some name: every name of that kind is unknown now.
+  if (tag == "PREPARE" || absl::StartsWith(ToAbsl(tag), "DEALLOCATE")) s_.prepared.clear();
+  if (tag == "DECLARE CURSOR" || absl::StartsWith(ToAbsl(tag), "CLOSE CURSOR")) s_.portals.clear();
 }
 
 Verdict ServerSink::RewriteErrorOrNotice(MessageType type, protocol::Bytes body, TextPolicy policy, OutputBatch& out) {
@@ -619,6 +631,15 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
       type == MessageType::kErrorResponse || type == MessageType::kNoticeResponse ? TextPolicyForFront()
                                                                                     : TextPolicy::kKeep;
   const bool in_query = s_.policy_enabled() && !s_.pending.empty() && s_.pending.front().kind == PendingKind::kQuery;
+  // The statement an Execute ran, looked up before Account moves past the Execute.
+  PlannedStatementPtr executed;
+  bool in_execute = false;
+  if (type == MessageType::kCommandComplete && !s_.all_clear && !s_.pending.empty() &&
+      s_.pending.front().kind == PendingKind::kExecute) {
+    in_execute = true;
+    const auto it = s_.portals.find(s_.pending.front().portal);
+    if (it != s_.portals.end()) executed = it->second;
+  }
   // DataRows and RowDescriptions of a simple query are matched in their own handlers.
   if (s_.policy_enabled() && type != MessageType::kDataRow) {
     const bool forward = Account(type, body);
@@ -678,6 +699,7 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
         ++s_.query_statement;
       }
       const auto tag = protocol::ParseQuery(body);  // same layout: one string
+      if (in_execute) OnExecuteDone(executed, tag.ok() ? *tag : std::string_view());
       if (tag.ok()) OnCommandTag(*tag);
       s_.masker.EndResult();
       return Verdict::kForward;

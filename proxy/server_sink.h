@@ -61,6 +61,9 @@ class ServerSink final : public FrameSink {
                             const std::string& name) const;
   // A simple Query's statement completed: PREPARE, DEALLOCATE, DECLARE and CLOSE take effect.
   void OnStatementDone();
+  // Named state a PREPARE, DECLARE, DEALLOCATE or CLOSE changes; false for other statements.
+  bool ApplyNamedState(const PlannedStatementPtr& st);
+  void OnExecuteDone(const PlannedStatementPtr& executed, std::string_view tag);
   // How an ErrorResponse or NoticeResponse of the request now being answered must be rewritten.
   enum class TextPolicy { kKeep, kHide, kStripContext };
   TextPolicy TextPolicyForFront() const;

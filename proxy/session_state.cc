@@ -16,6 +16,7 @@ void SessionState::ActivateCatalog(SessionCatalog next) {
   if (break_glass.has_value() && BreakGlassRefusal(*this)) EndBreakGlass(*this, "revoked");
   catalog_read_at = std::chrono::steady_clock::now();
   settings_pending = false;
+  names_pending = false;
   ApplyActions();
   Logf(LogLevel::kDebug, "session=%s catalog: %d roles, %d protected columns, %d relations, %s", id,
        catalog.roles.size(), catalog.columns.size(),

@@ -85,6 +85,9 @@ struct SessionState {
   // until it is read again, outputs are redacted.
   bool settings_pending = false;
   bool settings_in_transaction = false;  // a ROLLBACK would undo a SET
+  // Restricted sessions: a statement sent since the catalog was read may make names resolve
+  // differently (DDL, search_path, role); until it is read again, nothing that reads is analysed.
+  bool names_pending = false;
   // Set from the ParameterStatus messages of client_encoding and standard_conforming_strings
   // (at startup, then whenever they change): while the session reads SQL text differently from
   // the parser pgmask uses, every statement of a restricted session is refused.

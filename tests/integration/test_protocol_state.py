@@ -194,3 +194,87 @@ def test_a_clear_role_gets_postgres_own_answer_to_an_unreadable_message(masked):
     error = error_of(messages_through(sock))
     assert error.get("C") == "08P01", error  # PostgreSQL's "invalid message format"
     assert "pgmask" not in error.get("M", "")
+
+
+@pytest.fixture
+def shadow(clinic):
+    """A schema the restricted role auditor owns, with a harmless table named like a protected one."""
+    clinic.psql("DROP SCHEMA IF EXISTS shadow CASCADE; CREATE SCHEMA shadow AUTHORIZATION auditor;"
+                "CREATE TABLE shadow.patients (id int, ssn text, email text);"
+                "INSERT INTO shadow.patients SELECT g, 'fake', 'fake' FROM generate_series(1, 3) g;"
+                "ALTER TABLE shadow.patients OWNER TO auditor;"
+                "CREATE VIEW shadow.v AS SELECT 1 AS id, 'x'::text AS x; ALTER VIEW shadow.v OWNER TO auditor",
+                dbname=DB)
+
+
+def query(sock: socket.socket, sql: str) -> tuple[bytes, dict[str, str]]:
+    """Runs one simple Query; returns the bytes received and the error's fields (empty if none)."""
+    sock.sendall(wire.query_message(sql))
+    messages = messages_through(sock)
+    errors = [wire.error_fields(body) for tag, body in messages if tag == b"E"]
+    return b"".join(tag + body for tag, body in messages), errors[0] if errors else {}
+
+
+def test_execute_after_a_search_path_change_in_the_same_query_is_refused(masked, secrets, shadow):
+    sock = open_session(masked.port)
+    assert query(sock, "SET search_path = shadow, public")[1] == {}
+    _, error = query(sock, "PREPARE q AS SELECT upper(ssn) AS a, lower(email) AS b FROM patients WHERE id < 4")
+    assert error == {}
+    # PostgreSQL plans q again under the new path: it would read public.patients.
+    received, error = query(sock, "SET search_path = public; EXECUTE q")
+    assert_no_secret(received, secrets)
+    assert error.get("C") == "42501" and "search_path" in error.get("M", ""), error
+    # Sent on its own, after the server has answered the SET, it runs, redacted.
+    assert query(sock, "SET search_path = public")[1] == {}
+    received, error = query(sock, "EXECUTE q")
+    assert error == {} and b"SELECT 3\0" in received
+    assert_no_secret(received, secrets)
+
+
+def test_a_view_redefined_and_read_in_the_same_message_is_refused(masked, secrets, shadow):
+    sock = open_session(masked.port)
+    received, error = query(sock, "CREATE OR REPLACE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients; "
+                                  "SELECT upper(x) FROM shadow.v WHERE id < 4")
+    assert_no_secret(received, secrets)
+    assert error.get("C") == "42501", error
+    # The same in one extended-protocol batch.
+    sock.sendall(wire.parse_message("", "CREATE OR REPLACE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients")
+                 + wire.bind_message("", "") + wire.execute_message("")
+                 + wire.parse_message("read", "SELECT upper(x) FROM shadow.v WHERE id < 4")
+                 + wire.bind_message("", "read") + wire.execute_message("") + SYNC)
+    messages = messages_through(sock)
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    assert error_of(messages).get("C") == "42501"
+    # The refusal failed the batch's transaction, so the view is unchanged. Redefined in a Query
+    # of its own, the new definition is read before the next statement, and its column redacted.
+    assert query(sock, "CREATE OR REPLACE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients")[1] == {}
+    received, error = query(sock, "SELECT upper(x) FROM shadow.v WHERE id < 4")
+    assert error == {} and b"SELECT 3\0" in received
+    assert_no_secret(received, secrets)
+
+
+def run_extended(sock: socket.socket, sql: str) -> bytes:
+    sock.sendall(wire.parse_message("", sql) + wire.bind_message("", "") + wire.execute_message("") + SYNC)
+    return read_through(sock)
+
+
+def test_cursors_declared_through_the_extended_protocol_are_tracked(masked, secrets):
+    sock = open_session(masked.port)
+    # pgmask remembers c as the decoy; the cursor itself ends with its transaction.
+    assert query(sock, f"BEGIN; DECLARE c CURSOR FOR {DECOY}; COMMIT")[1] == {}
+    assert query(sock, "BEGIN")[1] == {}
+    received = run_extended(sock, f"DECLARE c CURSOR FOR {EVIL}")
+    assert b"DECLARE CURSOR\0" in received
+    received, error = query(sock, "FETCH ALL FROM c")
+    assert error == {} and b"FETCH 3\0" in received
+    assert_no_secret(received, secrets)
+
+
+def test_statements_prepared_through_the_extended_protocol_are_tracked(masked, secrets):
+    sock = open_session(masked.port)
+    assert query(sock, f"PREPARE q AS {DECOY}")[1] == {}
+    assert b"DEALLOCATE\0" in run_extended(sock, "DEALLOCATE q")
+    assert b"PREPARE\0" in run_extended(sock, f"PREPARE q AS {EVIL}")
+    received, error = query(sock, "EXECUTE q")
+    assert error == {} and b"SELECT 3\0" in received
+    assert_no_secret(received, secrets)
