@@ -1,11 +1,14 @@
 #include "policy/analyzer.h"
 
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "policy/analyzer_internal.h"
 #include "policy/function_rules.h"
+#include "policy/total_functions.h"
 
 namespace pgmask::policy {
 namespace analysis_internal {
@@ -36,6 +39,86 @@ std::vector<OutputColumn> ToOutputs(const std::vector<RangeColumn>& columns) {
   return out;
 }
 
+std::string_view LastName(PgQuery__Node* const* nodes, size_t n) {
+  const std::vector<std::string_view> names = Names(nodes, n);
+  return names.empty() ? std::string_view() : names.back();
+}
+
+std::string_view RelationName(const PgQuery__RangeVar* rv) {
+  return rv == nullptr ? std::string_view() : Str(rv->relname);
+}
+
+// The names `statement` gives new types: domains, types, and relations, whose row types share
+// their names. Schemas are left out: the one a cast finds first depends on search_path and pg_temp.
+void NewTypeNames(const PgQuery__Node& statement, std::vector<std::string_view>& out) {
+  switch (statement.node_case) {
+    case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT:
+      out.push_back(LastName(statement.create_domain_stmt->domainname, statement.create_domain_stmt->n_domainname));
+      return;
+    case PG_QUERY__NODE__NODE_DEFINE_STMT:
+      if (statement.define_stmt->kind == PG_QUERY__OBJECT_TYPE__OBJECT_TYPE) {
+        out.push_back(LastName(statement.define_stmt->defnames, statement.define_stmt->n_defnames));
+      }
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
+      out.push_back(LastName(statement.create_enum_stmt->type_name, statement.create_enum_stmt->n_type_name));
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_RANGE_STMT:
+      out.push_back(LastName(statement.create_range_stmt->type_name, statement.create_range_stmt->n_type_name));
+      return;
+    case PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT:
+      out.push_back(RelationName(statement.composite_type_stmt->typevar));
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_STMT:
+      out.push_back(RelationName(statement.create_stmt->relation));
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_FOREIGN_TABLE_STMT:
+      if (statement.create_foreign_table_stmt->base_stmt != nullptr) {
+        out.push_back(RelationName(statement.create_foreign_table_stmt->base_stmt->relation));
+      }
+      return;
+    case PG_QUERY__NODE__NODE_VIEW_STMT:
+      out.push_back(RelationName(statement.view_stmt->view));
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
+      out.push_back(RelationName(statement.create_seq_stmt->sequence));
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+      if (statement.create_table_as_stmt->into != nullptr) {
+        out.push_back(RelationName(statement.create_table_as_stmt->into->rel));
+      }
+      return;
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+      if (statement.select_stmt->into_clause != nullptr) {
+        out.push_back(RelationName(statement.select_stmt->into_clause->rel));
+      }
+      return;
+    case PG_QUERY__NODE__NODE_RENAME_STMT:
+      switch (statement.rename_stmt->rename_type) {
+        case PG_QUERY__OBJECT_TYPE__OBJECT_TYPE:
+        case PG_QUERY__OBJECT_TYPE__OBJECT_DOMAIN:
+        case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
+        case PG_QUERY__OBJECT_TYPE__OBJECT_VIEW:
+        case PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW:
+        case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE:
+        case PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE:
+          out.push_back(Str(statement.rename_stmt->newname));
+          return;
+        default:
+          return;
+      }
+    case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
+      for (size_t i = 0; i < statement.create_schema_stmt->n_schema_elts; ++i) {
+        if (statement.create_schema_stmt->schema_elts[i] != nullptr) {
+          NewTypeNames(*statement.create_schema_stmt->schema_elts[i], out);
+        }
+      }
+      return;
+    default:
+      return;
+  }
+}
+
 }  // namespace
 
 DepthGuard::DepthGuard(Analyzer& a) : analyzer_(a) {
@@ -53,6 +136,17 @@ void Analyzer::Statement(const PgQuery__Node& statement) {
 }
 
 void Analyzer::StatementBody(const PgQuery__Node& statement) {
+  // Casts to these names count as unable to fail; a domain's CHECK or a row type's input parser
+  // under the same name, found first through pg_temp or search_path, would answer questions.
+  std::vector<std::string_view> new_types;
+  NewTypeNames(statement, new_types);
+  for (std::string_view name : new_types) {
+    if (IsUnfailingCastTypeName(name)) {
+      Refuse(absl::StrFormat("creating or renaming a type, domain or relation named %s is not allowed for restricted "
+                             "roles: it would take the place of pg_catalog.%s in casts",
+                             name, name));
+    }
+  }
   switch (statement.node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT: {
       const PgQuery__SelectStmt& s = *statement.select_stmt;

@@ -127,7 +127,10 @@ Lineage Analyzer::Expr(const PgQuery__Node* n, const Scope* scope) {
       const PgQuery__TypeName* type = n->type_cast->type_name;
       const std::vector<std::string_view> names =
           type != nullptr ? Names(type->names, type->n_names) : std::vector<std::string_view>();
-      if (names.empty() || type->n_array_bounds > 0 || !CastCannotFail(names.back())) Fallible(arg);
+      // A name of three parts (database.schema.type) is not worth trusting.
+      const bool cannot_fail = type != nullptr && type->n_array_bounds == 0 && !names.empty() && names.size() <= 2 &&
+                               CastCannotFail(names.size() == 2 ? names[0] : std::string_view(), names.back());
+      if (!cannot_fail) Fallible(arg);
       return arg.AsDerived();
     }
     case PG_QUERY__NODE__NODE_COLLATE_CLAUSE: return Expr(n->collate_clause->arg, scope).AsDerived();

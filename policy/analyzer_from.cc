@@ -339,6 +339,17 @@ size_t Analyzer::PushWith(const PgQuery__WithClause* with, const Scope* outer) {
     }
     return outputs;
   };
+  // CYCLE compares each new row's listed columns with those of the rows before it, and stops
+  // there: the row count answers whether a value equals another branch's, a literal perhaps.
+  auto cycle = [&](const PgQuery__CommonTableExpr& cte, const std::vector<OutputColumn>& outputs) {
+    if (cte.cycle_clause == nullptr) return;
+    const std::vector<RangeColumn> columns = FromOutputs(outputs);
+    Lineage compared;
+    for (std::string_view name : Names(cte.cycle_clause->cycle_col_list, cte.cycle_clause->n_cycle_col_list)) {
+      compared.MergeDerived(SideColumn(columns, name));
+    }
+    Use(UsageClause::kCondition, false, compared);
+  };
   std::vector<const PgQuery__CommonTableExpr*> ctes;
   for (size_t i = 0; i < with->n_ctes; ++i) {
     const PgQuery__Node* n = with->ctes[i];
@@ -348,6 +359,7 @@ size_t Analyzer::PushWith(const PgQuery__WithClause* with, const Scope* outer) {
     // Each CTE sees the ones before it.
     for (const PgQuery__CommonTableExpr* cte : ctes) {
       std::vector<OutputColumn> outputs = analyze(*cte);
+      cycle(*cte, outputs);
       ctes_.push_back({std::string(Str(cte->ctename)), std::move(outputs), false});
     }
     return ctes_.size() - base;
@@ -373,6 +385,7 @@ size_t Analyzer::PushWith(const PgQuery__WithClause* with, const Scope* outer) {
       for (OutputColumn& o : ctes_[i].outputs) o.lineage = Lineage::Everything();
     }
   }
+  for (size_t i = 0; i < ctes.size(); ++i) cycle(*ctes[i], ctes_[base + i].outputs);
   return ctes_.size() - base;
 }
 

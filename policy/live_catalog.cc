@@ -15,8 +15,9 @@ namespace {
 // removes or rewrites rows of one of these tables, which changes one of the two.
 std::string TableFingerprint(std::string_view table, std::string_view where) {
   return absl::StrFormat(
-      "(SELECT count(*)::text || '.' || coalesce(sum(xmin::text::bigint), 0)::text FROM pg_catalog.%s%s)", table,
-      where);
+      "(SELECT pg_catalog.count(*)::pg_catalog.text || '.' ||"
+      " coalesce(pg_catalog.sum(xmin::pg_catalog.text::pg_catalog.int8), 0)::pg_catalog.text FROM pg_catalog.%s%s)",
+      table, where);
 }
 
 constexpr char kNotTemporary[] = " WHERE relpersistence <> 't'";
@@ -40,11 +41,13 @@ std::string MembershipsAndProtectedColumns(const Policy& policy) {
       "WITH RECURSIVE pgmask_member(oid) AS ("
       " SELECT oid FROM pg_catalog.pg_roles WHERE rolname = session_user"
       " UNION SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN pgmask_member p ON m.member = p.oid)"
-      " SELECT 'r', r.rolname::text, NULL::text, NULL::text, NULL::text, NULL::text"
+      " SELECT 'r', r.rolname::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.text,"
+      " NULL::pg_catalog.text, NULL::pg_catalog.text"
       " FROM pg_catalog.pg_roles r JOIN pgmask_member USING (oid)";
   if (!values.empty()) {
     absl::StrAppend(&sql,
-                    " UNION ALL SELECT 'c', NULL, c.oid::text, a.attnum::text, v.ti::text, v.ci::text"
+                    " UNION ALL SELECT 'c', NULL, c.oid::pg_catalog.text, a.attnum::pg_catalog.text,"
+                    " v.ti::pg_catalog.text, v.ci::pg_catalog.text"
                     " FROM (VALUES ",
                     values,
                     ") AS v(ti, ci, s, t, col)"
@@ -82,7 +85,7 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
   absl::StrAppend(&sql,
                   "SELECT 'x', pg_catalog.set_config('pgmask.saved_search_path', "
                   "pg_catalog.current_setting('search_path'), true);"
-                  " SELECT 's', u.s::text, u.n::text FROM "
+                  " SELECT 's', u.s::pg_catalog.text, u.n::pg_catalog.text FROM "
                   "pg_catalog.unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS u(s, n);"
                   " SELECT 'x', pg_catalog.set_config('search_path', '', true);");
   absl::StrAppend(&sql, " SELECT 'v', pg_catalog.set_config('pgmask.catalog_fingerprint', ",
@@ -94,20 +97,23 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   TableFingerprint("pg_namespace", ""), ", true);");
   absl::StrAppend(&sql, " ", MembershipsAndProtectedColumns(policy), ";");
   absl::StrAppend(&sql,
-                  " SELECT 'R', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text,"
+                  " SELECT 'R', c.oid::pg_catalog.text, n.nspname::pg_catalog.text, c.relname::pg_catalog.text,"
+                  " c.relkind::pg_catalog.text,"
                   " CASE WHEN c.relkind IN ('v', 'm') AND n.nspname NOT IN ",
                   kSystemSchemas,
                   " THEN pg_catalog.pg_get_viewdef(c.oid) END"
                   " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ",
                   kRelationFilter, " AND ", changed, ";");
   absl::StrAppend(&sql,
-                  " SELECT 'A', a.attrelid::text, a.attname::text, a.attnum::text, a.attgenerated::text"
+                  " SELECT 'A', a.attrelid::pg_catalog.text, a.attname::pg_catalog.text, a.attnum::pg_catalog.text,"
+                  " a.attgenerated::pg_catalog.text"
                   " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE ",
                   kRelationFilter, " AND a.attnum > 0 AND NOT a.attisdropped AND ", changed,
                   " ORDER BY a.attrelid, a.attnum;");
   // What each generated column is computed from.
   absl::StrAppend(&sql,
-                  " SELECT 'G', ad.adrelid::text, ad.adnum::text, d.refobjsubid::text FROM pg_catalog.pg_attrdef ad"
+                  " SELECT 'G', ad.adrelid::pg_catalog.text, ad.adnum::pg_catalog.text, d.refobjsubid::pg_catalog.text"
+                  " FROM pg_catalog.pg_attrdef ad"
                   " JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid"
                   " JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum"
                   " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
@@ -117,11 +123,12 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
   // The columns of unique indexes and exclusion constraints: their key columns, and for
   // expression or partial indexes the columns pg_depend says they read.
   absl::StrAppend(&sql,
-                  " SELECT 'U', i.indrelid::text, k.attnum::text FROM pg_catalog.pg_index i"
+                  " SELECT 'U', i.indrelid::pg_catalog.text, k.attnum::pg_catalog.text FROM pg_catalog.pg_index i"
                   " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid,"
                   " pg_catalog.unnest(i.indkey::pg_catalog.int2[]) AS k(attnum) WHERE ",
                   kRelationFilter, " AND (i.indisunique OR i.indisexclusion) AND k.attnum > 0 AND ", changed,
-                  " UNION SELECT 'U', i.indrelid::text, d.refobjsubid::text FROM pg_catalog.pg_index i"
+                  " UNION SELECT 'U', i.indrelid::pg_catalog.text, d.refobjsubid::pg_catalog.text"
+                  " FROM pg_catalog.pg_index i"
                   " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
                   " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
                   " AND d.objid = i.indexrelid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
@@ -129,20 +136,23 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   kRelationFilter, " AND (i.indisunique OR i.indisexclusion) AND ", changed, ";");
   // Foreign keys, column by column.
   absl::StrAppend(&sql,
-                  " SELECT 'K', k.conrelid::text, f.a::text, k.confrelid::text, f.r::text FROM pg_catalog.pg_constraint k"
+                  " SELECT 'K', k.conrelid::pg_catalog.text, f.a::pg_catalog.text, k.confrelid::pg_catalog.text,"
+                  " f.r::pg_catalog.text FROM pg_catalog.pg_constraint k"
                   " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid,"
                   " ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) AS f(a, r) WHERE k.contype = 'f' AND ",
                   kRelationFilter, " AND ", changed, ";");
   absl::StrAppend(&sql,
-                  " SELECT 'P', i.inhrelid::text, i.inhparent::text FROM pg_catalog.pg_inherits i"
+                  " SELECT 'P', i.inhrelid::pg_catalog.text, i.inhparent::pg_catalog.text FROM pg_catalog.pg_inherits i"
                   " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE ",
                   kRelationFilter, " AND ", changed, ";");
   absl::StrAppend(&sql,
-                  " SELECT DISTINCT 'F', n.nspname::text, p.proname::text FROM pg_catalog.pg_proc p"
+                  " SELECT DISTINCT 'F', n.nspname::pg_catalog.text, p.proname::pg_catalog.text"
+                  " FROM pg_catalog.pg_proc p"
                   " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE ",
                   changed, ";");
   absl::StrAppend(&sql,
-                  " SELECT DISTINCT 'O', n.nspname::text, o.oprname::text FROM pg_catalog.pg_operator o"
+                  " SELECT DISTINCT 'O', n.nspname::pg_catalog.text, o.oprname::pg_catalog.text"
+                  " FROM pg_catalog.pg_operator o"
                   " JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE ",
                   changed, ";");
   absl::StrAppend(&sql,

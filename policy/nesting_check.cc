@@ -12,7 +12,7 @@
 namespace pgmask::policy {
 namespace {
 
-enum class TokenRole { kOpen, kClose, kOperator, kChainEnd, kOther };
+enum class TokenRole { kOpen, kClose, kOperator, kLeftDeep, kChainEnd, kStatementEnd, kOther };
 
 TokenRole RoleOf(const PgQuery__ScanToken& t) {
   switch (t.token) {
@@ -44,9 +44,15 @@ TokenRole RoleOf(const PgQuery__ScanToken& t) {
     case PG_QUERY__TOKEN__COLLATE:
     case PG_QUERY__TOKEN__AT:
       return TokenRole::kOperator;
+    case PG_QUERY__TOKEN__UNION:
+    case PG_QUERY__TOKEN__INTERSECT:
+    case PG_QUERY__TOKEN__EXCEPT:
+    case PG_QUERY__TOKEN__JOIN:
+      return TokenRole::kLeftDeep;
     case PG_QUERY__TOKEN__ASCII_44:  // ,
-    case PG_QUERY__TOKEN__ASCII_59:  // ;
       return TokenRole::kChainEnd;
+    case PG_QUERY__TOKEN__ASCII_59:  // ;
+      return TokenRole::kStatementEnd;
     default:
       return t.keyword_kind == PG_QUERY__KEYWORD_KIND__NO_KEYWORD ? TokenRole::kOther : TokenRole::kChainEnd;
   }
@@ -95,17 +101,20 @@ absl::Status CheckNesting(std::string_view sql, int max_depth) {
   const ScanTokens tokens = Scan(text, lexical_error);
   if (lexical_error) return absl::OkStatus();  // the parser reports the same error itself
   if (tokens == nullptr) return absl::InvalidArgumentError("statement could not be scanned");
-  // Per open bracket: the depth it started at and the length of the operator chain inside it.
+  // Per open bracket: the depth it started at, the set operations and joins inside it (each
+  // nests the ones before it, whatever comes between) and the length of the operator chain.
   struct Frame {
     int base;
+    int left_deep;
     int chain;
+    int depth() const { return base + left_deep + chain; }
   };
-  std::vector<Frame> frames{{0, 0}};
+  std::vector<Frame> frames{{0, 0, 0}};
   for (size_t i = 0; i < tokens->n_tokens; ++i) {
     Frame& top = frames.back();
     switch (RoleOf(*tokens->tokens[i])) {
       case TokenRole::kOpen:
-        frames.push_back({top.base + top.chain + 1, 0});
+        frames.push_back({top.depth() + 1, 0, 0});
         break;
       case TokenRole::kClose:
         if (frames.size() > 1) frames.pop_back();
@@ -113,14 +122,21 @@ absl::Status CheckNesting(std::string_view sql, int max_depth) {
       case TokenRole::kOperator:
         ++top.chain;
         break;
+      case TokenRole::kLeftDeep:
+        ++top.left_deep;
+        top.chain = 0;
+        break;
       case TokenRole::kChainEnd:
+        top.chain = 0;
+        break;
+      case TokenRole::kStatementEnd:
+        top.left_deep = 0;
         top.chain = 0;
         break;
       case TokenRole::kOther:
         break;
     }
-    const Frame& now = frames.back();
-    if (now.base + now.chain > max_depth) {
+    if (frames.back().depth() > max_depth) {
       return absl::InvalidArgumentError("statement nested too deeply to analyse");
     }
   }

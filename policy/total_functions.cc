@@ -20,6 +20,8 @@ struct TotalFunction {
 
 // Measured against PostgreSQL 15's definitions: these fail only on arguments a caller writes as
 // constants (a format, a pattern, a length), never on the text or number they transform.
+// Set-returning functions (unnest, regexp_matches, regexp_split_to_table, ...) never belong here:
+// how many rows they return depends on their arguments, which count(*) or EXISTS reveal.
 constexpr std::array kTotalFunctions = {
     // Text.
     TotalFunction{"upper", kAll}, TotalFunction{"lower", kAll}, TotalFunction{"initcap", kAll},
@@ -37,11 +39,10 @@ constexpr std::array kTotalFunctions = {
     TotalFunction{"split_part", kFirst | kSecond}, TotalFunction{"lpad", kFirst | kThird}, TotalFunction{"rpad", kFirst | kThird},
     TotalFunction{"repeat", kFirst}, TotalFunction{"encode", kFirst},
     TotalFunction{"regexp_replace", kFirst}, TotalFunction{"regexp_match", kFirst},
-    TotalFunction{"regexp_matches", kFirst}, TotalFunction{"to_char", kFirst},
+    TotalFunction{"to_char", kFirst},
     // Arrays.
-    TotalFunction{"unnest", kAll}, TotalFunction{"cardinality", kAll}, TotalFunction{"array_to_string", kAll},
-    TotalFunction{"string_to_array", kAll}, TotalFunction{"regexp_split_to_table", kFirst},
-    TotalFunction{"regexp_split_to_array", kFirst},
+    TotalFunction{"cardinality", kAll}, TotalFunction{"array_to_string", kAll},
+    TotalFunction{"string_to_array", kAll}, TotalFunction{"regexp_split_to_array", kFirst},
     // JSON built from values.
     TotalFunction{"to_json", kAll}, TotalFunction{"to_jsonb", kAll}, TotalFunction{"row_to_json", kAll},
     TotalFunction{"array_to_json", kAll}, TotalFunction{"json_build_array", kAll},
@@ -78,11 +79,15 @@ bool OperatorCannotFail(std::string_view op, bool prefix) {
   return false;
 }
 
-bool CastCannotFail(std::string_view type) {
+bool IsUnfailingCastTypeName(std::string_view type) {
   for (std::string_view total : {"text", "varchar", "bpchar", "name"}) {
     if (type == total) return true;
   }
   return false;
+}
+
+bool CastCannotFail(std::string_view schema, std::string_view type) {
+  return (schema.empty() || schema == "pg_catalog") && IsUnfailingCastTypeName(type);
 }
 
 }  // namespace pgmask::policy

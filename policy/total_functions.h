@@ -24,8 +24,13 @@ bool CannotFailOnArgument(std::string_view name, size_t position);
 // divide by zero or overflow, so it counts as able to fail.
 bool OperatorCannotFail(std::string_view op, bool prefix);
 
-// Whether a cast to the type named `type` (its last name, no array bounds) accepts every value
-// of any type: the string types text, varchar, bpchar and name.
-bool CastCannotFail(std::string_view type);
+// Whether a cast to type `schema`.`type` (schema empty when unqualified; no array bounds) accepts
+// every value of any type: the string types text, varchar, bpchar and name of pg_catalog. The
+// same name in another schema is a domain or a user's type, whose CHECK or input can fail.
+bool CastCannotFail(std::string_view schema, std::string_view type);
+
+// Whether `type` is a name CastCannotFail accepts unqualified. A type of that name created in
+// pg_temp (searched first for types) or ahead of pg_catalog in search_path takes over those casts.
+bool IsUnfailingCastTypeName(std::string_view type);
 
 }  // namespace pgmask::policy

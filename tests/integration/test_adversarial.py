@@ -521,7 +521,8 @@ LINEAGE = [
     one("lineage/lateral", A, "SELECT l.x FROM patients p, LATERAL (SELECT p.ssn AS x) l WHERE p.id = 90001", OK),
     one("lineage/lateral-derived-star", A, "SELECT l.* FROM patients p CROSS JOIN LATERAL (SELECT upper(p.email), p.name || '') AS l(a, b) WHERE p.id = 90001", OK),
     one("lineage/lateral-left-join", A, "SELECT l.d FROM patients p LEFT JOIN LATERAL (SELECT v.diagnosis || '' AS d FROM visits v WHERE v.patient_id = p.id ORDER BY v.id LIMIT 1) l ON true WHERE p.id = 90001", OK),
-    one("lineage/lateral-function", A, "SELECT u FROM patients p, LATERAL unnest(ARRAY[p.ssn, p.email]) AS u WHERE p.id = 90001", OK),
+    # A set-returning function's row count depends on its argument: a condition on it.
+    case("lineage/lateral-function", A, I("SELECT u FROM patients p, LATERAL unnest(ARRAY[p.ssn, p.email]) AS u WHERE p.id = 90001", "ssn")),
     # *, t.* and whole rows
     one("lineage/star", A, f"SELECT * FROM patients {W}", OK),
     one("lineage/star-over-derived-subquery", A, f"SELECT * FROM (SELECT upper(ssn), lower(email) FROM patients {W}) s", OK),
@@ -573,10 +574,10 @@ LINEAGE = [
     one("lineage/coalesce", A, f"SELECT COALESCE(ssn, 'none'), COALESCE(NULL, name) FROM patients {W}"),
     one("lineage/greatest", A, f"SELECT GREATEST(email, '') FROM patients {W}"),
     # set-returning functions and FROM-clause functions
-    one("lineage/srf-unnest", A, f"SELECT unnest(ARRAY[ssn, email]) FROM patients {W}", OK),
-    one("lineage/srf-regexp-split", A, f"SELECT regexp_split_to_table(address, ',') FROM patients {W}", OK),
-    one("lineage/from-unnest-subquery", A, f"SELECT * FROM unnest(ARRAY(SELECT ssn FROM patients {W})) AS u", OK),
-    one("lineage/from-rows-from", A, f"SELECT * FROM ROWS FROM (unnest(ARRAY(SELECT name FROM patients {W}))) AS r", OK),
+    case("lineage/srf-unnest", A, I(f"SELECT unnest(ARRAY[ssn, email]) FROM patients {W}", "ssn")),
+    case("lineage/srf-regexp-split", A, I(f"SELECT regexp_split_to_table(address, ',') FROM patients {W}", "address")),
+    case("lineage/from-unnest-subquery", A, I(f"SELECT * FROM unnest(ARRAY(SELECT ssn FROM patients {W})) AS u", "ssn")),
+    case("lineage/from-rows-from", A, I(f"SELECT * FROM ROWS FROM (unnest(ARRAY(SELECT name FROM patients {W}))) AS r", "name")),
     one("lineage/join-star", A, "SELECT * FROM patients JOIN visits ON visits.patient_id = patients.id WHERE visits.id = 90001", OK),
     one("lineage/values-join-lateral", A, f"SELECT v.x || '' FROM (VALUES (1)) t(k) JOIN LATERAL (SELECT ssn AS x FROM patients {W}) v ON true", OK),
     one("lineage/group-by-unprotected", A, "SELECT patient_id, string_agg(notes, '|') FROM visits WHERE id IN (90001, 90002) GROUP BY patient_id", OK),
@@ -710,6 +711,12 @@ REFUSALS = [
          Q("SELECT pg_read_file('/tmp/pgmask-adversarial-ssn.txt')", REFUSED),
          cleanup_files=("/tmp/pgmask-adversarial-ssn.txt",)),
     case("refuse/copy-from-file", CL, *in_transaction(Q("COPY scratch (note) FROM '/etc/hostname'", REFUSED))),
+    # Types are looked up in pg_temp before pg_catalog: a domain named like a safe cast target
+    # turns that cast into a yes/no test, and would take over pgmask's own catalog query.
+    case("refuse/shadowing-temp-domain", A, Q("CREATE DOMAIN pg_temp.name AS pg_catalog.text CHECK (value !~ '^9')", REFUSED),
+         Q(f"SELECT ssn::name FROM patients {W}")),
+    case("refuse/shadowing-temp-text", A, Q("CREATE DOMAIN pg_temp.text AS pg_catalog.varchar(3)", REFUSED),
+         Q("CREATE TABLE pg_temp.t (x int)"), Q(f"SELECT ssn, upper(email) FROM patients {W}", OK)),
     one("refuse/copy-to-program", CL, "COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'", REFUSED),
     case("refuse/copy-from-program", CL, *in_transaction(Q("COPY scratch (note) FROM PROGRAM 'echo hello'", REFUSED))),
     # large objects
@@ -1037,6 +1044,16 @@ INFERENCE = [
     case("infer/error-oracle-cast", A, I("SELECT ssn::int FROM patients WHERE id = 90001", "ssn")),
     case("infer/error-oracle-overflow", A, I("SELECT amount::int4 * 1000000 FROM payments WHERE id = 90001", "amount")),
     case("infer/error-oracle-in-from", A, I("SELECT g FROM patients p, generate_series(1, 2, length(p.ssn) - 11) g WHERE p.id = 90001", "ssn")),
+    # How many rows a set-returning function returns answers a question about its argument:
+    # one test per character extracted whole values, even of denied classes.
+    case("infer/srf-row-count", A, I("SELECT count(*) FROM patients p, regexp_matches(p.ssn, '^919') m WHERE p.id = 90001", "ssn")),
+    case("infer/srf-row-count-denied", AN, I("SELECT count(*) FROM payments p, regexp_matches(p.card_number, '^4929') m WHERE p.id = 90001", "card_number")),
+    case("infer/srf-in-exists", A, I("SELECT id FROM patients p WHERE id = 90001 AND EXISTS (SELECT regexp_matches(p.ssn, '^9'))", "ssn")),
+    case("infer/srf-unnest-split", A, I("SELECT count(*) FROM patients p, unnest(string_to_array(p.ssn, '9')) u WHERE p.id = 90001", "ssn")),
+    # CYCLE compares each row's columns with those of the rows before it, a literal branch's too.
+    case("infer/recursive-cycle", A, I("WITH RECURSIVE t(v, n) AS (SELECT ssn, 1 FROM patients WHERE id = 90001 UNION ALL "
+                                       "SELECT '919-27-3645', n + 1 FROM t WHERE n < 5) CYCLE v SET c USING pth "
+                                       "SELECT count(*) FROM t", "ssn")),
     case("infer/where-is-null", A, I("SELECT count(*) FROM patients WHERE name IS NULL", "name")),
     case("infer/where-in-subquery", A, I("SELECT id FROM patients WHERE id IN (SELECT patient_id FROM visits WHERE diagnosis LIKE 'X99%')", "diagnosis")),
     case("infer/where-exists", A, I("SELECT id FROM patients p WHERE EXISTS (SELECT 1 FROM visits v WHERE v.patient_id = p.id AND v.notes LIKE '%passphrase%')", "notes")),

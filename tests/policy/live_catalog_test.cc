@@ -1,12 +1,16 @@
 #include "policy/live_catalog.h"
 
 #include <gtest/gtest.h>
+#include <pg_query/pg_query.pb-c.h>
 
 #include <initializer_list>
 #include <optional>
+#include <regex>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "policy/sql_parse.h"
 #include "tests/policy/analysis_fixture.h"
 
 namespace pgmask::policy {
@@ -28,6 +32,68 @@ TEST(LiveCatalogQuery, ReadsTheSharedPartOnlyWhenTheFingerprintChanged) {
   EXPECT_LT(sql.find("set_config('search_path', '', true)"), sql.find("'v'"));
   EXPECT_NE(sql.rfind("pgmask.saved_search_path"), sql.find("pgmask.saved_search_path"));
   EXPECT_NE(sql.find("E'public', E'patients', E'ssn'"), std::string::npos) << sql;
+}
+
+// The String nodes of a name list, joined with dots.
+std::string DottedName(PgQuery__Node* const* nodes, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    if (nodes[i]->node_case != PG_QUERY__NODE__NODE_STRING) continue;
+    out += (out.empty() ? "" : ".") + std::string(nodes[i]->string->sval);
+  }
+  return out;
+}
+
+// Every type, function and relation name in `message` that does not start with pg_catalog.
+void CollectUnqualified(const ProtobufCMessage* message, std::vector<std::string>& out) {
+  if (message == nullptr) return;
+  if (message->descriptor == &pg_query__type_name__descriptor) {
+    const auto* t = reinterpret_cast<const PgQuery__TypeName*>(message);
+    const std::string name = DottedName(t->names, t->n_names);
+    if (name.rfind("pg_catalog.", 0) != 0) out.push_back("type " + name);
+  } else if (message->descriptor == &pg_query__func_call__descriptor) {
+    const auto* f = reinterpret_cast<const PgQuery__FuncCall*>(message);
+    const std::string name = DottedName(f->funcname, f->n_funcname);
+    if (name.rfind("pg_catalog.", 0) != 0) out.push_back("function " + name);
+  } else if (message->descriptor == &pg_query__range_var__descriptor) {
+    // pgmask_member is the query's own CTE, which no relation can shadow.
+    const auto* r = reinterpret_cast<const PgQuery__RangeVar*>(message);
+    const std::string schema = r->schemaname != nullptr ? r->schemaname : "";
+    const std::string relation = r->relname != nullptr ? r->relname : "";
+    if (schema != "pg_catalog" && relation != "pgmask_member") out.push_back("relation " + relation);
+  }
+  const ProtobufCMessageDescriptor* d = message->descriptor;
+  const char* base = reinterpret_cast<const char*>(message);
+  for (unsigned i = 0; i < d->n_fields; ++i) {
+    const ProtobufCFieldDescriptor& f = d->fields[i];
+    if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
+    if (f.label == PROTOBUF_C_LABEL_REPEATED) {
+      const size_t count = *reinterpret_cast<const size_t*>(base + f.quantifier_offset);
+      const auto* items = *reinterpret_cast<ProtobufCMessage* const* const*>(base + f.offset);
+      for (size_t k = 0; k < count; ++k) CollectUnqualified(items[k], out);
+      continue;
+    }
+    if ((f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
+        *reinterpret_cast<const uint32_t*>(base + f.quantifier_offset) != f.id) {
+      continue;
+    }
+    CollectUnqualified(*reinterpret_cast<ProtobufCMessage* const*>(base + f.offset), out);
+  }
+}
+
+// The query runs on the user's own connection, where pg_temp (searched first for types and
+// relations) or a schema of the user's search_path could shadow an unqualified name:
+// CREATE DOMAIN pg_temp.text AS varchar(8) truncated the role names it read.
+TEST(LiveCatalogQuery, QualifiesEveryTypeFunctionAndRelation) {
+  const auto policy = testing::TestPolicy();
+  const std::string sql = LiveCatalogQuery(*policy, "12.34");
+  const std::regex unqualified_cast("::(?!pg_catalog\\.)");
+  EXPECT_FALSE(std::regex_search(sql, unqualified_cast)) << sql;
+  auto parsed = ParsedSql::Parse(sql);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  std::vector<std::string> unqualified;
+  CollectUnqualified(&parsed->tree().base, unqualified);
+  EXPECT_TRUE(unqualified.empty()) << unqualified.front();
 }
 
 TEST(LiveCatalogReader, FoldsEveryPart) {
