@@ -272,6 +272,7 @@ std::optional<Verdict> ClientSink::BreakGlass(protocol::Bytes body, OutputBatch&
 }
 
 bool ClientSink::RefreshDue() const {
+  if (s_.refresh_failures > 0 && std::chrono::steady_clock::now() < s_.refresh_retry_at) return false;
   if (s_.catalog_stale || s_.proxy.policies.generation() != s_.policy_generation) return true;
   // Another connection's DDL is invisible here: restricted sessions look again now and then.
   return !s_.all_clear &&

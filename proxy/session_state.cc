@@ -1,5 +1,8 @@
 #include "proxy/session_state.h"
 
+#include <algorithm>
+
+#include "absl/time/time.h"
 #include "absl/strings/str_format.h"
 #include "proxy/break_glass.h"
 #include "policy/function_rules.h"
@@ -17,6 +20,7 @@ void SessionState::ActivateCatalog(SessionCatalog next) {
   catalog_read_at = std::chrono::steady_clock::now();
   settings_pending = false;
   names_pending = false;
+  refresh_failures = 0;
   ApplyActions();
   Logf(LogLevel::kDebug, "session=%s catalog: %d roles, %d protected columns, %d relations, %s", id,
        catalog.roles.size(), catalog.columns.size(),
@@ -56,10 +60,17 @@ void SessionState::FinishRefresh() {
   if (next.ok()) {
     ActivateCatalog(*std::move(next));
   } else {
-    // Keep the catalog we have and try again at the next safe point.
+    // Keep the catalog we have, and what is pending on it (names_pending, settings_pending)
+    // keeps its statements refused or redacted. The held message goes on rather than wait for a
+    // read that failed (a session's own settings can make every read fail), and the next read
+    // waits a little longer each time.
     catalog_stale = true;
-    Logf(LogLevel::kWarn, "session=%s catalog refresh failed (%s); keeping the previous catalog", id,
-         next.status().message());
+    ++refresh_failures;
+    const absl::Duration wait = std::min(proxy.config.catalog_recheck,
+                                         absl::Milliseconds(100) * (1 << std::min(refresh_failures, 10)));
+    refresh_retry_at = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(wait);
+    Logf(LogLevel::kWarn, "session=%s catalog refresh failed (%s); keeping the previous catalog, next try in %s", id,
+         next.status().message(), absl::FormatDuration(wait));
   }
   if (release_client) release_client();
 }

@@ -107,6 +107,8 @@ struct SessionState {
   bool catalog_stale = false;
   std::chrono::steady_clock::time_point catalog_read_at;
   std::unique_ptr<CatalogRefresh> refresh;  // a read in flight
+  int refresh_failures = 0;  // reads failed in a row
+  std::chrono::steady_clock::time_point refresh_retry_at;  // after a failed read: not before
   // The message now held was planned against a catalog without a relation it names, and the
   // catalog is being read again for it.
   bool catalog_read_for_message = false;

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 
 import psycopg
 import pytest
 
 import wire
+
+from conftest import DEMO_POLICY, key_flags
 
 
 DB = "clinic_protocol_state"
@@ -278,3 +281,20 @@ def test_statements_prepared_through_the_extended_protocol_are_tracked(masked, s
     received, error = query(sock, "EXECUTE q")
     assert error == {} and b"SELECT 3\0" in received
     assert_no_secret(received, secrets)
+
+
+def test_a_catalog_read_the_session_makes_fail_is_not_retried_in_a_loop(pgmask_factory, clinic, tmp_path, secrets):
+    # statement_timeout = 1 ms makes pgmask's catalog read on the session's connection fail.
+    # The statement that waited for it must still be answered, judged against the catalog in
+    # force, and the read tried again later rather than at once, over and over.
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    assert query(sock, "SET statement_timeout = 1")[1] == {}
+    time.sleep(1.2)
+    received, error = query(sock, "SELECT upper(ssn), lower(email) FROM patients WHERE id < 4")
+    assert error == {} and b"SELECT 3\0" in received
+    assert_no_secret(received, secrets)
+    time.sleep(0.5)
+    assert query(sock, "SELECT 1")[1] == {}
+    failures = proxy.log_text().count("catalog refresh failed")
+    assert 1 <= failures <= 5, failures
