@@ -457,9 +457,14 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
         s_.catalog_read_for_message = true;
         return Verdict::kHold;
       }
-    } else if (plan->statements.size() == 1) {
-      // Not there even now: PostgreSQL would say the same, without running anything.
-      refusal = absl::StrFormat("relation \"%s\" does not exist", plan->unknown_relations.front());
+    } else if (plan->statements.size() == 1 && refusal) {
+      // Not there even now, and refused as untraceable: PostgreSQL would say this, without
+      // running anything. Without a refusal it runs with every output redacted: the server
+      // answers for a relation that does not exist, and the session's own temporary tables,
+      // which the shared catalog does not list, stay usable.
+      refusal = absl::StrFormat(
+          "relation \"%s\" does not exist, or is a temporary table whose columns pgmask cannot trace",
+          plan->unknown_relations.front());
       sqlstate = kUndefinedTable;
     }
   }

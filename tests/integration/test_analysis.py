@@ -77,6 +77,17 @@ def test_a_relation_created_by_another_connection_is_read_at_once(proxy, connect
         rows(conn, "SELECT * FROM no_such_table WHERE ssn = '1'")
 
 
+def test_a_temporary_table_of_the_session_is_usable_with_its_columns_untraceable(proxy, connect):
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    rows(conn, "CREATE TEMP TABLE scratch_notes (note text)")
+    rows(conn, "INSERT INTO scratch_notes VALUES ('a'), ('b')")
+    # Not in the shared catalog: every column counts as derived from every protected one.
+    assert rows(conn, "SELECT note FROM scratch_notes") == [(REDACTED_TEXT,), (REDACTED_TEXT,)]
+    assert rows(conn, "SELECT count(*) FROM scratch_notes") == [(2,)]
+    with pytest.raises(psycopg.errors.UndefinedTable, match="temporary table"):
+        rows(conn, "SELECT note FROM scratch_notes WHERE note = 'a'")
+
+
 def test_a_view_redefined_by_another_connection_is_seen_after_the_recheck(proxy, connect, clinic):
     clinic.psql("DROP VIEW IF EXISTS shifty; CREATE VIEW shifty AS SELECT id, 'nothing'::text AS t FROM patients;"
                 "GRANT SELECT ON shifty TO auditor", dbname=DB)
