@@ -30,4 +30,22 @@ absl::StatusOr<ParsedSql> ParsedSql::Parse(std::string_view sql) {
   return ParsedSql(tree);
 }
 
+absl::StatusOr<std::vector<std::string>> SplitStatements(std::string_view sql) {
+  if (absl::Status depth = CheckNesting(sql); !depth.ok()) return depth;
+  const std::string text(sql);
+  PgQuerySplitResult result = pg_query_split_with_parser(text.c_str());
+  if (result.error != nullptr) {
+    absl::Status error = absl::InvalidArgumentError(result.error->message);
+    pg_query_free_split_result(result);
+    return error;
+  }
+  std::vector<std::string> statements;
+  for (int i = 0; i < result.n_stmts; ++i) {
+    const PgQuerySplitStmt& st = *result.stmts[i];
+    statements.push_back(text.substr(static_cast<size_t>(st.stmt_location), static_cast<size_t>(st.stmt_len)));
+  }
+  pg_query_free_split_result(result);
+  return statements;
+}
+
 }  // namespace pgmask::policy

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -27,5 +28,9 @@ class ParsedSql {
   explicit ParsedSql(PgQuery__ParseResult* tree) : tree_(tree) {}
   std::unique_ptr<PgQuery__ParseResult, Free> tree_;
 };
+
+// The statements of a multi-statement text, each without its `;`, as PostgreSQL's parser splits
+// them (strings and comments holding `;` included).
+absl::StatusOr<std::vector<std::string>> SplitStatements(std::string_view sql);
 
 }  // namespace pgmask::policy

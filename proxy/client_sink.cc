@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "policy/sql_parse.h"
 #include "protocol/message_writer.h"
 #include "protocol/messages.h"
 #include "protocol/string_view_bridge.h"
@@ -283,10 +284,32 @@ bool ClientSink::MaybeRefreshCatalog(OutputBatch& out) {
   if (s_.outstanding_syncs != 0 || s_.in_extended || s_.transaction_status == 'E' || !RefreshDue()) return false;
   s_.policy_generation = s_.proxy.policies.generation();
   s_.catalog_stale = false;
-  s_.refresh = std::make_unique<CatalogRefresh>(s_.proxy.policies.current(), s_.proxy.catalogs.Get(s_.database));
+  auto refresh = std::make_unique<CatalogRefresh>(s_.proxy.policies.current(), s_.proxy.catalogs.Get(s_.database));
+  const auto statements = policy::SplitStatements(refresh->Query());
+  if (!statements.ok()) {
+    // pgmask's own query: cannot happen unless it is broken, and then every read would fail.
+    Logf(LogLevel::kError, "session=%s catalog query does not split: %s", s_.id, statements.status().message());
+    return false;
+  }
+  s_.refresh = std::move(refresh);
+  // The extended protocol under a name of pgmask's own: a simple Query would drop the client's
+  // unnamed statement and portal, which it may still Bind or Execute after its Sync.
   const size_t start = out.scratch().size();
   protocol::MessageWriter w(out.scratch());
-  w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(s_.refresh->Query());
+  for (const std::string& statement : *statements) {
+    w.Begin(protocol::FrontendTag(MessageType::kParse)).CString(kCatalogStatement).CString(statement).Int16(0);
+    w.End();
+    w.Begin(protocol::FrontendTag(MessageType::kBind)).CString(kCatalogStatement).CString(kCatalogStatement);
+    w.Int16(0).Int16(0).Int16(0);
+    w.End();
+    w.Begin(protocol::FrontendTag(MessageType::kExecute)).CString(kCatalogStatement).Int32(0);
+    w.End();
+    w.Begin(protocol::FrontendTag(MessageType::kClose)).Int8('P').CString(kCatalogStatement);
+    w.End();
+    w.Begin(protocol::FrontendTag(MessageType::kClose)).Int8('S').CString(kCatalogStatement);
+    w.End();
+  }
+  w.Begin(protocol::FrontendTag(MessageType::kSync));
   w.End();
   out.EmitCommitted(start);
   ++s_.outstanding_syncs;

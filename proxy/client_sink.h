@@ -15,6 +15,8 @@ namespace pgmask::proxy {
 // The prepared statement pgmask describes a COPY through in the extended protocol: a dot keeps
 // it apart from the names drivers generate.
 inline constexpr std::string_view kCopyDescribeStatement = "pgmask.copy_columns";
+// The statement and portal pgmask reads the catalog through.
+inline constexpr std::string_view kCatalogStatement = "pgmask.catalog";
 
 class ClientSink final : public FrameSink {
  public:

@@ -126,6 +126,9 @@ bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdi
         s_.refresh->Fail();
       }
       return true;
+    case MessageType::kParseComplete:
+    case MessageType::kBindComplete:
+    case MessageType::kCloseComplete:
     case MessageType::kRowDescription:
     case MessageType::kCommandComplete:
     case MessageType::kNoticeResponse:

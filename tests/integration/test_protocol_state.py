@@ -67,6 +67,11 @@ def read_through(sock: socket.socket, ready: int = 1) -> bytes:
     return b"".join(tag + body for tag, body in messages_through(sock, ready))
 
 
+def error_of_or_none(messages: list[tuple[bytes, bytes]]) -> dict[str, str] | None:
+    errors = [wire.error_fields(body) for tag, body in messages if tag == b"E"]
+    return errors[0] if errors else None
+
+
 def error_of(messages: list[tuple[bytes, bytes]]) -> dict[str, str]:
     errors = [wire.error_fields(body) for tag, body in messages if tag == b"E"]
     assert len(errors) == 1, errors
@@ -298,3 +303,30 @@ def test_a_catalog_read_the_session_makes_fail_is_not_retried_in_a_loop(pgmask_f
     assert query(sock, "SELECT 1")[1] == {}
     failures = proxy.log_text().count("catalog refresh failed")
     assert 1 <= failures <= 5, failures
+
+
+def test_the_catalog_recheck_leaves_the_unnamed_statement_and_portal_alone(pgmask_factory, clinic, tmp_path, secrets):
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    sock.sendall(wire.parse_message("", EVIL) + SYNC)
+    assert error_of_or_none(messages_through(sock)) is None
+    time.sleep(1.2)  # the next message is preceded by pgmask's catalog read
+    sock.sendall(wire.bind_message("", "") + wire.execute_message("") + SYNC)
+    messages = messages_through(sock)
+    assert error_of_or_none(messages) is None
+    received = b"".join(tag + body for tag, body in messages)
+    assert b"SELECT 3\0" in received
+    assert_no_secret(received, secrets)
+    # A row-limited Execute of the unnamed portal, resumed after the read, in a transaction.
+    assert query(sock, "BEGIN")[1] == {}
+    sock.sendall(wire.parse_message("", EVIL) + wire.bind_message("", "") + wire.execute_message("", 1) + SYNC)
+    assert error_of_or_none(messages_through(sock)) is None
+    time.sleep(1.2)
+    sock.sendall(wire.execute_message("", 0) + SYNC)
+    messages = messages_through(sock)
+    assert error_of_or_none(messages) is None
+    received = b"".join(tag + body for tag, body in messages)
+    assert b"SELECT 2\0" in received
+    assert_no_secret(received, secrets)
+    assert query(sock, "COMMIT")[1] == {}
+    assert "refresh failed" not in proxy.log_text()
