@@ -228,6 +228,21 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
     case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
       Refuse("creating functions and procedures is not allowed for restricted roles");
       return;
+    case PG_QUERY__NODE__NODE_VIEW_STMT:
+      // A view's filters run whenever it is read, and views are analysed by their definitions as
+      // their authors wrote them: written by a restricted role, they are held to its rules now.
+      Query(statement.view_stmt->query, nullptr);
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_POLICY_STMT: {
+      const PgQuery__CreatePolicyStmt& p = *statement.create_policy_stmt;
+      RowSecurityConditions(p.table, {p.qual, p.with_check});
+      return;
+    }
+    case PG_QUERY__NODE__NODE_ALTER_POLICY_STMT: {
+      const PgQuery__AlterPolicyStmt& p = *statement.alter_policy_stmt;
+      RowSecurityConditions(p.table, {p.qual, p.with_check});
+      return;
+    }
     case PG_QUERY__NODE__NODE_RULE_STMT:
     case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT:
     case PG_QUERY__NODE__NODE_CREATE_EVENT_TRIG_STMT:
@@ -250,9 +265,24 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       return;
     }
     default:
-      // Other utility statements return no stored data; CREATE VIEW only stores a definition,
-      // which is analysed when the view is read.
+      // Other utility statements return no stored data.
       return;
+  }
+}
+
+void Analyzer::RowSecurityConditions(PgQuery__RangeVar* table, std::initializer_list<const PgQuery__Node*> conditions) {
+  // A row security policy filters what every later statement on the table sees: its conditions
+  // are the creator's, like a WHERE clause it runs.
+  Scope scope{nullptr, {}, {}};
+  if (table != nullptr) {
+    PgQuery__Node item = PG_QUERY__NODE__INIT;
+    item.node_case = PG_QUERY__NODE__NODE_RANGE_VAR;
+    item.range_var = table;
+    std::vector<RangeColumn> star;
+    FromItem(&item, scope, star);
+  }
+  for (const PgQuery__Node* condition : conditions) {
+    if (condition != nullptr) Condition(condition, &scope, UsageClause::kWhere);
   }
 }
 

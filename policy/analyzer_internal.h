@@ -3,6 +3,8 @@
 // column references). Not part of the policy layer's interface.
 #pragma once
 
+#include <initializer_list>
+
 #include <pg_query/pg_query.pb-c.h>
 
 #include <optional>
@@ -106,6 +108,7 @@ class Analyzer {
   // analyzer_expressions.cc: expressions.
   Lineage Expr(const PgQuery__Node* node, const Scope* scope);
   Lineage Condition(const PgQuery__Node* node, const Scope* scope, UsageClause clause);
+  void RowSecurityConditions(PgQuery__RangeVar* table, std::initializer_list<const PgQuery__Node*> conditions);
   Lineage AExpr(const PgQuery__AExpr& expr, const Scope* scope);
   Lineage SubLink(const PgQuery__SubLink& link, const Scope* scope);
   Lineage FuncCall(const PgQuery__FuncCall& call, const Scope* scope);

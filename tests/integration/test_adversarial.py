@@ -1044,6 +1044,11 @@ INFERENCE = [
     case("infer/error-oracle-cast", A, I("SELECT ssn::int FROM patients WHERE id = 90001", "ssn")),
     case("infer/error-oracle-overflow", A, I("SELECT amount::int4 * 1000000 FROM payments WHERE id = 90001", "amount")),
     case("infer/error-oracle-in-from", A, I("SELECT g FROM patients p, generate_series(1, 2, length(p.ssn) - 11) g WHERE p.id = 90001", "ssn")),
+    # A view's or a row security policy's filter runs whenever the view or table is read: written
+    # by a restricted role, it is that role's condition.
+    case("infer/own-view-filter", CL, I("CREATE VIEW public.nines AS SELECT id FROM patients WHERE ssn LIKE '9%'", "ssn")),
+    case("infer/own-row-security-policy", CL,
+         I("CREATE POLICY nines ON scratch USING (EXISTS (SELECT 1 FROM patients WHERE ssn LIKE '9%'))", "ssn")),
     # How many rows a set-returning function returns answers a question about its argument:
     # one test per character extracted whole values, even of denied classes.
     case("infer/srf-row-count", A, I("SELECT count(*) FROM patients p, regexp_matches(p.ssn, '^919') m WHERE p.id = 90001", "ssn")),
