@@ -360,7 +360,7 @@ std::vector<OutputColumn> Analyzer::SetOperation(const PgQuery__SelectStmt& s, c
   }
   for (size_t i = 0; i < left.size(); ++i) {
     if (s.op == PG_QUERY__SET_OPERATION__SETOP_UNION) {
-      left[i].lineage.Merge(right[i].lineage);
+      MergeRows(left[i].lineage, right[i].lineage, !CtePending());
       // UNION without ALL removes duplicates: it reveals equality like DISTINCT.
       if (!s.all) Use(UsageClause::kDistinct, true, left[i].lineage);
       continue;
@@ -382,11 +382,24 @@ std::vector<OutputColumn> Analyzer::Values(const PgQuery__SelectStmt& s, const S
     if (row == nullptr || row->node_case != PG_QUERY__NODE__NODE_LIST) continue;
     for (size_t c = 0; c < row->list->n_items; ++c) {
       const Lineage lineage = Expr(row->list->items[c], outer);
-      if (c >= out.size()) out.push_back({absl::StrFormat("column%d", c + 1), {}, false});
-      out[c].lineage.Merge(lineage);
+      if (c >= out.size()) {
+        out.push_back({absl::StrFormat("column%d", c + 1), lineage, false});
+      } else {
+        MergeRows(out[c].lineage, lineage, !CtePending());
+      }
     }
   }
   return out;
+}
+
+void MergeRows(Lineage& column, const Lineage& rows, bool sources_known) {
+  // Rows of a protected column beside rows of anything else (a literal, an unprotected column)
+  // are not that column's values alone. Shown with its action, the other rows would be tokenized
+  // or hashed too, which turns the action into an oracle for chosen values, and an equality
+  // join on the column would compare with them.
+  const bool mixed = sources_known && column.empty() != rows.empty();
+  column.Merge(rows);
+  if (mixed) column = column.AsDerived();
 }
 
 void Analyzer::Targets(PgQuery__Node* const* targets, size_t n, const Scope& scope, std::vector<OutputColumn>& out) {

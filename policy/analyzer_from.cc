@@ -389,6 +389,13 @@ size_t Analyzer::PushWith(const PgQuery__WithClause* with, const Scope* outer) {
   return ctes_.size() - base;
 }
 
+bool Analyzer::CtePending() const {
+  for (const CteEntry& cte : ctes_) {
+    if (cte.pending) return true;
+  }
+  return false;
+}
+
 const CteEntry* Analyzer::FindCte(std::string_view name) const {
   for (auto it = ctes_.rbegin(); it != ctes_.rend(); ++it) {
     if (it->name == name) return &*it;

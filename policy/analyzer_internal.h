@@ -61,6 +61,10 @@ struct CteEntry {
   bool pending = false;  // WITH RECURSIVE, before its first pass
 };
 
+// One column of rows from several sources: UNION branches, VALUES rows. `sources_known` is false
+// on a recursive CTE's first pass, when a reference to it has no lineage yet.
+void MergeRows(Lineage& column, const Lineage& rows, bool sources_known);
+
 class Analyzer {
  public:
   Analyzer(const Policy& policy, const CatalogView& catalog, StatementAnalysis& out)
@@ -104,6 +108,7 @@ class Analyzer {
   Lineage ReferencedLineage(const CatalogColumn& column);
   size_t PushWith(const PgQuery__WithClause* with, const Scope* outer);
   const CteEntry* FindCte(std::string_view name) const;
+  bool CtePending() const;
 
   // analyzer_expressions.cc: expressions.
   Lineage Expr(const PgQuery__Node* node, const Scope* scope);

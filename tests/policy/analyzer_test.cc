@@ -104,7 +104,17 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"RecursiveCteDirect",
              "WITH RECURSIVE r AS (SELECT ssn FROM patients UNION SELECT ssn FROM r) SELECT * FROM r",
              "ssn:D(patients.ssn)", "DISTINCT=:patients.ssn"},
-        Case{"UnionBranch", "SELECT 'x' UNION ALL SELECT email FROM patients", "?column?:D(patients.email)"},
+        // Rows of a literal beside rows of email are not email's values alone: shown tokenized,
+        // the literal would be tokenized too, and an equality join would compare with it.
+        Case{"UnionBranch", "SELECT 'x' UNION ALL SELECT email FROM patients", "?column?:R(patients.email)"},
+        Case{"UnionOfAColumnAndAnUnprotectedOne", "SELECT email FROM patients UNION ALL SELECT note FROM visits",
+             "email:R(patients.email)"},
+        Case{"ValuesMixingAColumnAndALiteral", "SELECT * FROM (VALUES ((SELECT ssn FROM patients LIMIT 1)), ('x')) v",
+             "column1:R(patients.ssn)"},
+        Case{"RecursiveCteWithALiteralBranch",
+             "WITH RECURSIVE t(v, n) AS (SELECT ssn, 1 FROM patients UNION ALL SELECT 'x', n + 1 FROM t WHERE n < 3) "
+             "SELECT v FROM t",
+             "v:R(patients.ssn)"},
         Case{"UnionOfTwoColumnsIsDerived", "SELECT ssn FROM patients UNION ALL SELECT email FROM patients",
              "ssn:R(patients.ssn,patients.email)"},
         Case{"UnionRemovesDuplicates", "SELECT ssn FROM patients UNION SELECT ssn FROM patients",

@@ -96,6 +96,12 @@ INSTANTIATE_TEST_SUITE_P(
              "patients.ssn JOIN refused"},
         Case{"TokenizedDistinct", "analyst", "SELECT DISTINCT email FROM patients", "tokenize", "",
              "patients.email DISTINCT allowed"},
+        // Equality on tokens is allowed because tokens reveal equality anyway; a literal routed
+        // through a UNION is not a token, so the join would test the column against a guess.
+        Case{"TokenizedJoinThroughALiteralBranchRefused", "analyst",
+             "SELECT p.id FROM patients p JOIN (SELECT ssn AS v FROM patients WHERE false UNION ALL "
+             "SELECT '819-66-8960') x ON p.ssn = x.v",
+             "clear", "is used in a join condition", "patients.ssn JOIN refused"},
         Case{"OrderByTokenizedRefused", "analyst", "SELECT id FROM patients ORDER BY ssn", "clear",
              "is used in ORDER BY", "patients.ssn ORDER refused"},
         Case{"CycleColumnRefused", "analyst",
