@@ -96,7 +96,7 @@ inline CatalogData TestCatalogData(std::vector<std::string> search_path = {"publ
         "string_agg", "array_agg", "row_number", "rank", "first_value", "generate_series", "unnest", "substring",
         "set_config", "pg_notify", "query_to_xml", "table_to_xmlschema", "pg_read_file", "pg_ls_dir", "lo_get",
         "loread", "starts_with", "md5", "now", "concat", "xmlelement", "substr", "left", "btrim", "int4", "ascii",
-        "format", "convert_to", "regexp_matches", "regexp_split_to_table", "string_to_array", "jsonb_array_elements",
+        "format", "convert_to", "regexp_matches", "repeat", "regexp_split_to_table", "string_to_array", "jsonb_array_elements",
         "to_jsonb"}) {
     d.functions.push_back({"pg_catalog", std::string(f)});
   }

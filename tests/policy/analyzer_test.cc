@@ -276,6 +276,8 @@ INSTANTIATE_TEST_SUITE_P(
              "g:R(patients.ssn)", "FALLIBLE:patients.ssn"},
         // How many rows a set-returning function returns depends on its arguments: count(*) and
         // EXISTS read it whatever the select list shows.
+        Case{"RepeatFailsOnTheLength", "SELECT repeat(email, 100000000) AS r FROM patients", "r:R(patients.email)",
+             "FALLIBLE:patients.email"},
         Case{"RegexpMatchesRowCount", "SELECT count(*) FROM patients p, regexp_matches(p.ssn, '^819') m WHERE p.id = 1",
              "count:-", "FALLIBLE:patients.ssn"},
         Case{"SetReturningFunctionInExists",
