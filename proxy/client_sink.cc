@@ -103,6 +103,18 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         break;
     }
   }
+  if (type == MessageType::kBind && s_.restricted) {
+    const auto bind = protocol::ParseBind(body);
+    if (bind.ok()) {
+      if (const std::optional<std::string> refusal = Reanalyse(bind->statement)) {
+        // The server holds the statement as the client prepared it: nothing short of ending the
+        // session keeps this Bind from running it.
+        s_.lost_track = absl::StrFormat("prepared statement \"%s\" was redefined by DDL and is now refused: %s",
+                                        bind->statement, *refusal);
+        return Verdict::kStop;
+      }
+    }
+  }
   if (type == MessageType::kBind && !s_.refused_statements.empty()) {
     verdict = NullBindIfRefused(body, out);
   }
@@ -136,9 +148,13 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       }
       if (refused_) {
         pending.back().statement = PlannedStatement::Refused();
+      } else if (plan_ != nullptr && plan_->statements.size() == 1) {
+        // A named statement lives on: its text is analysed again if the catalog changes under it.
+        pending.back().statement = parse.ok() && !parse->statement.empty()
+                                       ? WithSource(plan_->statements[0], parse->query)
+                                       : plan_->statements[0];
       } else if (plan_ != nullptr) {
-        pending.back().statement =
-            plan_->statements.size() == 1 ? plan_->statements[0] : PlannedStatement::Untraceable();
+        pending.back().statement = PlannedStatement::Untraceable();
       }
       break;
     }
@@ -373,6 +389,34 @@ QueryPlanPtr ClientSink::DescribeCopy(const QueryPlan& plan, bool extended, Outp
   return described;
 }
 
+std::optional<std::string> ClientSink::Reanalyse(std::string_view name) {
+  const auto it = s_.prepared.find(ToAbsl(name));
+  if (it == s_.prepared.end() || it->second == nullptr) return std::nullopt;
+  const PlannedStatement& held = *it->second;
+  // Without its text (the unnamed statement, one read before pgmask knew it) a plan that no
+  // longer holds stays untraceable: ServerSink redacts its rows whole.
+  if (held.refused || held.source == nullptr || s_.catalog.view == nullptr || held.HoldsUnder(s_.catalog.view.get())) {
+    return std::nullopt;
+  }
+  const std::shared_ptr<const std::string> source = held.source;
+  const QueryPlanPtr plan = PlanQuery(*source, s_.catalog.policy, s_.catalog.view, *s_.actions);
+  if (plan->statements.size() != 1) {
+    it->second = PlannedStatement::Untraceable();
+    return std::nullopt;
+  }
+  // SQL PREPARE keeps its own text in the plan; a protocol-level statement gets the session's copy.
+  it->second = plan->statements[0]->source != nullptr ? plan->statements[0] : WithSource(plan->statements[0], *source);
+  return plan->refusal;
+}
+
+std::optional<std::string> ClientSink::ReanalyseExecuted(const QueryPlan& plan) {
+  for (const PlannedStatementPtr& st : plan.statements) {
+    if (st->kind != StatementKind::kExecute) continue;
+    if (std::optional<std::string> refusal = Reanalyse(st->name)) return refusal;
+  }
+  return std::nullopt;
+}
+
 Verdict ClientSink::NullBindIfRefused(protocol::Bytes body, OutputBatch& out) {
   const auto bind = protocol::ParseBind(body);
   if (!bind.ok() || !s_.refused_statements.contains(ToAbsl(bind->statement))) return Verdict::kForward;
@@ -471,6 +515,7 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
   if (parse) s_.refused_statements.erase(ToAbsl(parse->statement));
   QueryPlanPtr plan = Plan(sql);
   std::optional<std::string> refusal = plan->refusal;
+  if (!refusal && s_.restricted) refusal = ReanalyseExecuted(*plan);
   std::string_view sqlstate = kPermissionDenied;
   if (!plan->unknown_relations.empty()) {
     if (!s_.catalog_read_for_message) {

@@ -40,6 +40,11 @@ class ClientSink final : public FrameSink {
   // Parse's) and returns the plan whose COPY statement receives the columns.
   QueryPlanPtr DescribeCopy(const QueryPlan& plan, bool extended, OutputBatch& out);
   Verdict NullBindIfRefused(protocol::Bytes body, OutputBatch& out);
+  // Analyses prepared statement `name` again when the catalog or search_path it was analysed
+  // under no longer holds, as PostgreSQL does before it runs it; the new analysis's refusal.
+  std::optional<std::string> Reanalyse(std::string_view name);
+  // Reanalyse for every EXECUTE in `plan`: the first refusal.
+  std::optional<std::string> ReanalyseExecuted(const QueryPlan& plan);
   Verdict Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out);
   // A simple Query that starts, ends or names break-glass (proxy/break_glass.h): forwarded or
   // refused; nullopt for every other message.

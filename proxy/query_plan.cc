@@ -2,6 +2,7 @@
 
 #include <pg_query/pg_query.pb-c.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
@@ -115,6 +116,12 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
     s->redefines_names = RedefinesNames(a) || i >= tree.n_stmts || tree.stmts[i]->stmt == nullptr ||
                          policy::MayRedefineNames(*tree.stmts[i]->stmt);
     s->search_path = catalog.search_path();
+    s->snapshot = catalog.snapshot();
+    if (a.kind == policy::StatementKind::kPrepare) {
+      const size_t begin = std::min(sql.size(), static_cast<size_t>(std::max(a.location, 0)));
+      const size_t length = a.length > 0 ? static_cast<size_t>(a.length) : std::string_view::npos;
+      s->source = std::make_shared<const std::string>(sql.substr(begin, length));
+    }
     if (!plan->refusal && s->decision.refusal) plan->refusal = s->decision.refusal;
     plan->touches_protected = plan->touches_protected || s->touches_protected;
     plan->changes_settings = plan->changes_settings || s->changes_settings;
@@ -148,6 +155,19 @@ QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan) {
   }
   copy->touches_protected = true;
   return copy;
+}
+
+bool PlannedStatement::HoldsUnder(const policy::CatalogView* view) const {
+  if (view == nullptr || search_path != view->search_path()) return false;
+  // The same snapshot, by its control block: the weak reference keeps that alive, so a new
+  // snapshot can never take its place.
+  return !snapshot.owner_before(view->snapshot()) && !view->snapshot().owner_before(snapshot);
+}
+
+PlannedStatementPtr WithSource(const PlannedStatementPtr& statement, std::string_view sql) {
+  auto own = std::make_shared<PlannedStatement>(*statement);
+  own->source = std::make_shared<const std::string>(sql);
+  return own;
 }
 
 QueryPlanPtr WithCopyDescription(const QueryPlan& plan, std::shared_ptr<CopyDescription> copy) {

@@ -49,9 +49,17 @@ struct PlannedStatement {
   // A COPY TO STDOUT: set on the session's own copy of the statement (see WithCopyDescription),
   // never on a cached plan.
   std::shared_ptr<CopyDescription> copy;
-  // The search_path it was analysed under: PostgreSQL plans a prepared statement again when
-  // search_path changes, so its plan holds only under the same path.
+  // The search_path and catalog snapshot it was analysed under: PostgreSQL analyses a prepared
+  // statement again when search_path changes or a relation it reads is redefined (a view
+  // replaced, a table dropped and a view created in its place), so its plan holds only under
+  // both (HoldsUnder).
   std::vector<std::string> search_path;
+  std::weak_ptr<const policy::CatalogSnapshot> snapshot;
+  // SQL PREPARE, and the session's copy of a named protocol-level statement (WithSource): the text
+  // to analyse again once the plan no longer holds.
+  std::shared_ptr<const std::string> source;
+
+  bool HoldsUnder(const policy::CatalogView* view) const;
 
   // Whether the audit trail records its results: it uses a protected column, or it is an
   // EXECUTE or FETCH, whose results are those of what it runs.
@@ -83,6 +91,9 @@ using QueryPlanPtr = std::shared_ptr<const QueryPlan>;
 // `plan` with every output of every statement redacted (refusals kept): for statements analysed
 // while the session's search_path or role may have changed and not been read again.
 QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan);
+
+// The session's copy of `statement`, prepared by a protocol-level Parse of `sql`.
+PlannedStatementPtr WithSource(const PlannedStatementPtr& statement, std::string_view sql);
 
 // `plan` with its COPY TO STDOUT statement given a description of its own, to be filled by the
 // server's answer to pgmask's Describe.

@@ -156,10 +156,14 @@ PlannedStatementPtr ServerSink::Named(const absl::flat_hash_map<std::string, Pla
                                      const std::string& name) const {
   const auto it = names.find(name);
   if (it == names.end() || it->second == nullptr) return PlannedStatement::Untraceable();
-  // PostgreSQL plans it again under a different search_path: this analysis no longer holds.
-  if (s_.catalog.view == nullptr || it->second->search_path != s_.catalog.view->search_path()) {
-    return it->second->refused ? PlannedStatement::Refused() : PlannedStatement::Untraceable();
-  }
+  // PostgreSQL analyses a prepared statement again under a different search_path or after a
+  // relation it reads was redefined: this analysis no longer holds (ClientSink::Reanalyse has
+  // replaced it when it could). A portal's plan was fixed when it was declared or bound, so only
+  // the search_path rule applies to it.
+  const bool holds = &names == &s_.portals
+                         ? s_.catalog.view != nullptr && it->second->search_path == s_.catalog.view->search_path()
+                         : it->second->HoldsUnder(s_.catalog.view.get());
+  if (!holds) return it->second->refused ? PlannedStatement::Refused() : PlannedStatement::Untraceable();
   return it->second;
 }
 

@@ -859,6 +859,18 @@ PARSER = [
 ]
 
 NAMED = [
+    # PostgreSQL analyses a prepared statement again when a view it reads is replaced, and so
+    # must pgmask: the first analysis saw a constant where the new definition has the SSN.
+    case("named/prepare-then-view-replaced", CL, Q("CREATE VIEW public.swap_pv AS SELECT id, 'safe'::text AS t FROM patients"),
+         Q("PREPARE swap1 AS SELECT t FROM swap_pv WHERE id = 90001"),
+         Q("CREATE OR REPLACE VIEW public.swap_pv AS SELECT id, name AS t FROM patients"), Q("EXECUTE swap1", OK)),
+    case("named/prepare-then-table-replaced-by-view", CL, Q("CREATE TABLE public.swap_pt (id int, t text)"),
+         Q("PREPARE swap2 AS SELECT t FROM swap_pt"), Q("DROP TABLE public.swap_pt"),
+         Q("CREATE VIEW public.swap_pt AS SELECT id, address AS t FROM patients WHERE id = 90001"), Q("EXECUTE swap2", OK)),
+    case("named/prepare-condition-then-view-replaced", CL,
+         Q("CREATE VIEW public.swap_pc AS SELECT id, 'safe'::text AS t FROM patients"),
+         Q("PREPARE swap3 AS SELECT id FROM swap_pc WHERE t LIKE 'Zeb%'"),
+         Q("CREATE OR REPLACE VIEW public.swap_pc AS SELECT id, name AS t FROM patients"), I("EXECUTE swap3", "name")),
     case("named/prepare-execute", A, Q("PREPARE s1 AS SELECT upper(ssn) FROM patients WHERE id = $1"), Q("EXECUTE s1(90001)", OK)),
     case("named/prepare-case-folding", A, Q("PREPARE S2 AS SELECT row_to_json(p) FROM patients p WHERE id = $1"), Q("EXECUTE s2(90001)", OK)),
     case("named/prepare-quoted-name", A, Q("PREPARE \"Mixed\" AS SELECT email || '' FROM patients WHERE id = $1"), Q('EXECUTE "Mixed"(90001)', OK)),

@@ -134,6 +134,82 @@ def test_prepare_and_execute_keep_the_plan(proxy, connect, clinic):
         rows(conn, "EXECUTE p")
 
 
+def redefine_after_recheck(clinic, sql: str) -> None:
+    """DDL from another connection, then a wait past the proxy's catalog recheck (1 s)."""
+    clinic.psql(sql, dbname=DB)
+    time.sleep(1.2)
+
+
+def test_a_prepared_statement_is_analysed_again_when_what_it_reads_is_redefined(proxy, connect, clinic):
+    """PostgreSQL analyses a prepared statement again when a view it reads is replaced: so does
+    pgmask, or the first analysis would let the new definition's SSNs through in clear."""
+    clinic.psql("DROP VIEW IF EXISTS swap_v; CREATE VIEW swap_v AS SELECT id, 'safe'::text AS t, 'x'::text AS u "
+                "FROM patients; GRANT SELECT ON swap_v TO auditor", dbname=DB)
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    rows(conn, "PREPARE swap_p AS SELECT t, u FROM swap_v ORDER BY id")
+    assert {r for r in rows(conn, "EXECUTE swap_p")} == {("safe", "x")}
+    redefine_after_recheck(clinic, "CREATE OR REPLACE VIEW swap_v AS SELECT id, ssn AS t, email || '' AS u FROM patients")
+    ssns = clear_ssns(clinic)
+    got = rows(conn, "EXECUTE swap_p")
+    assert got and all(t.startswith("XXX-XX-") and t not in ssns and u == REDACTED_TEXT for t, u in got)
+
+
+def test_a_prepared_statement_whose_condition_now_reads_a_protected_column_is_refused(proxy, connect, clinic):
+    clinic.psql("DROP VIEW IF EXISTS swap_w; CREATE VIEW swap_w AS SELECT id, 'safe'::text AS t FROM patients;"
+                "GRANT SELECT ON swap_w TO auditor", dbname=DB)
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    rows(conn, "PREPARE swap_q AS SELECT count(*) FROM swap_w WHERE t LIKE '9%'")
+    assert rows(conn, "EXECUTE swap_q") == [(0,)]
+    redefine_after_recheck(clinic, "CREATE OR REPLACE VIEW swap_w AS SELECT id, ssn AS t FROM patients")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="ssn"):
+        rows(conn, "EXECUTE swap_q")
+    assert rows(conn, "SELECT 1") == [(1,)]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_protocol_level_statement_is_analysed_again_when_what_it_reads_is_redefined(proxy, connect, clinic,
+                                                                                        binary):
+    clinic.psql("DROP VIEW IF EXISTS swap_x; CREATE VIEW swap_x AS SELECT id, 'safe'::text AS t FROM patients;"
+                "GRANT SELECT ON swap_x TO auditor", dbname=DB)
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    query = "SELECT t FROM swap_x WHERE id > %s ORDER BY id"
+    with conn.cursor(binary=binary) as cur:
+        for _ in range(2):  # psycopg prepares a named statement on the second run
+            cur.execute(query, (0,), prepare=True)
+            assert {r[0] for r in cur.fetchall()} == {"safe"}
+    redefine_after_recheck(clinic, "CREATE OR REPLACE VIEW swap_x AS SELECT id, name AS t FROM patients")
+    names = set(clinic.psql("SELECT name FROM patients", dbname=DB).splitlines())
+    with conn.cursor(binary=binary) as cur:
+        cur.execute(query, (0,), prepare=True)
+        got = [r[0] for r in cur.fetchall()]
+    assert got and not set(got) & names
+    redefine_after_recheck(clinic, "DROP VIEW swap_x; CREATE VIEW swap_x AS SELECT id, ssn AS t FROM patients;"
+                                   "GRANT SELECT ON swap_x TO auditor")
+    ssns = clear_ssns(clinic)
+    with conn.cursor(binary=binary) as cur:
+        cur.execute(query, (0,), prepare=True)
+        got = [r[0] for r in cur.fetchall()]
+    assert got and all(t not in ssns for t in got)
+
+
+def test_a_protocol_level_statement_that_is_refused_after_ddl_ends_the_session(proxy, connect, clinic):
+    """The server holds the statement as prepared: a Bind of it would run it, so pgmask closes the
+    session instead."""
+    clinic.psql("DROP VIEW IF EXISTS swap_y; CREATE VIEW swap_y AS SELECT id, 'safe'::text AS t FROM patients;"
+                "GRANT SELECT ON swap_y TO auditor", dbname=DB)
+    conn = connect(proxy.port, user="auditor", dbname=DB)
+    query = "SELECT count(*) FROM swap_y WHERE t LIKE %s"
+    with conn.cursor() as cur:
+        for _ in range(2):
+            cur.execute(query, ("9%",), prepare=True)
+            assert cur.fetchall() == [(0,)]
+    redefine_after_recheck(clinic, "CREATE OR REPLACE VIEW swap_y AS SELECT id, ssn AS t FROM patients")
+    with pytest.raises(psycopg.OperationalError, match="swap_y|ssn|redefined"):
+        with conn.cursor() as cur:
+            cur.execute(query, ("9%",), prepare=True)
+            cur.fetchall()
+
+
 def test_declare_and_fetch_keep_the_plan(proxy, connect, clinic):
     conn = connect(proxy.port, user="auditor", dbname=DB)
     rows(conn, "BEGIN")
