@@ -358,13 +358,20 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
       Fallible(args.back());
     }
   }
+  // A search is a comparison, in whichever clause it stands (a condition in the select list).
+  if (origin == FunctionOrigin::kBuiltin && (SearchesItsText(name) || SubstringByPattern(call, name))) {
+    Use(clause_, false, result);
+  }
   // FILTER decides which rows an aggregate counts: a condition, and an input of the result.
   if (call.agg_filter != nullptr) result.MergeDerived(Condition(call.agg_filter, scope, clause_));
   for (size_t i = 0; i < call.n_agg_order; ++i) {
     const PgQuery__Node* s = call.agg_order[i];
     if (s == nullptr || s->node_case != PG_QUERY__NODE__NODE_SORT_BY) continue;
     Restore<UsageClause> current(clause_, UsageClause::kOrderBy);
-    Use(UsageClause::kOrderBy, false, Expr(s->sort_by->node, scope));
+    const Lineage sorted = Expr(s->sort_by->node, scope);
+    Use(UsageClause::kOrderBy, false, sorted);
+    // WITHIN GROUP: the sorted values are the aggregate's input (percentile_disc returns one).
+    if (call.agg_within_group) result.MergeDerived(sorted);
   }
   if (call.over != nullptr) Window(*call.over, scope);
   if (name == "set_config") {
@@ -385,6 +392,17 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
   // What a function reads beyond its arguments is known only for built-in and trusted ones.
   if (forbidden || !trusted) return Lineage::Everything();
   return result;
+}
+
+bool Analyzer::SubstringByPattern(const PgQuery__FuncCall& call, std::string_view name) {
+  // substring(x FROM 'regex') and substring(x SIMILAR 'pattern' ESCAPE '#') search; substring(x FROM 2
+  // FOR 3) does not. Only an integer constant says which, so the plan holds only for this text's
+  // constants.
+  if (name != "substring" || call.n_args < 2) return false;
+  out_.literal_sensitive = true;
+  const PgQuery__Node* from = call.args[1];
+  return from == nullptr || from->node_case != PG_QUERY__NODE__NODE_A_CONST ||
+         from->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL;
 }
 
 bool Analyzer::ArgumentCannotFail(const PgQuery__FuncCall& call, std::string_view name, size_t i) {

@@ -94,6 +94,8 @@ void Analyzer::FromItem(const PgQuery__Node* node, Scope& scope, std::vector<Ran
       const PgQuery__RangeTableSample& sample = *node->range_table_sample;
       FromItem(sample.relation, scope, star);
       for (size_t i = 0; i < sample.n_args; ++i) Use(UsageClause::kCondition, false, Expr(sample.args[i], &scope));
+      // The REPEATABLE seed picks the rows as much as the percentage does.
+      if (sample.repeatable != nullptr) Use(UsageClause::kCondition, false, Expr(sample.repeatable, &scope));
       return;
     }
     case PG_QUERY__NODE__NODE_RANGE_TABLE_FUNC: {

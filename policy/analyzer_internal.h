@@ -119,6 +119,8 @@ class Analyzer {
   Lineage FuncCall(const PgQuery__FuncCall& call, const Scope* scope);
   // Whether argument `i` of built-in `name` cannot make the call fail, whatever its value.
   bool ArgumentCannotFail(const PgQuery__FuncCall& call, std::string_view name, size_t i);
+  // substring with a pattern (a regular expression or SIMILAR TO) rather than positions.
+  bool SubstringByPattern(const PgQuery__FuncCall& call, std::string_view name);
   void Window(const PgQuery__WindowDef& window, const Scope* scope);
   Lineage GenericChildren(const ProtobufCMessage* message, const Scope* scope);
   Lineage ColumnRef(const PgQuery__ColumnRef& ref, const Scope* scope);

@@ -1,6 +1,7 @@
 #include "policy/function_rules.h"
 
 #include <array>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -96,10 +97,55 @@ std::optional<std::string_view> ForbiddenRelationReason(std::string_view name) {
 }
 
 std::optional<std::string_view> OutOfBandChannel(std::string_view name) {
-  if (name == "pg_notify") return "a notification payload";
-  if (name == "set_config") return "a setting";
-  if (name == "pg_logical_emit_message") return "the write-ahead log";
+  // Built-ins that keep their arguments where a later statement reads them back in clear.
+  static constexpr std::pair<std::string_view, std::string_view> kChannels[] = {
+      {"pg_notify", "a notification payload"},
+      {"set_config", "a setting"},
+      {"pg_logical_emit_message", "the write-ahead log"},
+      {"setval", "a sequence (last_value)"},
+      {"setseed", "the session's random seed (random())"},
+      {"set_limit", "a pg_trgm setting (show_limit())"},
+      {"pg_advisory_lock", "an advisory lock key (pg_locks)"},
+      {"pg_advisory_lock_shared", "an advisory lock key (pg_locks)"},
+      {"pg_advisory_xact_lock", "an advisory lock key (pg_locks)"},
+      {"pg_advisory_xact_lock_shared", "an advisory lock key (pg_locks)"},
+      {"pg_try_advisory_lock", "an advisory lock key (pg_locks)"},
+      {"pg_try_advisory_lock_shared", "an advisory lock key (pg_locks)"},
+      {"pg_try_advisory_xact_lock", "an advisory lock key (pg_locks)"},
+      {"pg_try_advisory_xact_lock_shared", "an advisory lock key (pg_locks)"},
+      {"pg_advisory_unlock", "an advisory lock key (pg_locks)"},
+      {"pg_advisory_unlock_shared", "an advisory lock key (pg_locks)"},
+      {"pg_create_physical_replication_slot", "a replication slot name"},
+      {"pg_create_logical_replication_slot", "a replication slot name"},
+      {"pg_copy_physical_replication_slot", "a replication slot name"},
+      {"pg_copy_logical_replication_slot", "a replication slot name"},
+      {"pg_replication_origin_create", "a replication origin name"},
+      {"pg_replication_origin_session_setup", "a replication origin"},
+      {"pg_replication_origin_advance", "a replication origin"},
+      {"pg_replication_origin_xact_setup", "a replication origin"},
+      {"pg_backup_start", "a backup label"},
+      {"pg_start_backup", "a backup label"},
+      {"pg_create_restore_point", "a restore point name"},
+      {"pg_cancel_backend", "another session (which backend is signalled)"},
+      {"pg_terminate_backend", "another session (which backend is signalled)"},
+  };
+  for (const auto& [function, channel] : kChannels) {
+    if (name == function) return channel;
+  }
   return std::nullopt;
+}
+
+bool SearchesItsText(std::string_view name) {
+  static constexpr std::string_view kSearching[] = {
+      "replace",     "translate",     "strpos",         "position",         "starts_with",
+      "btrim",       "ltrim",         "rtrim",          "split_part",       "string_to_array",
+      "string_to_table", "regexp_replace", "regexp_match", "regexp_matches",  "regexp_like",
+      "regexp_count", "regexp_instr", "regexp_substr",  "regexp_split_to_array", "regexp_split_to_table",
+  };
+  for (const std::string_view f : kSearching) {
+    if (name == f) return true;
+  }
+  return false;
 }
 
 bool IsUtf8EncodingName(std::string_view name) {

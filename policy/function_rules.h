@@ -21,8 +21,15 @@ std::optional<std::string_view> ForbiddenFunctionReason(std::string_view name);
 std::optional<std::string_view> ForbiddenRelationReason(std::string_view name);
 
 // The channel a function sends an argument out through, outside the result rows the proxy masks
-// (notification payloads, settings readable with SHOW, the WAL), or nullopt.
+// (notification payloads, settings readable with SHOW, the WAL, a sequence's last_value, advisory
+// lock keys in pg_locks, replication slot names, ...), or nullopt.
 std::optional<std::string_view> OutOfBandChannel(std::string_view name);
+
+// Whether built-in `name` searches its text for another of its arguments (a pattern, a set of
+// characters, a delimiter): like LIKE, a comparison. Its result may be redacted, but how much
+// work it does, and so how long it takes (replace(lpad(x, 4000000, x), '9', repeat('x', 64))),
+// depends on whether the value matches.
+bool SearchesItsText(std::string_view name);
 
 // Whether PostgreSQL reads `name` as the UTF8 encoding: like its pg_char_to_encoding, ignoring
 // case and every character but letters and digits, "utf8" or its alias "unicode".

@@ -484,16 +484,20 @@ LINEAGE = [
     one("lineage/upper", A, f"SELECT upper(ssn), lower(email), initcap(name) FROM patients {W}", OK),
     one("lineage/concat", A, f"SELECT ssn || '' AS s, '' || email AS e, concat(name, '') AS n FROM patients {W}", OK),
     one("lineage/format", A, f"SELECT format('%s|%s', name, address) FROM patients {W}", OK),
-    one("lineage/substr-split", A, f"SELECT substr(email, 1, 100), split_part(email, '@', 1), split_part(email, '@', 2) FROM patients {W}", OK),
+    one("lineage/substr", A, f"SELECT substr(email, 1, 100), substring(email FROM 2 FOR 5) FROM patients {W}", OK),
+    # A function that searches the value for a pattern, characters or a delimiter compares them
+    # (its run time shows a match: replace(lpad(x, 4000000, x), '9', repeat('x', 64))).
+    case("lineage/substr-split", A, I(f"SELECT substr(email, 1, 100), split_part(email, '@', 1), split_part(email, '@', 2) FROM patients {W}", "email")),
     one("lineage/reverse", A, f"SELECT reverse(ssn), reverse(name) FROM patients {W}", OK),
-    one("lineage/replace-translate", A, f"SELECT replace(ssn, '-', ''), translate(phone, '-+', '') FROM patients {W}", OK),
+    case("lineage/replace-translate", A, I(f"SELECT replace(ssn, '-', ''), translate(phone, '-+', '') FROM patients {W}", "ssn", "phone")),
     one("lineage/hex-base64", A, f"SELECT encode(convert_to(ssn, 'UTF8'), 'hex'), encode(convert_to(email, 'UTF8'), 'base64') FROM patients {W}", OK),
     one("lineage/hashes", A, f"SELECT md5(ssn), sha256(convert_to(email, 'UTF8')), hashtext(ssn) FROM patients {W}", OK),
     # text to bytea reads backslash escapes: a value with a stray backslash fails.
     one("lineage/bytea-cast", A, f"SELECT ssn::bytea, name::bytea FROM patients {W}", REFUSED),
-    one("lineage/array-constructor", A, f"SELECT ARRAY[ssn, email], string_to_array(address, ' ') FROM patients {W}", OK),
+    one("lineage/array-constructor", A, f"SELECT ARRAY[ssn, email], ARRAY[address] FROM patients {W}", OK),
+    case("lineage/string-to-array", A, I(f"SELECT ARRAY[ssn, email], string_to_array(address, ' ') FROM patients {W}", "address")),
     one("lineage/quote-functions", A, f"SELECT quote_literal(ssn), quote_ident(name), quote_nullable(email) FROM patients {W}", OK),
-    one("lineage/regexp", A, "SELECT regexp_replace(diagnosis, '^X', 'Y'), (regexp_match(notes, '[a-z]+-[0-9]+-[a-z]+'))[1] FROM visits WHERE id = 90001", OK),
+    case("lineage/regexp", A, I("SELECT regexp_replace(diagnosis, '^X', 'Y'), (regexp_match(notes, '[a-z]+-[0-9]+-[a-z]+'))[1] FROM visits WHERE id = 90001", "diagnosis", "notes")),
     one("lineage/collate", A, f"SELECT upper(ssn COLLATE \"C\") FROM patients {W}", OK),
     one("lineage/operator-syntax", A, f"SELECT ssn OPERATOR(pg_catalog.||) '' FROM patients {W}", OK),
     # subqueries
@@ -1070,6 +1074,18 @@ INFERENCE = [
     case("infer/srf-row-count", A, I("SELECT count(*) FROM patients p, regexp_matches(p.ssn, '^919') m WHERE p.id = 90001", "ssn")),
     case("infer/srf-row-count-denied", AN, I("SELECT count(*) FROM payments p, regexp_matches(p.card_number, '^4929') m WHERE p.id = 90001", "card_number")),
     case("infer/srf-in-exists", A, I("SELECT id FROM patients p WHERE id = 90001 AND EXISTS (SELECT regexp_matches(p.ssn, '^9'))", "ssn")),
+    # TABLESAMPLE's REPEATABLE seed picks the rows: matched against literal seeds, the ids tell
+    # the seed, one character at a time, even of a denied class.
+    case("infer/tablesample-seed", A, I("SELECT id FROM patients TABLESAMPLE BERNOULLI (2) REPEATABLE "
+                                        "((SELECT ascii(substr(ssn, 1, 1)) FROM patients WHERE id = 90001))", "ssn")),
+    case("infer/tablesample-seed-denied", AN, I("SELECT count(*) FROM patients TABLESAMPLE BERNOULLI (2) REPEATABLE "
+                                                "((SELECT ascii(substr(card_number, 1, 1)) FROM payments WHERE id = 90001))",
+                                                "card_number")),
+    # A search's run time tells a match, amplified by a long pad (2.5 s against 0.3 s).
+    case("infer/timing-search", A, I("SELECT length(replace(lpad(substr(ssn, 1, 1), 400000, substr(ssn, 1, 1)), '9', "
+                                     "repeat('x', 64))) FROM patients WHERE id = 90001", "ssn")),
+    case("infer/timing-substring-pattern", A, I("SELECT length(substring(lpad(ssn, 40000, ssn) FROM '9+')) "
+                                                "FROM patients WHERE id = 90001", "ssn")),
     case("infer/srf-unnest-split", A, I("SELECT count(*) FROM patients p, unnest(string_to_array(p.ssn, '9')) u WHERE p.id = 90001", "ssn")),
     # CYCLE compares each row's columns with those of the rows before it, a literal branch's too.
     case("infer/recursive-cycle", A, I("WITH RECURSIVE t(v, n) AS (SELECT ssn, 1 FROM patients WHERE id = 90001 UNION ALL "

@@ -249,6 +249,34 @@ def test_error_texts_of_protected_statements_are_hidden(pgmask_factory, connect,
     assert "abc" in plain.value.diag.message_primary
 
 
+def test_under_inference_allow_stored_values_and_sorted_inputs_stay_hidden(pgmask_factory, connect, clinic, tmp_path):
+    """inference: allow lets conditions run, but a value kept in a sequence or an advisory lock key
+    is a copy the next statement reads in clear, and percentile_disc returns one of the values it
+    sorts: refused, refused and redacted."""
+    policy = yaml.safe_load(DEMO_POLICY.read_text())
+    policy.setdefault("settings", {})["inference"] = "allow"
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy))
+    port = pgmask_factory("--policy", str(policy_file), *key_flags(tmp_path)).port
+    clinic.psql("DROP SEQUENCE IF EXISTS probe_seq; CREATE SEQUENCE probe_seq; "
+                "GRANT SELECT, UPDATE ON probe_seq TO auditor", dbname=DB)
+    conn = connect(port, user="auditor", dbname=DB)
+    got = rows(conn, "SELECT percentile_disc(0) WITHIN GROUP (ORDER BY ssn), "
+                     "mode() WITHIN GROUP (ORDER BY email) FROM patients")
+    assert got == [(REDACTED_TEXT, REDACTED_TEXT)]
+    for sql, channel in (("SELECT setval('probe_seq', ascii(ssn)) FROM patients LIMIT 1", "sequence"),
+                         ("SELECT pg_advisory_lock(hashtext(ssn)) FROM patients LIMIT 1", "advisory lock key")):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+            rows(conn, sql)
+        assert channel in refused.value.diag.message_primary
+    assert rows(conn, "SELECT last_value, is_called FROM probe_seq") == [(1, False)]
+    assert rows(conn, "SELECT objid FROM pg_locks WHERE locktype = 'advisory'") == []
+    # Keys and values of the caller's own still work.
+    rows(conn, "SELECT pg_advisory_lock(42), setval('probe_seq', 7)")
+    assert rows(conn, "SELECT objid FROM pg_locks WHERE locktype = 'advisory'") == [(42,)]
+    assert rows(conn, "SELECT last_value FROM probe_seq") == [(7,)]
+
+
 def test_computations_that_can_fail_on_a_protected_value_are_refused(proxy, connect, clinic):
     """Whether the division fails tells whether the first digit is 8, though the result would be
     redacted: under inference: deny it is refused before it runs, like a condition."""

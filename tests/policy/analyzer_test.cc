@@ -279,22 +279,25 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"RepeatFailsOnTheLength", "SELECT repeat(email, 100000000) AS r FROM patients", "r:R(patients.email)",
              "FALLIBLE:patients.email"},
         Case{"RegexpMatchesRowCount", "SELECT count(*) FROM patients p, regexp_matches(p.ssn, '^819') m WHERE p.id = 1",
-             "count:-", "FALLIBLE:patients.ssn"},
+             "count:-", "COND:patients.ssn; FALLIBLE:patients.ssn"},
         Case{"SetReturningFunctionInExists",
              "SELECT count(*) FROM patients p WHERE EXISTS (SELECT regexp_matches(p.ssn, '^8'))", "count:-",
-             "FALLIBLE:patients.ssn"},
+             "COND:patients.ssn; FALLIBLE:patients.ssn"},
         Case{"UnnestOfStringToArray", "SELECT count(*) FROM patients p, unnest(string_to_array(p.ssn, '8')) u",
-             "count:-", "FALLIBLE:patients.ssn"},
+             "count:-", "COND:patients.ssn; FALLIBLE:patients.ssn"},
         Case{"SetReturningFunctionInSelectList", "SELECT regexp_split_to_table(ssn, '8') AS x FROM patients",
-             "x:R(patients.ssn)", "FALLIBLE:patients.ssn"},
+             "x:R(patients.ssn)", "COND:patients.ssn; FALLIBLE:patients.ssn"},
         Case{"JsonElementsRowCount",
              "SELECT count(*) FROM patients p, jsonb_array_elements(to_jsonb(string_to_array(p.ssn, '8'))) e",
-             "count:-", "FALLIBLE:patients.ssn"},
+             "count:-", "COND:patients.ssn; FALLIBLE:patients.ssn"},
         // An array is one value, redacted like any derived one; only a row count would reveal its length.
-        Case{"StringToArrayIsAValue", "SELECT string_to_array(ssn, '8') AS a FROM patients", "a:R(patients.ssn)"},
+        // Splitting searches the text for the delimiter: a comparison.
+        Case{"StringToArrayIsAValue", "SELECT string_to_array(ssn, '8') AS a FROM patients", "a:R(patients.ssn)",
+             "COND:patients.ssn"},
         // In WHERE both are recorded; the refusal names the clause first.
         Case{"InWhere", "SELECT id FROM patients WHERE ssn::int > 5", "id:-", "FALLIBLE:patients.ssn; WHERE:patients.ssn"},
-        // Computations that cannot fail on any value stay derived values, redacted and nothing more.
+        // Computations that cannot fail on any value stay derived values, redacted and nothing more
+        // (trim searches for spaces: a comparison, see SearchesCompare).
         Case{"CannotFail",
              "SELECT upper(email), length(ssn), md5(ssn), substr(ssn, 2, 3), ssn || 'x' AS c, count(ssn), "
              "left(ssn, 2), ssn::text AS t, ssn::varchar(3) AS v, CAST(email AS character varying) AS e, "
@@ -302,7 +305,36 @@ INSTANTIATE_TEST_SUITE_P(
              "upper:R(patients.email), length:R(patients.ssn), md5:R(patients.ssn), substr:R(patients.ssn), "
              "c:R(patients.ssn), count:R(patients.ssn), left:R(patients.ssn), t:R(patients.ssn), "
              "v:R(patients.ssn), e:R(patients.email), j:R(patients.ssn), o:R(patients.email), "
-             "tr:R(patients.email)"},
+             "tr:R(patients.email)",
+             "COND:patients.email"},
+        // A function that searches its text for a pattern, characters or a delimiter compares the
+        // value with them, whatever becomes of its result: how long it runs depends on a match.
+        Case{"SearchesCompare",
+             "SELECT replace(ssn, '9', 'x') AS r, translate(email, 'a', 'b') AS t, strpos(diagnosis, 'Q') AS s, "
+             "position('Q' IN ssn) AS p, split_part(email, '@', 1) AS sp, regexp_replace(diagnosis, '^X', '') AS re, "
+             "substring(ssn FROM '^9') AS sb, btrim(email, 'z') AS b, replace(name, 'a', 'b') AS n FROM patients",
+             "r:R(patients.ssn), t:R(patients.email), s:R(patients.diagnosis), p:R(patients.ssn), "
+             "sp:R(patients.email), re:R(patients.diagnosis), sb:R(patients.ssn), b:R(patients.email), n:-",
+             "COND:patients.diagnosis; COND:patients.email; COND:patients.ssn"},
+        Case{"SearchInWhereNamesTheClause", "SELECT id FROM patients WHERE strpos(ssn, '9') > 0", "id:-",
+             "WHERE:patients.ssn"},
+        // substring by positions takes no pattern; by a pattern (or positions it cannot see) it searches.
+        // WITHIN GROUP sorts the aggregate's input: percentile_disc and mode return one of its values.
+        Case{"OrderedSetAggregate",
+             "SELECT percentile_disc(0) WITHIN GROUP (ORDER BY ssn) AS p, mode() WITHIN GROUP (ORDER BY email) AS m, "
+             "rank('x') WITHIN GROUP (ORDER BY diagnosis) AS r FROM patients",
+             "p:R(patients.ssn), m:R(patients.email), r:R(patients.diagnosis)",
+             "ORDER:patients.diagnosis; ORDER:patients.email; ORDER:patients.ssn"},
+        Case{"OrderedAggregateKeepsItsInput", "SELECT string_agg(name, ',' ORDER BY ssn) AS s FROM patients", "s:-",
+             "ORDER:patients.ssn"},
+        // The REPEATABLE seed decides which rows the sample holds, as the percentage does.
+        Case{"TablesampleSeed",
+             "SELECT id FROM patients TABLESAMPLE BERNOULLI (2) REPEATABLE ((SELECT ascii(ssn) FROM patients))", "id:-",
+             "COND:patients.ssn"},
+        Case{"SubstringByPositions", "SELECT substring(ssn FROM 2 FOR 3) AS a, substring(ssn, 1) AS b FROM patients",
+             "a:R(patients.ssn), b:R(patients.ssn)"},
+        Case{"SubstringBySimilarPattern", "SELECT substring(ssn SIMILAR '9%' ESCAPE '#') AS a FROM patients",
+             "a:R(patients.ssn)", "COND:patients.ssn"},
         // format fails on a NULL for %I, and takes widths from arguments for *; convert_to fails
         // on what the target encoding cannot hold.
         Case{"FormatOfValues", "SELECT format('%s-%L', ssn, email) AS f FROM patients",
@@ -431,7 +463,20 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"SetRole", "SET ROLE analyst", ""},
         // A payload of 8000 bytes or more fails: it tells the value's length.
         Case{"NotificationPayload", "SELECT pg_notify('c', ssn) FROM patients", "pg_notify:R(patients.ssn)",
-             "FALLIBLE:patients.ssn", "", "a notification payload<-R(patients.ssn)"}),
+             "FALLIBLE:patients.ssn", "", "a notification payload<-R(patients.ssn)"},
+        // Built-ins that keep an argument where the next statement reads it back in clear.
+        Case{"SequenceValue", "SELECT setval('s', length(ssn)) FROM patients", "setval:R(patients.ssn)",
+             "FALLIBLE:patients.ssn", "", "a sequence (last_value)<-R(patients.ssn)"},
+        Case{"AdvisoryLockKey", "SELECT pg_advisory_lock(hashtext(email)) FROM patients",
+             "pg_advisory_lock:R(patients.email)", "FALLIBLE:patients.email", "",
+             "an advisory lock key (pg_locks)<-R(patients.email)"},
+        Case{"ReplicationSlotName", "SELECT pg_create_physical_replication_slot(ssn) FROM patients",
+             "pg_create_physical_replication_slot:R(patients.ssn)", "FALLIBLE:patients.ssn", "",
+             "a replication slot name<-R(patients.ssn)"},
+        Case{"RandomSeed", "SELECT setseed(length(ssn) / 100.0) FROM patients", "setseed:R(patients.ssn)",
+             "FALLIBLE:patients.ssn", "", "the session's random seed (random())<-R(patients.ssn)"},
+        Case{"ConstantLockKeyWritesNothing", "SELECT pg_advisory_lock(42), setval('s', 7)",
+             "pg_advisory_lock:-, setval:-"}),
     [](const auto& info) { return info.param.name; });
 
 // The one statement of `sql` analysed against `catalog` and rendered; "?" when it is not one.
