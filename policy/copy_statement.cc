@@ -137,6 +137,19 @@ absl::StatusOr<std::optional<CopyToClient>> FindCopyToClient(const ParsedSql& sq
       out.escape = StringArg(arg);
     } else if (name == "header") {
       out.header = TruthArg(arg);
+    } else if (name == "force_quote") {
+      // `FORCE_QUOTE *` or a list of names; the server refuses any other argument.
+      if (arg != nullptr && arg->node_case == PG_QUERY__NODE__NODE_A_STAR) {
+        out.force_quote_all = true;
+      } else if (arg != nullptr && arg->node_case == PG_QUERY__NODE__NODE_LIST) {
+        for (size_t j = 0; j < arg->list->n_items; ++j) {
+          const std::optional<std::string> column = StringArg(arg->list->items[j]);
+          if (!column) return absl::InvalidArgumentError("unexpected COPY FORCE_QUOTE column list");
+          out.force_quote.push_back(*column);
+        }
+      } else {
+        return absl::InvalidArgumentError("unexpected COPY FORCE_QUOTE argument");
+      }
     } else if (name == "encoding") {
       // The codecs read the data as UTF-8. In an encoding whose multibyte characters embed ASCII
       // bytes (SJIS, BIG5, GBK...) a delimiter, quote or backslash byte inside a character

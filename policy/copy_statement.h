@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "policy/catalog_view.h"
@@ -21,6 +22,10 @@ struct CopyToClient {
   std::optional<std::string> quote;
   std::optional<std::string> escape;
   bool header = false;
+  // FORCE_QUOTE: every column (`*`), or the columns of the data it names (table columns of a
+  // `COPY table (...)`, output column names of a `COPY (query)`), as the parser spelled them.
+  bool force_quote_all = false;
+  std::vector<std::string> force_quote;
 };
 
 // The COPY TO STDOUT in `sql`, if any. More than one statement with a COPY TO STDOUT among them

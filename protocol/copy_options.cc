@@ -1,5 +1,6 @@
 #include "protocol/copy_options.h"
 
+#include <algorithm>
 #include <string_view>
 
 namespace pgmask::protocol {
@@ -14,7 +15,16 @@ CopyOptions CopyOptions::ForFormat(CopyFormat format) {
   return options;
 }
 
+bool CopyOptions::ForceQuote(size_t column) const {
+  if (format != CopyFormat::kCsv) return false;
+  return force_quote_all || std::find(force_quote_columns.begin(), force_quote_columns.end(), column) !=
+                                force_quote_columns.end();
+}
+
 absl::Status ValidateCopyOptions(const CopyOptions& options) {
+  if (options.format != CopyFormat::kCsv && (options.force_quote_all || !options.force_quote_columns.empty())) {
+    return absl::InvalidArgumentError("COPY FORCE_QUOTE is only available in CSV mode");
+  }
   if (options.format == CopyFormat::kBinary) {
     if (options.header) return absl::InvalidArgumentError("COPY HEADER is not available in binary format");
     return absl::OkStatus();

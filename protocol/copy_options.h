@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -15,9 +16,8 @@ namespace pgmask::protocol {
 
 enum class CopyFormat { kText, kCsv, kBinary };
 
-// COPY's FORMAT, DELIMITER, NULL, QUOTE, ESCAPE and HEADER options; start from ForFormat() so
-// the defaults match the server's for that format. FORCE_QUOTE is not here: rewritten CSV
-// fields keep the quoting their original field had (see copy_text.h). The data must be UTF-8 (or
+// COPY's FORMAT, DELIMITER, NULL, QUOTE, ESCAPE, HEADER and FORCE_QUOTE options; start from
+// ForFormat() so the defaults match the server's for that format. The data must be UTF-8 (or
 // any encoding that never embeds ASCII bytes in multibyte characters): the caller refuses a COPY
 // whose ENCODING option says otherwise (policy/copy_statement.cc).
 struct CopyOptions {
@@ -27,8 +27,18 @@ struct CopyOptions {
   char quote = '"';   // CSV only
   char escape = '"';  // CSV only; defaults to the quote
   bool header = false;  // text and CSV: the first row names the columns and is never masked
+  // CSV only, FORCE_QUOTE: every column (`*`), or these zero-based columns of the data (the
+  // caller resolves the names the statement lists). A replaced field is quoted by these and by
+  // its own value alone, never by how the server quoted the clear value (see copy_text.h). Read
+  // from the statement rather than quoting every replaced field: the output stays byte for byte
+  // what PostgreSQL would send for the masked values.
+  bool force_quote_all = false;
+  std::vector<size_t> force_quote_columns;
 
   static CopyOptions ForFormat(CopyFormat format);
+
+  // Whether FORCE_QUOTE covers `column` (CSV; false in the other formats).
+  bool ForceQuote(size_t column) const;
 };
 
 // The combinations the server refuses (ProcessCopyOptions), so a rewriter never works with

@@ -209,7 +209,11 @@ void AppendRewrittenCopyTextRow(const CopyOptions& options, const CopyTextRow& r
       case FieldReplacement::Kind::kKeep: out.append(field.raw); break;
       case FieldReplacement::Kind::kNull: out.append(options.null_string); break;
       case FieldReplacement::Kind::kValue:
-        AppendCopyTextField(options, replacement.value, field.quoted, fields.size() == 1, out);
+        // Quoted as PostgreSQL would quote this value in this column (FORCE_QUOTE, or what the
+        // value holds), never because the server quoted the clear value (field.quoted): that
+        // would tell whether it held the delimiter or quote character, or equalled the NULL
+        // string.
+        AppendCopyTextField(options, replacement.value, options.ForceQuote(i), fields.size() == 1, out);
         break;
     }
   }

@@ -62,8 +62,10 @@ void AppendCopyTextField(const CopyOptions& options, std::optional<std::string_v
 
 // Appends the row `row` (as split from its data) with each field replaced as `mask` decides,
 // then '\n'. Kept fields are copied byte for byte, so a row where every field is kept comes out
-// identical; a replaced CSV field is quoted when its original was (which keeps FORCE_QUOTE
-// output looking the same).
+// identical. A replaced field is encoded from its new value and the options alone, as the server
+// would have written that value (a CSV field quoted for FORCE_QUOTE or for what it holds): never
+// by how the server quoted the original, which tells whether the clear value held the delimiter
+// or the quote, or equalled the NULL string.
 void AppendRewrittenCopyTextRow(const CopyOptions& options, const CopyTextRow& row, CopyFieldMask mask,
                                 std::string& out);
 

@@ -351,6 +351,7 @@ std::optional<protocol::CopyOptions> CopyOptionsOf(const policy::CopyToClient& c
   if (!one_char(copy.escape, options.escape)) return std::nullopt;
   if (copy.null_string) options.null_string = *copy.null_string;
   options.header = copy.header;
+  options.force_quote_all = copy.force_quote_all;  // the named columns once they are described
   return options;
 }
 
@@ -359,6 +360,7 @@ std::optional<protocol::CopyOptions> CopyOptionsOf(const policy::CopyToClient& c
 QueryPlanPtr ClientSink::DescribeCopy(const QueryPlan& plan, bool extended, OutputBatch& out) {
   auto description = std::make_shared<CopyDescription>();
   description->options = CopyOptionsOf(*plan.copy);
+  description->force_quote_names = plan.copy->force_quote;
   QueryPlanPtr described = WithCopyDescription(plan, description);
   PlannedStatementPtr copy_statement;
   for (const PlannedStatementPtr& st : described->statements) {

@@ -28,6 +28,9 @@ namespace pgmask::proxy {
 struct CopyDescription {
   std::optional<protocol::CopyOptions> options;  // nullopt: options pgmask cannot mask
   std::optional<std::vector<protocol::FieldDescription>> fields;  // set when the server described them
+  // The columns FORCE_QUOTE names, resolved into options->force_quote_columns by the described
+  // column names (the first column of that name, as the server resolves them).
+  std::vector<std::string> force_quote_names;
 };
 
 struct PlannedStatement {

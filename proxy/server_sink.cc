@@ -89,6 +89,23 @@ bool ChangesCatalog(std::string_view tag) {
   return false;
 }
 
+// The columns FORCE_QUOTE names, as positions in the described columns: the first column of
+// each name, as the server's CopyGetAttnums finds it. A name no column has (the server refuses
+// such a COPY) leaves the COPY without options, so data for it would be refused, not guessed at.
+void ResolveForceQuote(CopyDescription& copy, const std::vector<protocol::FieldDescription>& fields) {
+  if (!copy.options) return;
+  copy.options->force_quote_columns.clear();
+  for (const std::string& name : copy.force_quote_names) {
+    const auto it = std::find_if(fields.begin(), fields.end(),
+                                 [&name](const protocol::FieldDescription& f) { return f.name == name; });
+    if (it == fields.end()) {
+      copy.options.reset();
+      return;
+    }
+    copy.options->force_quote_columns.push_back(static_cast<size_t>(it - fields.begin()));
+  }
+}
+
 }  // namespace
 
 std::string FatalErrorBytes(std::string_view sqlstate, std::string_view message) {
@@ -408,6 +425,7 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
         if (!forward && front.statement != nullptr && front.statement->copy != nullptr) {
           // The columns of a COPY TO STDOUT that follows.
           if (type == MessageType::kNoData || !protocol::ParseRowDescription(body, fields_).ok()) fields_.clear();
+          ResolveForceQuote(*front.statement->copy, fields_);
           for (protocol::FieldDescription& f : fields_) f.name = {};
           front.statement->copy->fields = fields_;
         }

@@ -4,12 +4,16 @@
 //   - how the stream is chunked does not change the rewritten output;
 //   - the rewritten stream reads back (with the same options) as the same number of rows, each
 //     field the value the mask asked for: replacements are escaped or quoted so that no value
-//     can spill into another field or row.
+//     can spill into another field or row;
+//   - text and CSV: a replaced field's bytes depend on its new value, its column and the
+//     options only, never on the field it replaces (how the server quoted a clear value tells
+//     what it holds).
 //
 // Input: [options byte][delimiter][quote][escape][NULL string choice][columns][chunk seed]
 //        [mask seed], then the COPY data. Options byte: bits 0-1 format (0 text, 1 CSV, 2 binary,
 //        3 CSV), bit 2 HEADER, bit 3 take delimiter/quote/escape/NULL from the input (else the
-//        format's defaults), bit 4 a small partial-row cap.
+//        format's defaults), bit 4 a small partial-row cap, bit 5 (CSV) FORCE_QUOTE *, bit 6
+//        (CSV) FORCE_QUOTE of columns 0 and 2.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -109,6 +113,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     options.escape = escape;
     options.null_string = std::string(kNullStrings[null_choice % std::size(kNullStrings)]);
   }
+  if (format == CopyFormat::kCsv) {
+    options.force_quote_all = (flags & 32) != 0;
+    if ((flags & 64) != 0) options.force_quote_columns = {0, 2};
+  }
   const size_t columns = in.Byte() % 8;
   const uint8_t chunk_seed = in.Byte();
   const uint8_t mask_seed = in.Byte();
@@ -171,5 +179,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   PGMASK_FUZZ_CHECK(reread.ok);
   PGMASK_FUZZ_CHECK(reread.rows == masked.rows);
   PGMASK_FUZZ_CHECK(got == want);
+
+  // 4. Every field replaced by one value: every data row comes out the same, whatever it held.
+  if (options.format != CopyFormat::kBinary && columns > 0) {
+    const std::string& v = replacements[mask_seed % replacements.size()];
+    auto replace_all = [&v](size_t, std::optional<std::string_view>) { return FieldReplacement::Value(v); };
+    const Result replaced = RunRewriter(options, columns, max_partial, stream, nullptr, replace_all);
+    PGMASK_FUZZ_CHECK(replaced.ok);
+    std::string line;
+    for (size_t i = 0; i < columns; ++i) {
+      if (i > 0) line.push_back(options.delimiter);
+      pgmask::protocol::AppendCopyTextField(options, v, options.ForceQuote(i), columns == 1, line);
+    }
+    line.push_back('\n');
+    std::string_view rest = replaced.out;
+    if (options.header && !stream.empty()) {
+      // The header row passes unchanged: skip it as the rewriter split it.
+      pgmask::protocol::CopyTextRow header;
+      const absl::StatusOr<size_t> length = header.Split(options, stream);
+      PGMASK_FUZZ_CHECK(length.ok() && *length > 0 && *length <= rest.size());
+      rest.remove_prefix(*length);
+    }
+    PGMASK_FUZZ_CHECK(rest.size() == line.size() * replaced.rows);
+    for (uint64_t r = 0; r < replaced.rows; ++r) {
+      PGMASK_FUZZ_CHECK(rest.substr(r * line.size(), line.size()) == line);
+    }
+  }
   return 0;
 }

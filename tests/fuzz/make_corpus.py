@@ -229,8 +229,10 @@ def datarow_masker():
 
 # --- COPY: [flags][delimiter][quote][escape][null choice][columns][chunk seed][mask seed] + data -----
 
-def copy_header(fmt, header=False, custom=None, columns=3, chunk=0, mask=0b10011001, small=False):
+def copy_header(fmt, header=False, custom=None, columns=3, chunk=0, mask=0b10011001, small=False,
+                force_quote_all=False, force_quote_some=False):
     flags = {"text": 0, "csv": 1, "binary": 2}[fmt] | (4 if header else 0) | (16 if small else 0)
+    flags |= (32 if force_quote_all else 0) | (64 if force_quote_some else 0)
     delimiter, quote, escape, null_choice = b"\t", b'"', b'"', 0
     if custom is not None:
         flags |= 8
@@ -250,6 +252,10 @@ def copy_out():
         ("csv_header", copy_header("csv", header=True, columns=2) + b'id,"se,cret"\n1,"a,b"\n'),
         ("csv_custom", copy_header("csv", custom=(b";", b"'", b"\\", 2), columns=3, mask=0b11100100)
          + b"1;'it\\'s';NULL\n2;'';x\n"),
+        ("csv_force_quote_all", copy_header("csv", columns=3, force_quote_all=True)
+         + b'"1","a,b",\n"2","",""\n'),
+        ("csv_force_quote_some", copy_header("csv", columns=3, mask=0b10101010, force_quote_some=True)
+         + b'"1",ab,"x"\n"2","a""b",\n'),
         ("binary", copy_header("binary", chunk=3) + binary_header + tuple1 + tuple2 + b"\xff\xff"),
         ("binary_extension", copy_header("binary", columns=0) + bytes.fromhex("5047434f50590aff0d0a00" "00000000" "00000002") + b"xy" + b"\x00\x00\xff\xff"),
         ("no_columns", copy_header("text", columns=0) + b"\n\n"),

@@ -136,6 +136,78 @@ def test_copy_with_a_null_string_a_value_could_equal_is_refused_for_a_masked_rol
         assert len(data.decode().splitlines()) == 5
 
 
+# PostgreSQL quotes a CSV field whose value holds the delimiter, the quote character, CR or LF, or
+# equals the NULL string. A masked field is written as the server would write the masked value:
+# were it quoted whenever the server quoted the clear value, the masked output would tell those
+# facts about the clear value (with NULL '<a guess>', an exact-match oracle).
+
+def oracle_ids(truth: dict[str, str]) -> tuple[str, list[str]]:
+    """A digit, and ids whose id and visible last four SSN digits lack it: some with it in the
+    hidden part of the SSN (the server quotes those), some without."""
+    for char in "7234568901":
+        hit = [pid for pid, ssn in truth.items() if char not in pid + ssn[-4:] and char in ssn[:-4]]
+        miss = [pid for pid, ssn in truth.items() if char not in pid + ssn]
+        if hit and miss:
+            return char, sorted(hit[:5] + miss[:5], key=int)
+    raise AssertionError("no usable digit in the demo data")
+
+
+def id_list(ids: list[str]) -> str:
+    return ", ".join(ids)
+
+
+@pytest.mark.parametrize("case", ["null", "delimiter", "quote"])
+def test_csv_quoting_of_a_masked_field_tells_nothing_of_the_clear_value(clinic, masked, connect, case):
+    truth = real_ssns(clinic)
+    char, ids = oracle_ids(truth)
+    separator = ","
+    if case == "null":
+        ids = ["1", "2", "3", "4", "5"]
+        guess = truth["3"]
+        probe, reference, clue = f"NULL '{guess}'", "NULL 'no such value'", f',"{guess}"'
+    elif case == "delimiter":
+        separator = char
+        probe, reference, clue = f"DELIMITER '{char}'", "DELIMITER '|'", f'{char}"'
+    else:
+        separator = "|"
+        probe, reference, clue = f"QUOTE '{char}', DELIMITER '|'", "DELIMITER '|'", f"|{char}"
+    select = f"COPY (SELECT id, ssn FROM patients WHERE id IN ({id_list(ids)}) ORDER BY id) TO STDOUT"
+    # In clear, the server quotes some of the SSNs for what they hold.
+    clear = copy_bytes(connect(clinic.port, user="app_backend", dbname=DB), f"{select} (FORMAT csv, {probe})")
+    assert clue.encode() in clear, clear
+    conn = connect(masked.port, user="auditor", dbname=DB)
+    probed = copy_bytes(conn, f"{select} (FORMAT csv, {probe})")
+    referenced = copy_bytes(conn, f"{select} (FORMAT csv, {reference})")
+    expected = "".join(f"{pid}{separator}XXX-XX-{truth[pid][-4:]}\n" for pid in ids).encode()
+    assert probed == expected
+    assert referenced.replace(b"|", separator.encode()) == expected
+
+
+@pytest.mark.parametrize("command, line", [
+    ("COPY (SELECT id, ssn FROM patients WHERE id < 6 ORDER BY id) TO STDOUT (FORMAT csv, FORCE_QUOTE (ssn))",
+     '{id},"{ssn}"'),
+    ("COPY (SELECT id, ssn AS s FROM patients WHERE id < 6 ORDER BY id) TO STDOUT (FORMAT csv, FORCE_QUOTE *)",
+     '"{id}","{ssn}"'),
+    # Names are the query's output columns: here `id` is the SSN.
+    ("COPY (SELECT id AS ssn, ssn AS id FROM patients WHERE id < 6 ORDER BY 1) TO STDOUT "
+     "(FORMAT csv, FORCE_QUOTE (id))", '{id},"{ssn}"'),
+    ("COPY (SELECT id, ssn FROM patients WHERE id < 6 ORDER BY id) TO STDOUT CSV FORCE QUOTE id", '"{id}",{ssn}'),
+])
+def test_force_quote_quotes_a_masked_field_as_the_server_would(clinic, masked, connect, command, line):
+    truth = real_ssns(clinic)
+    data = copy_bytes(connect(masked.port, user="auditor", dbname=DB), command)
+    expected = "".join(line.format(id=pid, ssn="XXX-XX-" + truth[pid][-4:]) + "\n" for pid in "12345")
+    assert data == expected.encode()
+
+
+def test_force_quote_names_columns_of_a_table_column_list(clinic, masked, connect):
+    truth = real_ssns(clinic)
+    data = copy_bytes(connect(masked.port, user="auditor", dbname=DB),
+                      "COPY patients (id, ssn) TO STDOUT (FORMAT csv, FORCE_QUOTE (ssn))")
+    expected = [f'{pid},"XXX-XX-{ssn[-4:]}"' for pid, ssn in truth.items()]
+    assert sorted(data.decode().splitlines()) == sorted(expected)
+
+
 def test_copy_of_a_table_with_a_generated_column_is_masked(clinic, pgmask_factory, tmp_path):
     """COPY leaves generated columns out unless listed, so pgmask must not describe them either:
     with `SELECT *`, the fields after one would be taken for the columns before them."""

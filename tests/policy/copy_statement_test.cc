@@ -4,6 +4,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "analysis_fixture.h"
 
@@ -91,6 +92,31 @@ TEST(CopyStatement, TheOldOptionSyntaxIsReadToo) {
   EXPECT_EQ((*copy)->format, "csv");
   EXPECT_EQ((*copy)->delimiter, "|");
   EXPECT_TRUE((*copy)->header);
+}
+
+// FORCE_QUOTE decides how pgmask quotes the fields it masks (never the server's quoting of the
+// clear values), so it is read in both syntaxes.
+TEST(CopyStatement, ForceQuoteIsRead) {
+  struct Case {
+    const char* sql;
+    bool all;
+    std::vector<std::string> columns;
+  };
+  const Case cases[] = {
+      {"COPY patients TO STDOUT WITH (FORMAT csv)", false, {}},
+      {"COPY patients TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)", true, {}},
+      {"COPY patients TO STDOUT WITH (FORMAT csv, FORCE_QUOTE (ssn, \"Email\"))", false, {"ssn", "Email"}},
+      {"COPY (SELECT ssn AS S FROM patients) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE (S))", false, {"s"}},
+      {"COPY patients TO STDOUT CSV FORCE QUOTE *", true, {}},
+      {"COPY patients TO STDOUT CSV FORCE QUOTE ssn, name", false, {"ssn", "name"}},
+  };
+  for (const Case& c : cases) {
+    auto copy = Find(c.sql);
+    ASSERT_TRUE(copy.ok()) << c.sql << ": " << copy.status();
+    ASSERT_TRUE(copy->has_value()) << c.sql;
+    EXPECT_EQ((*copy)->force_quote_all, c.all) << c.sql;
+    EXPECT_EQ((*copy)->force_quote, c.columns) << c.sql;
+  }
 }
 
 TEST(CopyStatement, ACopyAmongOtherStatementsIsAnError) {

@@ -16,6 +16,16 @@ CopyOptions Options(CopyFormat format, bool header = false) {
   options.header = header;
   return options;
 }
+CopyOptions CsvForceQuote(std::vector<size_t> columns) {
+  CopyOptions options = CopyOptions::ForFormat(CopyFormat::kCsv);
+  options.force_quote_columns = std::move(columns);
+  return options;
+}
+CopyOptions CsvNull(std::string null_string) {
+  CopyOptions options = CopyOptions::ForFormat(CopyFormat::kCsv);
+  options.null_string = std::move(null_string);
+  return options;
+}
 
 // Column 1 masked to "***" (text) or the bytes "MASK" (binary), NULL stays NULL.
 FieldReplacement MaskColumnOne(size_t column, std::optional<std::string_view> value) {
@@ -46,10 +56,18 @@ const StreamCase kStreams[] = {
      "1\t***\t1.5\n2\t\\N\tx\n3\t***\t\\N\n", 3},
     {"TextHeaderPassesThrough", Options(CopyFormat::kText, true), 2, {"id\tsecret\n", "1\tabc\n"},
      "id\tsecret\n1\t***\n", 1},
+    // The masked field is quoted for its own value only: the server quoted "a,b" and "multi\nline"
+    // for what the clear values hold.
     {"CsvHeaderPassesThrough", Options(CopyFormat::kCsv, true), 2, {"id,\"se,cret\"\n", "1,\"a,b\"\n", "2,\n"},
-     "id,\"se,cret\"\n1,\"***\"\n2,\n", 2},
+     "id,\"se,cret\"\n1,***\n2,\n", 2},
     {"CsvRowSplitAcrossMessages", Options(CopyFormat::kCsv), 2, {"1,\"multi", "\nline\"\n2,", "x\n"},
-     "1,\"***\"\n2,***\n", 2},
+     "1,***\n2,***\n", 2},
+    {"CsvClearEqualToNullString", CsvNull("secret"), 2, {"1,\"secret\"\n", "2,other\n", "3,secret\n"},
+     "1,***\n2,***\n3,secret\n", 3},
+    {"CsvForceQuoteMaskedColumn", CsvForceQuote({1}), 2, {"1,\"a,b\"\n", "2,\"ab\"\n", "3,\n"},
+     "1,\"***\"\n2,\"***\"\n3,\n", 3},
+    {"CsvForceQuoteOtherColumn", CsvForceQuote({0}), 2, {"\"1\",\"a,b\"\n", "\"2\",ab\n"},
+     "\"1\",***\n\"2\",***\n", 2},
     {"TextRowSplitAtBackslash", Options(CopyFormat::kText), 2, {"1\ta\\", "nb\n"}, "1\t***\n", 1},
     {"TextSeveralRowsInOneMessage", Options(CopyFormat::kText), 2, {"1\ta\n2\tb\n"}, "1\t***\n2\t***\n", 2},
     {"TextNoRows", Options(CopyFormat::kText), 2, {}, "", 0},

@@ -193,6 +193,14 @@ CopyOptions Header(CopyOptions o) {
   o.header = true;
   return o;
 }
+CopyOptions ForceQuoteAll(CopyOptions o) {
+  o.force_quote_all = true;
+  return o;
+}
+CopyOptions ForceQuote(CopyOptions o, std::vector<size_t> columns) {
+  o.force_quote_columns = std::move(columns);
+  return o;
+}
 
 const StreamCase kStreams[] = {
     {"Text", Text(),
@@ -214,7 +222,7 @@ const StreamCase kStreams[] = {
     {"CsvQuoteEscape", CsvQuote('\'', '\\'),
      "2,tab\there,\n3,'new\nline\r\x08\x0cv',0\n4,back\\slash,-2\n5,'',3\n7,quote\"inside,4\n"
      "8,'comma,inside',5\n"},
-    {"CsvForceQuote", Csv(),
+    {"CsvForceQuote", ForceQuoteAll(Csv()),
      "\"1\",\"plain\",\"1.5\"\n\"2\",\"tab\there\",\n\"5\",\"\",\"3\"\n\"6\",,\n"
      "\"7\",\"quote\"\"inside\",\"4\"\n"},
     {"CsvHeaderNeedsQuotes", Header(Csv()), "\"we,ird\",\"q\"\"t\"\n\"a,b\",1\n"},
@@ -264,16 +272,114 @@ TEST(CopyTextTest, ReplacesAndNullsFields) {
   EXPECT_EQ(seen, (std::vector<size_t>{0, 1, 2}));
 }
 
-TEST(CopyTextTest, ReplacementOfQuotedFieldStaysQuoted) {
-  CopyTextRow row;
-  ASSERT_TRUE(row.Split(Csv(), "\"1\",\"abc\"\n").ok());
-  std::string out;
-  AppendRewrittenCopyTextRow(Csv(), row,
-                             [](size_t column, std::optional<std::string_view>) {
-                               return column == 1 ? FieldReplacement::Value("xyz") : FieldReplacement::Keep();
-                             },
-                             out);
-  EXPECT_EQ(out, "\"1\",\"xyz\"\n");
+// A replaced CSV field is written as the server would write its new value: the server's quoting
+// of the clear value (it held the delimiter, the quote, a newline, or equalled the NULL string)
+// must not show through. Each case's rows differ only in column 1, quoted by the server in the
+// first row and not in the second; replaced, both rows come out the same.
+struct QuotingCase {
+  std::string name;
+  CopyOptions options;
+  std::string quoted_row;    // the clear value in column 1 needed quotes
+  std::string unquoted_row;  // it did not
+  std::string replacement;
+  std::string expected;      // both rows, column 1 replaced
+};
+
+const QuotingCase kQuotings[] = {
+    // COPY ... (FORMAT csv, NULL '919-27-3645'): quoted only because it equals the NULL string.
+    {"ClearEqualsNullString", With(Csv(), ',', "919-27-3645"), "90001,\"919-27-3645\"\n",
+     "90001,123-45-3645\n", "XXX-XX-3645", "90001,XXX-XX-3645\n"},
+    // DELIMITER '7': quoted because the clear value holds a 7.
+    {"ClearHoldsDelimiter", With(Csv(), '7', ""), "17\"919-27-3645\"\n", "17123-45-3645\n", "XXX-XX-3645",
+     "17XXX-XX-3645\n"},
+    // QUOTE '2', DELIMITER '|': quoted (and the 2s doubled) because the clear value holds a 2.
+    {"ClearHoldsQuote", With(CsvQuote('2', '2'), '|', ""), "1|2919-227-36452\n", "1|133-45-3645\n",
+     "XXX-XX-3645", "1|XXX-XX-3645\n"},
+    {"ClearHoldsEscapedQuote", With(CsvQuote('\'', '\\'), '|', ""), "1|'it\\'s'\n", "1|its\n", "XXX",
+     "1|XXX\n"},
+    {"ClearHoldsNewline", Csv(), "1,\"a\nb\"\n", "1,ab\n", "XXX", "1,XXX\n"},
+    {"ClearHoldsCarriageReturn", Csv(), "1,\"a\rb\"\n", "1,ab\n", "XXX", "1,XXX\n"},
+    {"ClearIsEmpty", Csv(), "1,\"\"\n", "1,x\n", "XXX", "1,XXX\n"},
+    {"ClearQuotedInPart", Csv(), "1,a\"b,c\"d\n", "1,abcd\n", "XXX", "1,XXX\n"},
+    // The replacement is quoted for what it holds itself, in both rows alike.
+    {"ReplacementHoldsDelimiter", With(Csv(), '7', ""), "17\"919-27-3645\"\n", "17123-45-3645\n", "XXX-XX-7",
+     "17\"XXX-XX-7\"\n"},
+    {"ReplacementEqualsNullString", With(Csv(), ',', "***"), "1,\"***\"\n", "1,abc\n", "***", "1,\"***\"\n"},
+    // FORCE_QUOTE (of the statement) quotes the replacement in both rows alike.
+    {"ForceQuoteAll", ForceQuoteAll(Csv()), "\"1\",\"a,b\"\n", "\"1\",\"ab\"\n", "XXX", "\"1\",\"XXX\"\n"},
+    {"ForceQuoteThisColumn", ForceQuote(Csv(), {1}), "1,\"a,b\"\n", "1,\"ab\"\n", "XXX", "1,\"XXX\"\n"},
+    {"ForceQuoteOtherColumn", ForceQuote(Csv(), {0}), "\"1\",\"a,b\"\n", "\"1\",ab\n", "XXX", "\"1\",XXX\n"},
+};
+
+class CopyTextQuotingTest : public testing::TestWithParam<QuotingCase> {};
+
+TEST_P(CopyTextQuotingTest, ReplacementIsQuotedByItsOwnValue) {
+  const QuotingCase& c = GetParam();
+  ASSERT_TRUE(ValidateCopyOptions(c.options).ok());
+  for (const std::string& in : {c.quoted_row, c.unquoted_row}) {
+    CopyTextRow row;
+    const absl::StatusOr<size_t> length = row.Split(c.options, in);
+    ASSERT_TRUE(length.ok()) << length.status();
+    ASSERT_EQ(*length, in.size()) << in;
+    ASSERT_EQ(row.fields().size(), 2u) << in;
+    std::string out;
+    AppendRewrittenCopyTextRow(c.options, row,
+                               [&c](size_t column, std::optional<std::string_view>) {
+                                 return column == 1 ? FieldReplacement::Value(c.replacement)
+                                                    : FieldReplacement::Keep();
+                               },
+                               out);
+    EXPECT_EQ(out, c.expected) << in;
+  }
+  // The server quoted the clear value of the first row and not of the second.
+  CopyTextRow quoted;
+  ASSERT_TRUE(quoted.Split(c.options, c.quoted_row).ok());
+  EXPECT_TRUE(quoted.fields()[1].quoted);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CopyTextQuotingTest, testing::ValuesIn(kQuotings),
+                         [](const testing::TestParamInfo<QuotingCase>& info) { return info.param.name; });
+
+// Masked to NULL, a field is the NULL string, unquoted, whatever the server did with the clear
+// value and under FORCE_QUOTE (which never quotes NULL).
+TEST(CopyTextTest, NullReplacementIsTheBareNullString) {
+  for (const CopyOptions& options : {With(Csv(), ',', "919-27-3645"), ForceQuoteAll(With(Csv(), ',', "N"))}) {
+    for (const std::string in : {"1,\"919-27-3645\"\n", "1,abc\n"}) {
+      CopyTextRow row;
+      ASSERT_TRUE(row.Split(options, in).ok());
+      std::string out;
+      AppendRewrittenCopyTextRow(options, row,
+                                 [](size_t column, std::optional<std::string_view>) {
+                                   return column == 1 ? FieldReplacement::Null() : FieldReplacement::Keep();
+                                 },
+                                 out);
+      EXPECT_EQ(out, "1," + options.null_string + "\n") << in;
+    }
+  }
+}
+
+// A field that is kept is the server's bytes, quoting and all, with or without FORCE_QUOTE.
+TEST(CopyTextTest, KeptFieldsAreTheServersBytes) {
+  const std::string in = "\"1\",1,a\"b,c\"d,\"\",,\"x\"\"y\"\n";
+  for (const CopyOptions& options : {Csv(), ForceQuoteAll(Csv()), ForceQuote(Csv(), {1, 2})}) {
+    CopyTextRow row;
+    ASSERT_TRUE(row.Split(options, in).ok());
+    std::string out;
+    AppendRewrittenCopyTextRow(options, row,
+                               [](size_t, std::optional<std::string_view>) { return FieldReplacement::Keep(); },
+                               out);
+    EXPECT_EQ(out, in);
+  }
+}
+
+TEST(CopyTextTest, ForceQuoteCoversItsColumnsInCsvOnly) {
+  EXPECT_FALSE(Csv().ForceQuote(0));
+  EXPECT_TRUE(ForceQuoteAll(Csv()).ForceQuote(5));
+  const CopyOptions some = ForceQuote(Csv(), {0, 2});
+  EXPECT_TRUE(some.ForceQuote(0));
+  EXPECT_FALSE(some.ForceQuote(1));
+  EXPECT_TRUE(some.ForceQuote(2));
+  EXPECT_FALSE(ForceQuoteAll(Text()).ForceQuote(0));
 }
 
 TEST(CopyTextTest, SplitsOnlyTheFirstRow) {
@@ -352,6 +458,10 @@ const OptionsCase kOptions[] = {
     {"TextNullEndsInThreeBackslashes", With(Text(), '\t', "\\\\\\"), false},
     {"TextNullEndsInEscapedBackslash", With(Text(), '\t', "\\\\"), true},
     {"CsvNullIsBackslash", With(Csv(), ',', "\\"), true},
+    {"CsvForceQuote", ForceQuote(ForceQuoteAll(Csv()), {0}), true},
+    {"TextForceQuoteAll", ForceQuoteAll(Text()), false},
+    {"TextForceQuoteColumns", ForceQuote(Text(), {0}), false},
+    {"BinaryForceQuote", ForceQuoteAll(CopyOptions::ForFormat(CopyFormat::kBinary)), false},
 };
 
 class CopyOptionsTest : public testing::TestWithParam<OptionsCase> {};
