@@ -49,6 +49,7 @@ class FormatCodes {
   FormatCodes() = default;
   FormatCodes(const uint8_t* raw, uint16_t count) : raw_(raw), count_(count) {}
   uint16_t count() const { return count_; }
+  const uint8_t* raw() const { return raw_; }  // count() big-endian int16 codes
   // The format of column i of n, applying the protocol's 0/1/n rule.
   int16_t ForColumn(size_t i) const;
 
