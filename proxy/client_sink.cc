@@ -103,9 +103,9 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         break;
     }
   }
-  if (type == MessageType::kBind && s_.restricted) {
+  if (type == MessageType::kBind && (s_.restricted || !s_.refused_statements.empty())) {
     const auto bind = protocol::ParseBind(body);
-    if (bind.ok()) {
+    if (bind.ok() && s_.restricted) {
       if (const std::optional<std::string> refusal = Reanalyse(bind->statement)) {
         // The server holds the statement as the client prepared it: nothing short of ending the
         // session keeps this Bind from running it.
@@ -114,9 +114,7 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         return Verdict::kStop;
       }
     }
-  }
-  if (type == MessageType::kBind && !s_.refused_statements.empty()) {
-    verdict = NullBindIfRefused(body, out);
+    if (bind.ok()) verdict = NullBindIfRefused(*bind, out);
   }
   Track(type);
   if (s_.policy_enabled()) Expect(type, body, out);
@@ -419,12 +417,11 @@ std::optional<std::string> ClientSink::ReanalyseExecuted(const QueryPlan& plan) 
   return std::nullopt;
 }
 
-Verdict ClientSink::NullBindIfRefused(protocol::Bytes body, OutputBatch& out) {
-  const auto bind = protocol::ParseBind(body);
-  if (!bind.ok() || !s_.refused_statements.contains(ToAbsl(bind->statement))) return Verdict::kForward;
+Verdict ClientSink::NullBindIfRefused(const protocol::BindView& bind, OutputBatch& out) {
+  if (!s_.refused_statements.contains(ToAbsl(bind.statement))) return Verdict::kForward;
   // The values would only reach a statement that raises; NULLs bind to any type in any format.
   const size_t start = out.scratch().size();
-  AppendNullBind(*bind, out.scratch());
+  AppendNullBind(bind, out.scratch());
   out.EmitCommitted(start);
   return Verdict::kDrop;
 }

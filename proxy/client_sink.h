@@ -39,7 +39,7 @@ class ClientSink final : public FrameSink {
   // Sends pgmask's Describe of the COPY TO STDOUT in `plan` (a Query's, or with `extended` a
   // Parse's) and returns the plan whose COPY statement receives the columns.
   QueryPlanPtr DescribeCopy(const QueryPlan& plan, bool extended, OutputBatch& out);
-  Verdict NullBindIfRefused(protocol::Bytes body, OutputBatch& out);
+  Verdict NullBindIfRefused(const protocol::BindView& bind, OutputBatch& out);
   // Analyses prepared statement `name` again when the catalog or search_path it was analysed
   // under no longer holds, as PostgreSQL does before it runs it; the new analysis's refusal.
   std::optional<std::string> Reanalyse(std::string_view name);
