@@ -197,12 +197,17 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       out_.name = Str(statement.declare_cursor_stmt->portalname);
       out_.outputs = Query(statement.declare_cursor_stmt->query, nullptr);
       return;
-    case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+    case PG_QUERY__NODE__NODE_EXECUTE_STMT: {
       out_.name = Str(statement.execute_stmt->name);
+      // The prepared statement's analysis takes its parameters for values the client sends. The
+      // server refuses subqueries and columns here, but a function can still read a table.
+      Lineage params;
       for (size_t i = 0; i < statement.execute_stmt->n_params; ++i) {
-        Expr(statement.execute_stmt->params[i], nullptr);
+        params.MergeDerived(Expr(statement.execute_stmt->params[i], nullptr));
       }
+      Write(absl::StrFormat("the parameters of prepared statement %s", out_.name), params);
       return;
+    }
     case PG_QUERY__NODE__NODE_FETCH_STMT:
       out_.name = Str(statement.fetch_stmt->portalname);
       return;
@@ -502,11 +507,21 @@ void Analyzer::WriteColumns(const RangeItem& target, PgQuery__Node* const* targe
   for (size_t i = 0; i < n; ++i) {
     const PgQuery__Node* t = targets[i];
     if (t == nullptr || t->node_case != PG_QUERY__NODE__NODE_RES_TARGET) continue;
-    const Lineage lineage = Expr(t->res_target->val, &scope);
+    Lineage lineage = Expr(t->res_target->val, &scope);
+    lineage.MergeDerived(AssignmentSubscripts(t, &scope));
     const std::string_view column = Str(t->res_target->name);
     Write(absl::StrFormat("table %s (column %s)", target.name, column), lineage);
     Store(target, &column);
   }
+}
+
+Lineage Analyzer::AssignmentSubscripts(const PgQuery__Node* target, const Scope* scope) {
+  Lineage acc;
+  if (target == nullptr || target->node_case != PG_QUERY__NODE__NODE_RES_TARGET) return acc;
+  const PgQuery__ResTarget& t = *target->res_target;
+  // Field names (`SET c.f = ...`) are String nodes and carry nothing.
+  for (size_t i = 0; i < t.n_indirection; ++i) acc.MergeDerived(Expr(t.indirection[i], scope));
+  return acc;
 }
 
 std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, const Scope* outer) {
@@ -534,6 +549,10 @@ std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, cons
   for (size_t i = 0; i < source.size(); ++i) {
     const std::string_view column = i < columns.size() ? std::string_view(columns[i]) : "?";
     Write(absl::StrFormat("table %s (column %s)", table, column), source[i].lineage);
+  }
+  for (size_t i = 0; i < stmt.n_cols; ++i) {
+    Write(absl::StrFormat("table %s (column %s)", table, i < columns.size() ? std::string_view(columns[i]) : "?"),
+          AssignmentSubscripts(stmt.cols[i], outer));
   }
   Scope scope{outer, {target}, target.columns};
   if (stmt.on_conflict_clause != nullptr) {
@@ -612,7 +631,9 @@ void Analyzer::Merge(const PgQuery__MergeStmt& stmt, const Scope* outer) {
             v < when.n_target_list && when.target_list[v]->node_case == PG_QUERY__NODE__NODE_RES_TARGET
                 ? Str(when.target_list[v]->res_target->name)
                 : std::string_view("?");
-        Write(absl::StrFormat("table %s (column %s)", target.name, column), Expr(when.values[v], &scope));
+        Lineage lineage = Expr(when.values[v], &scope);
+        if (v < when.n_target_list) lineage.MergeDerived(AssignmentSubscripts(when.target_list[v], &scope));
+        Write(absl::StrFormat("table %s (column %s)", target.name, column), lineage);
         Store(target, v < when.n_target_list ? &column : nullptr);
       }
       if (when.n_values == 0) Store(target, nullptr);  // INSERT DEFAULT VALUES

@@ -94,6 +94,9 @@ class Analyzer {
   void ClauseItem(const PgQuery__Node* node, const Scope& scope, const std::vector<OutputColumn>& outputs,
                   UsageClause clause, bool equality_kind);
   void WriteColumns(const RangeItem& target, PgQuery__Node* const* targets, size_t n, const Scope& scope);
+  // The subscripts of an assignment target (`SET a[i] = ...`, `INSERT INTO t (a[i])`): they choose
+  // where the value is stored, so what they are computed from is stored as well.
+  Lineage AssignmentSubscripts(const PgQuery__Node* target, const Scope* scope);
 
   // analyzer_from.cc: FROM items, relations, views, CTEs.
   void FromItem(const PgQuery__Node* node, Scope& scope, std::vector<RangeColumn>& star);

@@ -685,6 +685,16 @@ COPYING = [
     case("copying/update-from", CL, *in_transaction(Q("UPDATE scratch s SET note = p.email FROM patients p WHERE p.id = 90001 AND s.id = 1", REFUSED), Q("SELECT note FROM scratch"))),
     case("copying/insert-on-conflict-update", CL, *in_transaction(Q(f"INSERT INTO scratch (id, note) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET note = (SELECT ssn FROM patients {W})", REFUSED), Q("SELECT note FROM scratch"))),
     case("copying/merge", CL, *in_transaction(Q(f"MERGE INTO scratch s USING (SELECT ssn FROM patients {W}) src ON false WHEN NOT MATCHED THEN INSERT (note) VALUES (src.ssn)", REFUSED), Q("SELECT note FROM scratch"))),
+    # A subscript of an assignment target chooses where the value goes: a jsonb key or an array
+    # position stored from a protected value is a copy of it.
+    case("copying/update-jsonb-subscript", CL, *in_transaction(Q("CREATE TABLE j_scratch (j jsonb)", OK), Q("INSERT INTO j_scratch VALUES ('{}')", OK),
+                                                             Q(f"UPDATE j_scratch SET j[(SELECT ssn FROM patients {W})] = '1'", REFUSED), Q("SELECT j::text FROM j_scratch"))),
+    case("copying/insert-array-subscript", CL, *in_transaction(Q("CREATE TABLE a_scratch (id int, a int[])", OK),
+                                                             Q(f"INSERT INTO a_scratch (id, a[ascii(substr((SELECT ssn FROM patients {W}), 1, 1))]) VALUES (1, 1)", REFUSED),
+                                                             Q("SELECT array_lower(a, 1)::text FROM a_scratch"))),
+    case("copying/merge-update-subscript", CL, *in_transaction(Q("CREATE TABLE j_scratch (id int, j jsonb)", OK), Q("INSERT INTO j_scratch VALUES (1, '{}')", OK),
+                                                             Q(f"MERGE INTO j_scratch t USING (SELECT 1 AS k) s ON t.id = s.k WHEN MATCHED THEN UPDATE SET j[(SELECT email FROM patients {W})] = '1'", REFUSED),
+                                                             Q("SELECT j::text FROM j_scratch"))),
 ]
 
 QUERY_TO_XML_SQL_HEX = f"SELECT ssn FROM patients {W}".encode().hex()
