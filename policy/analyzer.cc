@@ -183,12 +183,50 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       return;
     }
     case PG_QUERY__NODE__NODE_EXPLAIN_STMT: {
-      // EXPLAIN ANALYZE runs the statement: everything it would do counts. The plan text itself
-      // names columns and the statement's own literals, never stored values.
-      if (statement.explain_stmt->query != nullptr) StatementBody(*statement.explain_stmt->query);
+      // EXPLAIN ANALYZE runs the statement: everything it would do counts, and what it computes
+      // can reach its errors and notices. The plan text itself names columns and the statement's
+      // own literals, never stored values.
+      const PgQuery__Node* query = statement.explain_stmt->query;
+      if (query != nullptr) StatementBody(*query);
+      for (const OutputColumn& c : out_.outputs) out_.computed.Merge(c.lineage);
+      if (query != nullptr && query->node_case == PG_QUERY__NODE__NODE_EXECUTE_STMT) {
+        // What the prepared statement computes is known where it was prepared; out_.name is its
+        // name, so the proxy checks that analysis still holds before this runs it.
+        out_.computed = Lineage::Everything();
+      }
       out_.outputs = {OutputColumn{"QUERY PLAN", {}, false}};
       return;
     }
+    case PG_QUERY__NODE__NODE_INDEX_STMT:
+      Index(*statement.index_stmt);
+      return;
+    case PG_QUERY__NODE__NODE_CREATE_STATS_STMT:
+      Statistics(*statement.create_stats_stmt);
+      return;
+    case PG_QUERY__NODE__NODE_VACUUM_STMT: {
+      // ANALYZE computes index and statistics expressions over every row again.
+      const PgQuery__VacuumStmt& v = *statement.vacuum_stmt;
+      if (v.n_rels == 0) out_.computed = Lineage::Everything();
+      for (size_t i = 0; i < v.n_rels; ++i) {
+        const PgQuery__Node* rel = v.rels[i];
+        if (rel != nullptr && rel->node_case == PG_QUERY__NODE__NODE_VACUUM_RELATION &&
+            rel->vacuum_relation->relation != nullptr) {
+          Recomputed(rel->vacuum_relation->relation);
+        }
+      }
+      return;
+    }
+    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
+      Recomputed(statement.refresh_mat_view_stmt->relation);
+      return;
+    case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+      if (statement.cluster_stmt->relation == nullptr) out_.computed = Lineage::Everything();
+      Recomputed(statement.cluster_stmt->relation);
+      return;
+    case PG_QUERY__NODE__NODE_REINDEX_STMT:
+      if (statement.reindex_stmt->relation == nullptr) out_.computed = Lineage::Everything();
+      Recomputed(statement.reindex_stmt->relation);
+      return;
     case PG_QUERY__NODE__NODE_PREPARE_STMT:
       out_.name = Str(statement.prepare_stmt->name);
       out_.outputs = Query(statement.prepare_stmt->query, nullptr);
@@ -515,6 +553,58 @@ void Analyzer::WriteColumns(const RangeItem& target, PgQuery__Node* const* targe
   }
 }
 
+void Analyzer::Index(const PgQuery__IndexStmt& stmt) {
+  if (stmt.relation == nullptr) return;
+  const RangeItem target = Relation(*stmt.relation);
+  const Scope scope{nullptr, {target}, target.columns};
+  Lineage keys;
+  for (size_t i = 0; i < stmt.n_index_params; ++i) {
+    const PgQuery__Node* n = stmt.index_params[i];
+    if (n == nullptr || n->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM) {
+      keys = Lineage::Everything();
+      continue;
+    }
+    const PgQuery__IndexElem& e = *n->index_elem;
+    if (e.expr != nullptr) {
+      keys.MergeDerived(Expr(e.expr, &scope));
+    } else {
+      keys.Merge(ColumnByName(&scope, Str(e.name), nullptr));
+    }
+  }
+  // An index keeps its keys in order (CLUSTER and index scans return rows in it), and a unique
+  // index or exclusion constraint fails on a duplicate, quoting the key.
+  Use(UsageClause::kOrderBy, false, keys);
+  if (stmt.unique || stmt.primary || stmt.n_exclude_op_names > 0) Use(UsageClause::kUniqueCheck, false, keys);
+  if (stmt.where_clause != nullptr) Condition(stmt.where_clause, &scope, UsageClause::kWhere);
+  out_.computed.MergeDerived(keys);
+}
+
+void Analyzer::Statistics(const PgQuery__CreateStatsStmt& stmt) {
+  Scope scope;
+  for (size_t i = 0; i < stmt.n_relations; ++i) {
+    const PgQuery__Node* n = stmt.relations[i];
+    if (n != nullptr && n->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) scope.items.push_back(Relation(*n->range_var));
+  }
+  Lineage columns;
+  for (size_t i = 0; i < stmt.n_exprs; ++i) {
+    const PgQuery__Node* n = stmt.exprs[i];
+    if (n == nullptr || n->node_case != PG_QUERY__NODE__NODE_STATS_ELEM) {
+      columns = Lineage::Everything();
+      continue;
+    }
+    const PgQuery__StatsElem& e = *n->stats_elem;
+    columns.MergeDerived(e.expr != nullptr ? Expr(e.expr, &scope) : ColumnByName(&scope, Str(e.name), nullptr));
+  }
+  // The statistics hold the most common values and how often they go together, which the
+  // planner's estimates then answer questions with.
+  Use(UsageClause::kGroupBy, false, columns);
+  out_.computed.MergeDerived(columns);
+}
+
+void Analyzer::Recomputed(const PgQuery__RangeVar* relation) {
+  if (relation != nullptr) out_.computed.MergeDerived(WholeRow(Relation(*relation)));
+}
+
 Lineage Analyzer::AssignmentSubscripts(const PgQuery__Node* target, const Scope* scope) {
   Lineage acc;
   if (target == nullptr || target->node_case != PG_QUERY__NODE__NODE_RES_TARGET) return acc;
@@ -525,6 +615,7 @@ Lineage Analyzer::AssignmentSubscripts(const PgQuery__Node* target, const Scope*
 }
 
 std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, const Scope* outer) {
+  out_.writes_rows = true;
   const size_t ctes = ctes_.size();
   PushWith(stmt.with_clause, outer);
   RangeItem target = Relation(*stmt.relation);
@@ -573,6 +664,7 @@ std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, cons
 }
 
 std::vector<OutputColumn> Analyzer::Update(const PgQuery__UpdateStmt& stmt, const Scope* outer) {
+  out_.writes_rows = true;
   const size_t ctes = ctes_.size();
   PushWith(stmt.with_clause, outer);
   RangeItem target = Relation(*stmt.relation);
@@ -593,6 +685,7 @@ std::vector<OutputColumn> Analyzer::Update(const PgQuery__UpdateStmt& stmt, cons
 }
 
 std::vector<OutputColumn> Analyzer::Delete(const PgQuery__DeleteStmt& stmt, const Scope* outer) {
+  out_.writes_rows = true;
   const size_t ctes = ctes_.size();
   PushWith(stmt.with_clause, outer);
   RangeItem target = Relation(*stmt.relation);
@@ -610,6 +703,7 @@ std::vector<OutputColumn> Analyzer::Delete(const PgQuery__DeleteStmt& stmt, cons
 }
 
 void Analyzer::Merge(const PgQuery__MergeStmt& stmt, const Scope* outer) {
+  out_.writes_rows = true;
   const size_t ctes = ctes_.size();
   PushWith(stmt.with_clause, outer);
   RangeItem target = Relation(*stmt.relation);

@@ -94,6 +94,13 @@ class Analyzer {
   void ClauseItem(const PgQuery__Node* node, const Scope& scope, const std::vector<OutputColumn>& outputs,
                   UsageClause clause, bool equality_kind);
   void WriteColumns(const RangeItem& target, PgQuery__Node* const* targets, size_t n, const Scope& scope);
+  // CREATE INDEX and CREATE STATISTICS: their keys and predicates run over every row of the
+  // relation, and again at each ANALYZE, REINDEX or write.
+  void Index(const PgQuery__IndexStmt& stmt);
+  void Statistics(const PgQuery__CreateStatsStmt& stmt);
+  // ANALYZE, REFRESH, REINDEX, CLUSTER of `relation`: its index and statistics expressions, or a
+  // materialized view's query, run again.
+  void Recomputed(const PgQuery__RangeVar* relation);
   // The subscripts of an assignment target (`SET a[i] = ...`, `INSERT INTO t (a[i])`): they choose
   // where the value is stored, so what they are computed from is stored as well.
   Lineage AssignmentSubscripts(const PgQuery__Node* target, const Scope* scope);

@@ -110,6 +110,13 @@ struct StatementAnalysis {
   // The analysis looked at a constant (ORDER BY 2, set_config's arguments, SET values): another
   // text that differs only in its constants may be analysed differently.
   bool literal_sensitive = false;
+  // Protected data the statement computes without returning or storing it: the statement
+  // EXPLAIN ANALYZE runs, what ANALYZE, REFRESH, REINDEX and CLUSTER evaluate again (index and
+  // statistics expressions, a materialized view's query). Its errors and notices can carry values.
+  Lineage computed;
+  // The statement inserts, updates or deletes rows, at any depth (a WITH, EXPLAIN ANALYZE, COPY
+  // (...) TO): a failing row is quoted whole in the error detail.
+  bool writes_rows = false;
   // COMMIT, PREPARE TRANSACTION, SET CONSTRAINTS: they run the transaction's deferred constraint
   // checks, whose errors quote rows the transaction's writes conflict with (an exclusion
   // constraint's existing key, the key a deleted row is still referenced by).

@@ -106,7 +106,15 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   if (type == MessageType::kBind && (s_.restricted || !s_.refused_statements.empty())) {
     const auto bind = protocol::ParseBind(body);
     if (bind.ok() && s_.restricted) {
-      if (const std::optional<std::string> refusal = Reanalyse(bind->statement)) {
+      std::optional<std::string> refusal = Reanalyse(bind->statement);
+      // A protocol statement whose text is EXECUTE runs a prepared statement that may have gone
+      // stale since the Parse.
+      const auto bound = s_.prepared.find(ToAbsl(bind->statement));
+      if (!refusal && bound != s_.prepared.end() && bound->second != nullptr) {
+        const PlannedStatementPtr held = bound->second;  // Reanalyse may replace the map's entry
+        refusal = ReanalyseExecuted(*held);
+      }
+      if (refusal) {
         // The server holds the statement as the client prepared it: nothing short of ending the
         // session keeps this Bind from running it.
         s_.lost_track = absl::StrFormat("prepared statement \"%s\" was redefined by DDL and is now refused: %s",
@@ -393,6 +401,8 @@ std::optional<std::string> ClientSink::Reanalyse(std::string_view name) {
   const auto it = s_.prepared.find(ToAbsl(name));
   if (it == s_.prepared.end() || it->second == nullptr) return std::nullopt;
   const PlannedStatement& held = *it->second;
+  // Analysed again earlier and refused then: refused every time it is run.
+  if (!held.refused && held.decision.refusal && held.HoldsUnder(s_.catalog.view.get())) return held.decision.refusal;
   // Without its text (the unnamed statement, one read before pgmask knew it) a plan that no
   // longer holds stays untraceable: ServerSink redacts its rows whole.
   if (held.refused || held.source == nullptr || s_.catalog.view == nullptr || held.HoldsUnder(s_.catalog.view.get())) {
@@ -411,10 +421,15 @@ std::optional<std::string> ClientSink::Reanalyse(std::string_view name) {
 
 std::optional<std::string> ClientSink::ReanalyseExecuted(const QueryPlan& plan) {
   for (const PlannedStatementPtr& st : plan.statements) {
-    if (st->kind != StatementKind::kExecute) continue;
-    if (std::optional<std::string> refusal = Reanalyse(st->name)) return refusal;
+    if (std::optional<std::string> refusal = ReanalyseExecuted(*st)) return refusal;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> ClientSink::ReanalyseExecuted(const PlannedStatement& st) {
+  // EXPLAIN EXECUTE names the statement it runs too.
+  const bool executes = st.kind == StatementKind::kExecute || (st.kind == StatementKind::kExplain && !st.name.empty());
+  return executes ? Reanalyse(st.name) : std::nullopt;
 }
 
 Verdict ClientSink::NullBindIfRefused(const protocol::BindView& bind, OutputBatch& out) {

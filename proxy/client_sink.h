@@ -45,6 +45,8 @@ class ClientSink final : public FrameSink {
   std::optional<std::string> Reanalyse(std::string_view name);
   // Reanalyse for every EXECUTE in `plan`: the first refusal.
   std::optional<std::string> ReanalyseExecuted(const QueryPlan& plan);
+  // Reanalyse of the statement `st` executes, when it is an EXECUTE.
+  std::optional<std::string> ReanalyseExecuted(const PlannedStatement& st);
   Verdict Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out);
   // A simple Query that starts, ends or names break-glass (proxy/break_glass.h): forwarded or
   // refused; nullopt for every other message.

@@ -54,7 +54,7 @@ bool Touches(const policy::StatementAnalysis& a) {
   for (const policy::DataWrite& w : a.writes) {
     if (!w.lineage.empty()) return true;
   }
-  return !a.usages.empty() || a.runs_deferred_checks;
+  return !a.usages.empty() || a.runs_deferred_checks || a.writes_rows || !a.computed.empty();
 }
 
 // SET ROLE changes what "$user" in search_path means; set_config may change search_path.

@@ -187,13 +187,18 @@ PlannedStatementPtr ServerSink::Named(const absl::flat_hash_map<std::string, Pla
 PlannedStatementPtr ServerSink::CurrentStatement() const {
   if (s_.all_clear || s_.pending.empty()) return nullptr;
   const PendingResponse& front = s_.pending.front();
-  if (front.kind == PendingKind::kExecute) return Named(s_.portals, front.portal);
+  if (front.kind == PendingKind::kExecute) return Resolved(Named(s_.portals, front.portal));
   if (front.kind != PendingKind::kQuery) return nullptr;
   // More results than statements (the analysis and the server disagree): fail closed.
   if (front.plan == nullptr || s_.query_statement >= front.plan->statements.size()) {
     return PlannedStatement::Untraceable();
   }
-  const PlannedStatementPtr& st = front.plan->statements[s_.query_statement];
+  return Resolved(front.plan->statements[s_.query_statement]);
+}
+
+PlannedStatementPtr ServerSink::Resolved(const PlannedStatementPtr& st) const {
+  // Whether its text came in a Query or a Parse, EXECUTE runs the statement prepared under that
+  // name when it runs, and FETCH reads the cursor open under that name.
   switch (st->kind) {
     case policy::StatementKind::kExecute:
       return Named(s_.prepared, st->name);

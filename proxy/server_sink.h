@@ -51,9 +51,12 @@ class ServerSink final : public FrameSink {
   Verdict OnCopyOut(protocol::Bytes body, OutputBatch& out);
   Verdict OnCopyData(protocol::Bytes body, OutputBatch& out);
   Verdict Refuse(const std::string& message, OutputBatch& out);
-  // The plan of the result now arriving: a simple Query's current statement (for EXECUTE and
-  // FETCH, what they run), an Execute's portal; null for clear sessions.
+  // The plan of the result now arriving: a simple Query's current statement or an Execute's
+  // portal, each through Resolved; null for clear sessions.
   PlannedStatementPtr CurrentStatement() const;
+  // For EXECUTE and FETCH, the prepared statement or cursor they run, as it stands now; any other
+  // statement itself.
+  PlannedStatementPtr Resolved(const PlannedStatementPtr& st) const;
   // Its decision, kept alive in current_.
   const policy::StatementDecision* CurrentDecision();
   // A named prepared statement or portal, when its plan still holds.

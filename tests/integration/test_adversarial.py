@@ -685,6 +685,26 @@ COPYING = [
     case("copying/update-from", CL, *in_transaction(Q("UPDATE scratch s SET note = p.email FROM patients p WHERE p.id = 90001 AND s.id = 1", REFUSED), Q("SELECT note FROM scratch"))),
     case("copying/insert-on-conflict-update", CL, *in_transaction(Q(f"INSERT INTO scratch (id, note) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET note = (SELECT ssn FROM patients {W})", REFUSED), Q("SELECT note FROM scratch"))),
     case("copying/merge", CL, *in_transaction(Q(f"MERGE INTO scratch s USING (SELECT ssn FROM patients {W}) src ON false WHEN NOT MATCHED THEN INSERT (note) VALUES (src.ssn)", REFUSED), Q("SELECT note FROM scratch"))),
+    # A write inside EXPLAIN ANALYZE, a WITH or COPY (...) TO fails quoting the whole row.
+    case("errors/explain-analyze-update", CL, Q("EXPLAIN ANALYZE UPDATE patients SET id = NULL WHERE id = 90001"),
+         Q("EXPLAIN ANALYZE UPDATE lab_results_2025_all SET id = NULL"), Q("EXPLAIN ANALYZE UPDATE contacts_vip SET id = NULL"),
+         Q('EXPLAIN ANALYZE UPDATE "Patients" SET id = NULL'),
+         Q("EXPLAIN ANALYZE MERGE INTO patients p USING (SELECT 90001 AS id) s ON p.id = s.id WHEN MATCHED THEN UPDATE SET id = NULL")),
+    case("errors/write-in-with", CL, Q("WITH u AS (UPDATE visits SET patient_id = NULL WHERE id = 90001 RETURNING 1) SELECT 1"),
+         Q("CREATE TABLE public.ctx_w AS WITH u AS (UPDATE visits SET patient_id = NULL WHERE id = 90001 RETURNING 1) SELECT 1 AS one"),
+         X("WITH u AS (UPDATE patients SET id = NULL WHERE id = 90001 RETURNING 1) SELECT 1"),
+         cleanup_sql=("DROP TABLE IF EXISTS public.ctx_w",)),
+    case("errors/write-in-copy", CL,
+         Q("COPY (WITH u AS (UPDATE payments SET id = NULL WHERE id = 90001 RETURNING 1) SELECT * FROM u) TO STDOUT"),
+         Q("COPY (UPDATE patients SET id = NULL WHERE id = 90001 RETURNING 1) TO STDOUT")),
+    # Indexes and statistics a role creates on its own materialized view run over every row.
+    case("utility/matview-index-and-statistics", CL,
+         Q("CREATE MATERIALIZED VIEW mi_own AS SELECT v.id, v.notes, v.diagnosis FROM visits v WHERE v.id = 90001 WITH NO DATA", OK),
+         Q("REFRESH MATERIALIZED VIEW mi_own", OK),
+         Q("CREATE UNIQUE INDEX ON mi_own (notes)", REFUSED), Q("CREATE INDEX ON mi_own ((diagnosis::int))", REFUSED),
+         I("CREATE INDEX ON mi_own (id) WHERE notes LIKE 'Conf%'", "notes"),
+         Q("CREATE STATISTICS mi_own_st ON (notes::int), id FROM mi_own", REFUSED), Q("ANALYZE mi_own"),
+         cleanup_sql=("DROP MATERIALIZED VIEW IF EXISTS mi_own",)),
     # A subscript of an assignment target chooses where the value goes: a jsonb key or an array
     # position stored from a protected value is a copy of it.
     case("copying/update-jsonb-subscript", CL, *in_transaction(Q("CREATE TABLE j_scratch (j jsonb)", OK), Q("INSERT INTO j_scratch VALUES ('{}')", OK),
@@ -900,6 +920,19 @@ NAMED = [
     case("named/prepare-and-execute-in-one-query", A, Q(f"PREPARE s7 AS SELECT upper(ssn) FROM patients {W}; EXECUTE s7")),
     case("named/prepare-survives-rollback", A, Q("BEGIN"), Q(f"PREPARE s8 AS SELECT to_jsonb(p) FROM patients p WHERE p.id = 90001"),
          Q("ROLLBACK"), Q("EXECUTE s8")),
+    # A prepared statement refused once it went stale stays refused, and EXPLAIN ANALYZE EXECUTE
+    # runs it like EXECUTE does.
+    case("named/stale-refused-every-time", SU, Q("SET search_path = decoy, public"),
+         Q(f"PREPARE st1 AS SELECT ssn::int FROM patients {W}", OK), Q("SET search_path = public"),
+         Q("EXECUTE st1", REFUSED), Q("EXECUTE st1", REFUSED), Q("EXPLAIN ANALYZE EXECUTE st1", REFUSED)),
+    case("named/explain-analyze-execute-stale-condition", SU, Q("SET search_path = decoy, public"),
+         Q("PREPARE st2 AS SELECT id FROM patients WHERE ssn LIKE '9%'", OK), Q("SET search_path = public"),
+         I("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE st2", "ssn")),
+    case("named/explain-analyze-execute-copy", CL, Q("CREATE TABLE public.swap_ex (id int, t text)"),
+         Q("PREPARE swap_w AS INSERT INTO scratch (note) SELECT t FROM swap_ex"), Q("DROP TABLE public.swap_ex"),
+         Q("CREATE VIEW public.swap_ex AS SELECT id, name AS t FROM patients WHERE id = 90001"),
+         Q("EXPLAIN (ANALYZE) EXECUTE swap_w", REFUSED), Q("SELECT note FROM scratch"),
+         cleanup_sql=("DROP VIEW IF EXISTS public.swap_ex", "DELETE FROM scratch WHERE id > 1")),
     case("named/protocol-statement-sql-execute", A,
          RAW("Parse ps1 + Sync", lambda c: [parse_message("ps1", f"SELECT upper(ssn) FROM patients {W}"), SYNC]),
          Q("EXECUTE ps1")),
@@ -988,6 +1021,21 @@ EXTENDED = [
     case("extended/error-text", A, X("SELECT ssn::int FROM patients WHERE id = $1", ("90001",))),
     case("extended/copy-out", A, X(f"COPY (SELECT upper(ssn) FROM patients {W}) TO STDOUT", describe=False)),
     case("extended/two-statements-in-parse", A, X("SELECT 1; SELECT upper(ssn) FROM patients WHERE id = 90001")),
+    # EXECUTE and FETCH as the text of a Parse run what the SQL name holds, like in a Query.
+    case("extended/execute-text", A, Q(f"PREPARE xq AS SELECT ssn || '' AS x, upper(name) AS y FROM patients {W}", OK),
+         X("EXECUTE xq", expect=OK), X("EXECUTE xq", describe=False, expect=OK)),
+    case("extended/execute-text-binary", A,
+         Q("PREPARE xb AS SELECT coalesce(p.dob, p.dob) AS d, coalesce(y.amount, y.amount) AS a FROM patients p "
+           "JOIN payments y ON y.patient_id = p.id WHERE p.id = 90001", OK),
+         X("EXECUTE xb", fmt=1, expect=OK)),
+    case("extended/fetch-text", SU, *in_transaction(
+        Q(f"DECLARE xc CURSOR FOR SELECT lower(address) AS x, email || '' AS y FROM patients {W}", OK),
+        X("FETCH ALL xc", expect=OK))),
+    case("extended/execute-text-stale", A, Q("SET search_path = decoy, public"),
+         Q(f"PREPARE xs AS SELECT email || '' AS x FROM patients {W}"),
+         RAW("Parse xs1 = EXECUTE xs + Sync", lambda c: [parse_message("xs1", "EXECUTE xs"), SYNC]),
+         Q("SET search_path = public"),
+         RAW("Bind xs1, Execute", lambda c: [bind_message("", "xs1"), describe_message(b"P", ""), execute_message(""), SYNC])),
 ]
 
 BINARY = [

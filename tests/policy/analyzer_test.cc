@@ -422,6 +422,11 @@ INSTANTIATE_TEST_SUITE_P(
              "table visits (column note)<-D(patients.email); table visits (column note)<-D(patients.email)"},
         Case{"UpdateFromProtected", "UPDATE visits v SET note = p.ssn FROM patients p WHERE p.id = v.patient_id", "",
              "", "", "table visits (column note)<-D(patients.ssn)"},
+        Case{"UniqueIndexOrdersAndComparesKeys", "CREATE UNIQUE INDEX ON patients (ssn)", "", "ORDER:patients.ssn; UNIQUE:patients.ssn"},
+        Case{"IndexExpressionAndPredicate", "CREATE INDEX ON patients ((upper(email))) WHERE diagnosis LIKE 'x%'", "",
+             "ORDER:patients.email; WHERE:patients.diagnosis"},
+        Case{"IndexOnUnprotectedColumns", "CREATE INDEX ON patients (id, name)", ""},
+        Case{"StatisticsGroupTheirColumns", "CREATE STATISTICS s ON ssn, id FROM patients", "", "GROUP:patients.ssn"},
         Case{"UpdateSubscriptStoresWhereTheValueGoes",
              "UPDATE visits SET note[(SELECT ssn FROM patients LIMIT 1)] = 'x'", "", "", "",
              "table visits (column note)<-R(patients.ssn)"},
@@ -782,6 +787,38 @@ TEST(Analyzer, NamesRelationsACompleteCatalogDoesNotHave) {
   // Offline, an unknown relation is an ordinary table, not a finding.
   const std::vector<StatementAnalysis> offline = AnalyzeStatements(*parsed, *policy, OfflineCatalog(*policy));
   EXPECT_TRUE(offline[0].unknown_relations.empty());
+}
+
+// What a statement computes without returning it, and writes at any depth: both make its error
+// and notice texts hidden (query_plan.cc, Touches).
+TEST(Analyzer, ComputedAndWrittenRows) {
+  const auto policy = testing::TestPolicy();
+  const CatalogView catalog(testing::TestCatalogData());
+  struct Expectation {
+    std::string sql;
+    std::string computed;  // RenderLineage
+    bool writes_rows;
+  };
+  const Expectation expectations[] = {
+      {"SELECT upper(ssn) FROM patients", "-", false},
+      {"EXPLAIN ANALYZE SELECT upper(ssn) FROM patients", "R(patients.ssn)", false},
+      {"EXPLAIN ANALYZE EXECUTE q", "*", false},
+      {"EXPLAIN ANALYZE UPDATE visits SET note = 'x'", "-", true},
+      {"WITH u AS (UPDATE visits SET note = 'x' RETURNING 1) SELECT 1", "-", true},
+      {"COPY (DELETE FROM visits RETURNING 1) TO STDOUT", "-", true},
+      {"REFRESH MATERIALIZED VIEW mv", "R(payments.card_number)", false},
+      {"ANALYZE", "*", false},
+      {"ANALYZE visits", "-", false},
+      {"REINDEX TABLE patients", "R(patients.ssn,patients.email,patients.diagnosis,patients.insurer_id)", false},
+  };
+  for (const Expectation& e : expectations) {
+    auto parsed = ParsedSql::Parse(e.sql);
+    ASSERT_TRUE(parsed.ok()) << e.sql;
+    const std::vector<StatementAnalysis> a = AnalyzeStatements(*parsed, *policy, catalog);
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_EQ(testing::RenderLineage(*policy, a[0].computed), e.computed) << e.sql;
+    EXPECT_EQ(a[0].writes_rows, e.writes_rows) << e.sql;
+  }
 }
 
 }  // namespace
