@@ -271,11 +271,14 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
     case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
       Refuse("creating functions and procedures is not allowed for restricted roles");
       return;
-    case PG_QUERY__NODE__NODE_VIEW_STMT:
+    case PG_QUERY__NODE__NODE_VIEW_STMT: {
       // A view's filters run whenever it is read, and views are analysed by their definitions as
       // their authors wrote them: written by a restricted role, they are held to its rules now.
-      Query(statement.view_stmt->query, nullptr);
+      const PgQuery__ViewStmt& view = *statement.view_stmt;
+      const std::vector<OutputColumn> outputs = Query(view.query, nullptr);
+      if (view.replace && view.view != nullptr) KeepsViewLineage(*view.view, outputs);
       return;
+    }
     case PG_QUERY__NODE__NODE_CREATE_POLICY_STMT: {
       const PgQuery__CreatePolicyStmt& p = *statement.create_policy_stmt;
       RowSecurityConditions(p.table, {p.qual, p.with_check});
@@ -550,6 +553,28 @@ void Analyzer::WriteColumns(const RangeItem& target, PgQuery__Node* const* targe
     const std::string_view column = Str(t->res_target->name);
     Write(absl::StrFormat("table %s (column %s)", target.name, column), lineage);
     Store(target, &column);
+  }
+}
+
+void Analyzer::KeepsViewLineage(const PgQuery__RangeVar& view, const std::vector<OutputColumn>& outputs) {
+  const CatalogRelation* old = ResolveRelation(catalog_, Str(view.schemaname), Str(view.relname));
+  if (old == nullptr || old->kind != RelationKind::kView) return;
+  const std::vector<RangeColumn> before = ViewColumns(*old);
+  for (size_t i = 0; i < before.size() && i < outputs.size(); ++i) {
+    const Lineage& was = before[i].lineage;
+    const Lineage& now = outputs[i].lineage;
+    if (was.everything()) continue;
+    const ProtectedColumnSet had = was.Columns();
+    const ProtectedColumnSet has = now.Columns();
+    bool added = now.everything();
+    for (ProtectedColumnId id : has.ids()) added = added || !had.Contains(id);
+    if (added) {
+      Refuse(absl::StrFormat(
+          "replacing view %s would give its column %s protected data it did not have: the views and row security "
+          "policies built on it were checked against its old definition",
+          Str(view.relname), before[i].name));
+      return;
+    }
   }
 }
 

@@ -256,6 +256,8 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
   } else if (const CatalogRelation* rel = ResolveRelation(catalog_, schema, name)) {
     if (rv.alias == nullptr) item.schema = rel->schema;
     item.system_columns = rel->kind != RelationKind::kView;
+    // Its row security policies' conditions run too, and their errors reach the statement.
+    if (rel->row_security) out_.computed = Lineage::Everything();
     if (rel->kind == RelationKind::kView || rel->kind == RelationKind::kMaterializedView) {
       item.columns = ViewColumns(*rel);
     } else {
@@ -267,6 +269,8 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
     item.columns.push_back({"*", catalog_.data().lists_every_relation ? Lineage::Everything() : Lineage(), true});
     if (catalog_.data().lists_every_relation) {
       out_.unknown_relations.push_back(schema.empty() ? std::string(name) : absl::StrFormat("%s.%s", schema, name));
+      // A temporary table's row security policies, defaults and triggers are out of sight too.
+      out_.computed = Lineage::Everything();
     }
   }
   RenameColumns(rv.alias, item.columns);

@@ -94,6 +94,9 @@ class Analyzer {
   void ClauseItem(const PgQuery__Node* node, const Scope& scope, const std::vector<OutputColumn>& outputs,
                   UsageClause clause, bool equality_kind);
   void WriteColumns(const RangeItem& target, PgQuery__Node* const* targets, size_t n, const Scope& scope);
+  // CREATE OR REPLACE VIEW: refused when a column of the existing view would carry protected
+  // data it did not (views and policies over it were analysed with the old lineage).
+  void KeepsViewLineage(const PgQuery__RangeVar& view, const std::vector<OutputColumn>& outputs);
   // CREATE INDEX and CREATE STATISTICS: their keys and predicates run over every row of the
   // relation, and again at each ANALYZE, REINDEX or write.
   void Index(const PgQuery__IndexStmt& stmt);

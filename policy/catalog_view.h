@@ -58,6 +58,8 @@ struct CatalogRelation {
   std::string view_definition;
   // pg_inherits.inhparent of this relation (partition or inheritance child), as schema + name.
   std::vector<QualifiedName> parents;
+  // pg_class.relrowsecurity: its row security policies run with every statement that reads it.
+  bool row_security = false;
 };
 
 struct CatalogFunction {

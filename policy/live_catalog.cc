@@ -101,7 +101,7 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   " c.relkind::pg_catalog.text,"
                   " CASE WHEN c.relkind IN ('v', 'm') AND n.nspname NOT IN ",
                   kSystemSchemas,
-                  " THEN pg_catalog.pg_get_viewdef(c.oid) END"
+                  " THEN pg_catalog.pg_get_viewdef(c.oid) END, c.relrowsecurity::pg_catalog.text"
                   " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ",
                   kRelationFilter, " AND ", changed, ";");
   absl::StrAppend(&sql,
@@ -163,9 +163,9 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
 
 absl::Status LiveCatalogReader::AddRelation(absl::Span<const std::optional<std::string_view>> row) {
   uint32_t oid = 0;
-  std::string_view schema, name, kind;
-  if (row.size() != 6 || !Number(row, 1, oid) || !Cell(row, 2, schema) || !Cell(row, 3, name) ||
-      !Cell(row, 4, kind) || kind.size() != 1) {
+  std::string_view schema, name, kind, row_security;
+  if (row.size() != 7 || !Number(row, 1, oid) || !Cell(row, 2, schema) || !Cell(row, 3, name) ||
+      !Cell(row, 4, kind) || kind.size() != 1 || !Cell(row, 6, row_security)) {
     return BadRow("relation");
   }
   if (!catalog_.shared) catalog_.shared.emplace();
@@ -173,6 +173,7 @@ absl::Status LiveCatalogReader::AddRelation(absl::Span<const std::optional<std::
   CatalogRelation r;
   r.schema = std::string(schema);
   r.name = std::string(name);
+  r.row_security = row_security == "true";
   switch (kind[0]) {
     case 'v':
     case 'm':

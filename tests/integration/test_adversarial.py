@@ -697,6 +697,13 @@ COPYING = [
     case("errors/write-in-copy", CL,
          Q("COPY (WITH u AS (UPDATE payments SET id = NULL WHERE id = 90001 RETURNING 1) SELECT * FROM u) TO STDOUT"),
          Q("COPY (UPDATE patients SET id = NULL WHERE id = 90001 RETURNING 1) TO STDOUT")),
+    # Views and policies built on a view were checked against its definition then.
+    case("utility/replace-inner-view", CL, Q("CREATE VIEW public.vin_own AS SELECT id, 'x'::text AS t FROM patients"),
+         Q("CREATE VIEW public.vout_own AS SELECT id FROM vin_own WHERE t::int > 0 AND id = 90001"),
+         Q("CREATE VIEW public.vout_own2 AS SELECT id FROM vin_own WHERE t LIKE '919-27%'"),
+         Q("CREATE OR REPLACE VIEW public.vin_own AS SELECT id, ssn AS t FROM patients", REFUSED),
+         Q("SELECT id FROM vout_own"), Q("SELECT id FROM vout_own2"),
+         cleanup_sql=("DROP VIEW IF EXISTS public.vout_own, public.vout_own2, public.vin_own",)),
     # Indexes and statistics a role creates on its own materialized view run over every row.
     case("utility/matview-index-and-statistics", CL,
          Q("CREATE MATERIALIZED VIEW mi_own AS SELECT v.id, v.notes, v.diagnosis FROM visits v WHERE v.id = 90001 WITH NO DATA", OK),
@@ -897,14 +904,16 @@ NAMED = [
     # must pgmask: the first analysis saw a constant where the new definition has the SSN.
     case("named/prepare-then-view-replaced", CL, Q("CREATE VIEW public.swap_pv AS SELECT id, 'safe'::text AS t FROM patients"),
          Q("PREPARE swap1 AS SELECT t FROM swap_pv WHERE id = 90001"),
-         Q("CREATE OR REPLACE VIEW public.swap_pv AS SELECT id, name AS t FROM patients"), Q("EXECUTE swap1", OK)),
+         Q("DROP VIEW public.swap_pv"), Q("CREATE VIEW public.swap_pv AS SELECT id, name AS t FROM patients"),
+         Q("EXECUTE swap1", OK)),
     case("named/prepare-then-table-replaced-by-view", CL, Q("CREATE TABLE public.swap_pt (id int, t text)"),
          Q("PREPARE swap2 AS SELECT t FROM swap_pt"), Q("DROP TABLE public.swap_pt"),
          Q("CREATE VIEW public.swap_pt AS SELECT id, address AS t FROM patients WHERE id = 90001"), Q("EXECUTE swap2", OK)),
     case("named/prepare-condition-then-view-replaced", CL,
          Q("CREATE VIEW public.swap_pc AS SELECT id, 'safe'::text AS t FROM patients"),
          Q("PREPARE swap3 AS SELECT id FROM swap_pc WHERE t LIKE 'Zeb%'"),
-         Q("CREATE OR REPLACE VIEW public.swap_pc AS SELECT id, name AS t FROM patients"), I("EXECUTE swap3", "name")),
+         Q("DROP VIEW public.swap_pc"), Q("CREATE VIEW public.swap_pc AS SELECT id, name AS t FROM patients"),
+         I("EXECUTE swap3", "name")),
     case("named/prepare-execute", A, Q("PREPARE s1 AS SELECT upper(ssn) FROM patients WHERE id = $1"), Q("EXECUTE s1(90001)", OK)),
     case("named/prepare-case-folding", A, Q("PREPARE S2 AS SELECT row_to_json(p) FROM patients p WHERE id = $1"), Q("EXECUTE s2(90001)", OK)),
     case("named/prepare-quoted-name", A, Q("PREPARE \"Mixed\" AS SELECT email || '' FROM patients WHERE id = $1"), Q('EXECUTE "Mixed"(90001)', OK)),
@@ -1560,6 +1569,49 @@ def test_the_binary_needles_match_what_postgres_sends(clinic, needles):
     stream = bytes(session.received)
     missing = [f"{label} {form}" for label, form, needle in binary_needles() if needle not in stream]
     assert not missing, missing
+
+
+# ----------------------------------------------------------------------------------------------
+# Under `inference: allow`
+
+@pytest.fixture(scope="module")
+def allow_proxy(pgmask_bin, clinic, tmp_path_factory):
+    """A second pgmask with the suite's policy under `inference: allow`: conditions and failing
+    computations run, and only masking and hidden texts stand between them and the client."""
+    directory = tmp_path_factory.mktemp("adversarial-allow")
+    policy = suite_policy()
+    policy["settings"]["inference"] = "allow"
+    policy_path = directory / "policy.yaml"
+    policy_path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    handle = ProxyHandle(pgmask_bin, clinic.port, directory, ["--policy", str(policy_path), *key_flags(directory)])
+    handle.start()
+    yield handle
+    problems = handle.stop_all()
+    assert not problems, "pgmask teardown:\n" + "\n".join(problems)
+
+
+# Cases for `inference: allow`, where conditions and failing computations run: their texts must
+# still be hidden wherever they surface.
+ALLOW_CASES = [
+    case("allow/temp-table-row-security", A, Q("CREATE TEMP TABLE g5 (id int)"), Q("INSERT INTO g5 VALUES (1)"),
+         Q("ALTER TABLE g5 ENABLE ROW LEVEL SECURITY"), Q("ALTER TABLE g5 FORCE ROW LEVEL SECURITY"),
+         Q(f"CREATE POLICY g5p ON g5 USING ((SELECT address FROM patients {W})::int > 0)"), Q("SELECT count(*) FROM g5")),
+    case("allow/own-table-row-security", CL, Q("CREATE TABLE public.g3 (id int)"), Q("INSERT INTO g3 VALUES (1)"),
+         Q("ALTER TABLE g3 ENABLE ROW LEVEL SECURITY"), Q("ALTER TABLE g3 FORCE ROW LEVEL SECURITY"),
+         Q(f"CREATE POLICY g3p ON g3 USING ((SELECT ssn FROM patients {W})::int > 0)"), Q("SELECT * FROM g3"),
+         Q("SELECT count(*) FROM g3"), cleanup_sql=("DROP TABLE IF EXISTS public.g3",)),
+    case("allow/refresh-own-matview", CL,
+         Q(f"CREATE MATERIALIZED VIEW mr_allow AS SELECT id, (name || '')::int AS x FROM patients {W} WITH NO DATA"),
+         Q("REFRESH MATERIALIZED VIEW mr_allow"), cleanup_sql=("DROP MATERIALIZED VIEW IF EXISTS mr_allow",)),
+    case("allow/explain-analyze-execute", SU, Q(f"PREPARE an AS SELECT noisy_note(ssn) FROM patients {W}", OK),
+         Q("EXPLAIN (ANALYZE) EXECUTE an"), Q(f"PREPARE aq AS SELECT name::int FROM patients {W}", OK),
+         Q("EXPLAIN ANALYZE EXECUTE aq"), Q(f"EXPLAIN ANALYZE SELECT noisy_note(email) FROM patients {W}")),
+]
+
+
+@pytest.mark.parametrize("c", [pytest.param(c, id=c.id) for c in ALLOW_CASES])
+def test_allow_mode(c: Case, allow_proxy, context, needles, clinic):
+    run_case(c, allow_proxy, context, needles, clinic)
 
 
 def test_the_audit_trail_holds_no_secret(proxy, needles):

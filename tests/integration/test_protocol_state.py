@@ -241,21 +241,25 @@ def test_execute_after_a_search_path_change_in_the_same_query_is_refused(masked,
 
 def test_a_view_redefined_and_read_in_the_same_message_is_refused(masked, secrets, shadow):
     sock = open_session(masked.port)
-    received, error = query(sock, "CREATE OR REPLACE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients; "
-                                  "SELECT upper(x) FROM shadow.v WHERE id < 4")
+    # (A restricted role may not give a view's columns protected data with CREATE OR REPLACE,
+    # which would leave views built on it with their old analysis: it drops and creates it.)
+    redefine = "DROP VIEW shadow.v; CREATE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients"
+    received, error = query(sock, f"{redefine}; SELECT upper(x) FROM shadow.v WHERE id < 4")
     assert_no_secret(received, secrets)
     assert error.get("C") == "42501", error
     # The same in one extended-protocol batch.
-    sock.sendall(wire.parse_message("", "CREATE OR REPLACE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients")
-                 + wire.bind_message("", "") + wire.execute_message("")
-                 + wire.parse_message("read", "SELECT upper(x) FROM shadow.v WHERE id < 4")
+    batch = b""
+    for sql in redefine.split("; "):
+        batch += wire.parse_message("", sql) + wire.bind_message("", "") + wire.execute_message("")
+    sock.sendall(batch + wire.parse_message("read", "SELECT upper(x) FROM shadow.v WHERE id < 4")
                  + wire.bind_message("", "read") + wire.execute_message("") + SYNC)
     messages = messages_through(sock)
     assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
     assert error_of(messages).get("C") == "42501"
     # The refusal failed the batch's transaction, so the view is unchanged. Redefined in a Query
     # of its own, the new definition is read before the next statement, and its column redacted.
-    assert query(sock, "CREATE OR REPLACE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients")[1] == {}
+    for sql in redefine.split("; "):
+        assert query(sock, sql)[1] == {}
     received, error = query(sock, "SELECT upper(x) FROM shadow.v WHERE id < 4")
     assert error == {} and b"SELECT 3\0" in received
     assert_no_secret(received, secrets)

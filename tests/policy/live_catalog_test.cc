@@ -106,10 +106,10 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   ASSERT_TRUE(Add(reader, {"r", "alice", std::nullopt, std::nullopt, std::nullopt, std::nullopt}).ok());
   ASSERT_TRUE(Add(reader, {"r", "analyst", std::nullopt, std::nullopt, std::nullopt, std::nullopt}).ok());
   ASSERT_TRUE(Add(reader, {"c", std::nullopt, "16400", "2", "0", "0"}).ok());
-  ASSERT_TRUE(Add(reader, {"R", "16400", "public", "patients", "r", std::nullopt}).ok());
-  ASSERT_TRUE(Add(reader, {"R", "16500", "public", "v", "v", " SELECT patients.ssn FROM public.patients;"}).ok());
-  ASSERT_TRUE(Add(reader, {"R", "11000", "pg_catalog", "pg_stats", "v", std::nullopt}).ok());
-  ASSERT_TRUE(Add(reader, {"R", "16600", "public", "child", "r", std::nullopt}).ok());
+  ASSERT_TRUE(Add(reader, {"R", "16400", "public", "patients", "r", std::nullopt, "false"}).ok());
+  ASSERT_TRUE(Add(reader, {"R", "16500", "public", "v", "v", " SELECT patients.ssn FROM public.patients;", "false"}).ok());
+  ASSERT_TRUE(Add(reader, {"R", "11000", "pg_catalog", "pg_stats", "v", std::nullopt, "false"}).ok());
+  ASSERT_TRUE(Add(reader, {"R", "16600", "public", "child", "r", std::nullopt, "false"}).ok());
   ASSERT_TRUE(Add(reader, {"A", "16400", "id", "1", ""}).ok());
   ASSERT_TRUE(Add(reader, {"A", "16400", "ssn", "2", ""}).ok());
   ASSERT_TRUE(Add(reader, {"A", "16400", "ssn_length", "3", "s"}).ok());
@@ -182,7 +182,7 @@ TEST(LiveCatalogReader, RefusesWhatItDoesNotKnow) {
                                          {"v"},
                                          {"c", std::nullopt, "1", "2", "99", "0"},
                                          {"c", std::nullopt, "oid", "2", "0", "0"},
-                                         {"R", "1", "public", "t", "rr", std::nullopt},
+                                         {"R", "1", "public", "t", "rr", std::nullopt, "false"},
                                          {"R", "1", "public"},
                                          {"A", "1", "a"},
                                          {"A", "1", "a", "1"},
@@ -199,8 +199,8 @@ TEST(LiveCatalogReader, RefusesWhatItDoesNotKnow) {
     EXPECT_FALSE(reader.AddRow(row).ok()) << (row.empty() || !row[0] ? "" : *row[0]);
   }
   LiveCatalogReader duplicate(*policy);
-  ASSERT_TRUE(Add(duplicate, {"R", "1", "public", "t", "r", std::nullopt}).ok());
-  EXPECT_FALSE(Add(duplicate, {"R", "1", "public", "t", "r", std::nullopt}).ok());
+  ASSERT_TRUE(Add(duplicate, {"R", "1", "public", "t", "r", std::nullopt, "false"}).ok());
+  EXPECT_FALSE(Add(duplicate, {"R", "1", "public", "t", "r", std::nullopt, "false"}).ok());
   // No fingerprint or no identity: the query did not run to the end.
   LiveCatalogReader empty(*policy);
   EXPECT_FALSE(std::move(empty).Finish().ok());
