@@ -85,6 +85,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--libpq-client", default=os.environ.get("PGMASK_LIBPQ_CLIENT"),
                      help="path of the libpq test client, tests/clients/libpq_client.c "
                           "(default: $PGMASK_LIBPQ_CLIENT, else next to the pgmask binary's build)")
+    parser.addoption("--sql-mutants", default=os.environ.get("PGMASK_SQL_MUTANTS"),
+                     help="path of the SQL mutant generator, tests/policy/sql_mutants_main.cc "
+                          "(default: $PGMASK_SQL_MUTANTS, else next to the pgmask binary's build)")
 
 
 @pytest.fixture(scope="session")
@@ -98,16 +101,30 @@ def pgmask_bin(request: pytest.FixtureRequest) -> Path:
     return path
 
 
+def built_tool(request: pytest.FixtureRequest, option: str, default: Path, what: str, target: str) -> Path:
+    """A test tool CMake builds: the path given by `option`, else `default`."""
+    value = request.config.getoption(option)
+    path = Path(value) if value else default
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise pytest.UsageError(f"{what} {path} is missing or not executable: "
+                                f"build the {target} target or pass {option}=PATH")
+    return path
+
+
 @pytest.fixture(scope="session")
 def libpq_client_bin(request: pytest.FixtureRequest, pgmask_bin: Path) -> Path:
     """The libpq client built by CMake (target pgmask_libpq_client); without the option, the one
     in the same build tree as --pgmask."""
-    value = request.config.getoption("--libpq-client")
-    path = Path(value) if value else pgmask_bin.parent / "tests" / "clients" / "pgmask_libpq_client"
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        raise pytest.UsageError(f"libpq client {path} is missing or not executable: "
-                                "build the pgmask_libpq_client target or pass --libpq-client=PATH")
-    return path
+    return built_tool(request, "--libpq-client", pgmask_bin.parent / "tests" / "clients" / "pgmask_libpq_client",
+                      "libpq client", "pgmask_libpq_client")
+
+
+@pytest.fixture(scope="session")
+def sql_mutants_bin(request: pytest.FixtureRequest, pgmask_bin: Path) -> Path:
+    """The SQL mutant generator built by CMake (target pgmask_sql_mutants); without the option,
+    the one in the same build tree as --pgmask."""
+    return built_tool(request, "--sql-mutants", pgmask_bin.parent / "tests" / "policy" / "pgmask_sql_mutants",
+                      "SQL mutant generator", "pgmask_sql_mutants")
 
 
 @pytest.fixture(scope="session")

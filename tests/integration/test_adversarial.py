@@ -1614,6 +1614,184 @@ def test_allow_mode(c: Case, allow_proxy, context, needles, clinic):
     run_case(c, allow_proxy, context, needles, clinic)
 
 
+# ----------------------------------------------------------------------------------------------
+# Mutants: blind spots of the analysis, searched for mechanically
+#
+# Statements over unprotected data only (decoy.patients, scratch, the id columns), written to put
+# a leaf expression (a constant, a column, current_user, DEFAULT) in every kind of place.
+# pgmask_sql_mutants (tests/policy/sql_mutants_main.cc) replaces each leaf in turn by each graft,
+# a scalar subquery over a secret, and each mutant runs through pgmask as clerk, in its own
+# transaction, under both inference settings. Whatever PostgreSQL makes of a mutant (rows, an
+# error, a notice, a refusal), no secret may reach the client.
+
+MUTANT_CORPUS = [
+    "SELECT d.id, upper(d.ssn), d.email || 'x' FROM decoy.patients d WHERE d.id = 90001 AND d.ssn <> 'y'",
+    'SELECT DISTINCT ON (v.patient_id) v.patient_id, v.id FROM visits v WHERE v.id > 90290 ORDER BY v.patient_id, v.id DESC',
+    'SELECT v.patient_id, count(*) FROM visits v GROUP BY v.patient_id HAVING count(*) > 1 ORDER BY 2 LIMIT 10 OFFSET 0',
+    'SELECT d.email, max(d.id) FROM decoy.patients d GROUP BY GROUPING SETS ((d.email), (d.ssn), ())',
+    'SELECT count(*) FILTER (WHERE d.id > 1), count(DISTINCT d.ssn) FROM decoy.patients d',
+    "SELECT string_agg(d.ssn, ',' ORDER BY d.email), array_agg(d.email ORDER BY d.ssn) FROM decoy.patients d",
+    'SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d.ssn), mode() WITHIN GROUP (ORDER BY d.email) FROM decoy.patients d',
+    "SELECT rank('x') WITHIN GROUP (ORDER BY d.ssn) FROM decoy.patients d",
+    "SELECT row_number() OVER (PARTITION BY d.email ORDER BY d.ssn), lag(d.ssn, 1, 'none') OVER w FROM decoy.patients d WINDOW w AS (ORDER BY d.id)",
+    'SELECT first_value(d.ssn) OVER (ORDER BY d.id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM decoy.patients d',
+    "SELECT CASE d.ssn WHEN 'a' THEN 'b' ELSE d.email END, CASE WHEN d.id > 1 THEN d.ssn ELSE 'z' END FROM decoy.patients d",
+    "SELECT coalesce(d.ssn, 'x'), nullif(d.email, 'y'), greatest(d.ssn, 'a'), least(d.email, 'b') FROM decoy.patients d",
+    "SELECT d.ssn IS NOT NULL, d.ssn LIKE 'd%', d.email ILIKE '%x%', d.ssn SIMILAR TO 'd%', d.ssn ~ '^d' FROM decoy.patients d",
+    "SELECT d.ssn = ANY (ARRAY['a', 'b']), d.ssn IN ('c', 'd'), d.id BETWEEN 1 AND 100000 FROM decoy.patients d",
+    "SELECT ARRAY[d.ssn, 'x'], (ARRAY[d.email])[1], ROW(d.ssn, d.id), (ROW(d.ssn, 1)).f1 FROM decoy.patients d",
+    'SELECT d.ssn::varchar(40), CAST(d.email AS text), d.ssn COLLATE "C", d.id::text FROM decoy.patients d',
+    'SELECT EXISTS (SELECT 1 FROM visits v WHERE v.patient_id = d.id), (SELECT max(v.id) FROM visits v), d.id IN (SELECT patient_id FROM visits) FROM decoy.patients d',
+    "SELECT ARRAY(SELECT d.ssn FROM decoy.patients d WHERE d.email <> 'x')",
+    "SELECT concat(d.ssn, 'a'), format('%s-%s', d.ssn, d.email), substring(d.ssn FROM 1 FOR 4), btrim(d.email, 'x') FROM decoy.patients d",
+    "SELECT left(d.ssn, 3), substr(d.email, 2), repeat(d.ssn, 2), replace(d.ssn, 'd', 'e'), lpad(d.ssn, 20, '*') FROM decoy.patients d",
+    "SELECT split_part(d.email, '@', 1), regexp_replace(d.ssn, 'y', 'z'), translate(d.ssn, 'abc', 'xyz'), reverse(d.ssn) FROM decoy.patients d",
+    "SELECT json_build_object('k', d.ssn), to_json(d.email), row_to_json(d), to_jsonb(d.ssn) FROM decoy.patients d",
+    "SELECT jsonb_build_object('a', d.ssn) -> 'a', jsonb_build_object('b', d.email) ->> 'b', jsonb_build_array(d.ssn) FROM decoy.patients d",
+    'SELECT xmlelement(name x, xmlattributes(d.ssn AS a), d.email), xmlforest(d.ssn AS s), xmlconcat(xmlelement(name y, d.email)) FROM decoy.patients d',
+    "SELECT md5(d.ssn), length(d.email), ascii(d.ssn), quote_literal(d.ssn), encode(convert_to(d.ssn, 'UTF8'), 'hex') FROM decoy.patients d",
+    "SELECT to_char(d.id, '999999'), to_hex(d.id), d.id + 1, d.id * 2, abs(d.id), d.id / 3 FROM decoy.patients d",
+    "SELECT to_char(date '2001-02-03', 'YYYY-MM-DD'), date '2001-02-03' + d.id, extract(year FROM date '2001-02-03'), make_date(2001, 2, 3) FROM decoy.patients d",
+    "SELECT round(1.5 + d.id, 1), trunc(2.5), 3.25 * d.id, numeric '7.5' FROM decoy.patients d",
+    "SELECT d.ssn FROM decoy.patients d WHERE (d.id, d.ssn) = (90001, 'decoy-ssn')",
+    "SELECT v.id, d.ssn FROM visits v JOIN decoy.patients d ON d.id = v.patient_id AND d.email <> 'x' WHERE v.id = 90001",
+    "SELECT * FROM decoy.patients d LEFT JOIN payments y USING (id) WHERE y.patient_id IS NOT NULL OR d.ssn = 'q'",
+    "SELECT * FROM decoy.patients d, LATERAL (SELECT d.ssn || '!' AS x, d.email AS y) l",
+    'SELECT * FROM generate_series(1, 3) AS g(n) WHERE n > 1',
+    "SELECT * FROM unnest(ARRAY['a', 'b'], ARRAY['c', 'd']) WITH ORDINALITY AS u(a, b, o)",
+    "SELECT * FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY['x', 'y'])) AS r(a, b)",
+    'SELECT count(*) FROM visits TABLESAMPLE BERNOULLI (50) REPEATABLE (7)',
+    "SELECT * FROM XMLTABLE('/r' PASSING xmlelement(name r, xmlelement(name a, 'val')) COLUMNS a text PATH 'a' DEFAULT 'dflt') AS t",
+    "SELECT * FROM jsonb_to_record(jsonb_build_object('a', 'x')) AS r(a text)",
+    "SELECT * FROM jsonb_each_text(jsonb_build_object('k', 'v'))",
+    'WITH a AS (SELECT d.ssn, d.email FROM decoy.patients d) SELECT a.ssn, upper(a.email) FROM a',
+    "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x'::text UNION ALL SELECT n + 1, s || 'y' FROM r WHERE n < 3) SELECT s FROM r",
+    "SELECT d.ssn FROM decoy.patients d UNION ALL SELECT 'u' ORDER BY 1",
+    "SELECT d.ssn FROM decoy.patients d UNION SELECT 'u' EXCEPT SELECT 'v'",
+    "SELECT * FROM (VALUES ('a', 1), ('b', 2)) AS t(x, y) WHERE y > 0",
+    'SELECT d.ssn, d.email FROM decoy.patients d WHERE d.id = 90001 FOR UPDATE',
+    'SELECT * FROM decoy.patients d ORDER BY d.ssn DESC NULLS LAST LIMIT 1 OFFSET 0',
+    "SELECT to_char(now(), 'YYYY'), current_user, current_date, d.ssn FROM decoy.patients d",
+    'SELECT generate_series(1, 2), d.ssn FROM decoy.patients d',
+    "SELECT 'lit', 42, 4.5, TRUE, NULL, B'101', X'1F', interval '1 day'",
+    "SELECT set_config('application_name', 'mut', false)",
+    "SELECT set_config('mutants.value', 'x', true), current_setting('mutants.value')",
+    "SELECT pg_notify('mutants', 'payload')",
+    'SELECT format_type(23, NULL), pg_typeof(d.ssn), quote_ident(d.email) FROM decoy.patients d',
+    "SELECT hashtext(d.ssn), d.ssn::bytea, decode('00ff', 'hex'), sha256(d.email::bytea) FROM decoy.patients d",
+    "SELECT starts_with(d.ssn, 'd'), strpos(d.ssn, '-'), position('y' IN d.email), octet_length(d.ssn) FROM decoy.patients d",
+    "SELECT num_nulls(d.ssn, NULL), num_nonnulls(d.email), d.ssn IS DISTINCT FROM 'a' FROM decoy.patients d",
+    "INSERT INTO scratch (note) VALUES ('a'), ('b') RETURNING note, id",
+    'INSERT INTO scratch (note) SELECT d.ssn FROM decoy.patients d RETURNING note',
+    "INSERT INTO scratch (id, note) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET note = excluded.note || 'y' WHERE scratch.id > 0 RETURNING note",
+    "UPDATE scratch SET note = 'x' WHERE id = 1 RETURNING note",
+    'UPDATE scratch s SET note = d.ssn FROM decoy.patients d WHERE d.id = 90001 RETURNING s.note',
+    'UPDATE scratch SET (note, id) = (SELECT d.email, 1 FROM decoy.patients d) WHERE id = 1 RETURNING note',
+    "DELETE FROM scratch s USING decoy.patients d WHERE d.email = 'zzz' RETURNING s.note",
+    "MERGE INTO scratch t USING (SELECT 1 AS k, 'm' AS v) s ON t.id = s.k WHEN MATCHED AND s.v <> 'q' THEN UPDATE SET note = s.v WHEN NOT MATCHED THEN INSERT (note) VALUES (s.v)",
+    "WITH w AS (UPDATE scratch SET note = 'w' WHERE id = 1 RETURNING note) SELECT * FROM w",
+    "CREATE TABLE mut_ja (id int, a int[], j jsonb); INSERT INTO mut_ja VALUES (1, '{}', '{}'); UPDATE mut_ja SET j['k'] = '1', a[2] = 5 WHERE id = 1; INSERT INTO mut_ja (id, a[3]) VALUES (2, 7); SELECT id, j::text, array_lower(a, 1), a::text FROM mut_ja",
+    "CREATE TABLE mut_t (id int, note text DEFAULT 'dflt'); INSERT INTO mut_t (id) VALUES (1); SELECT note FROM mut_t",
+    'CREATE VIEW mut_v AS SELECT d.ssn, d.email FROM decoy.patients d WHERE d.id > 0; SELECT * FROM mut_v',
+    'CREATE TEMP TABLE mut_tt AS SELECT d.ssn FROM decoy.patients d; SELECT * FROM mut_tt',
+    "PREPARE mut_q(text) AS SELECT $1 || d.ssn FROM decoy.patients d WHERE d.email <> 'x'; EXECUTE mut_q('a'); DEALLOCATE mut_q",
+    'DECLARE mut_c CURSOR FOR SELECT d.ssn, d.email FROM decoy.patients d WHERE d.id > 0; FETCH ALL FROM mut_c',
+    'COPY (SELECT d.ssn, d.email FROM decoy.patients d WHERE d.id > 0) TO STDOUT',
+    'COPY (SELECT d.ssn FROM decoy.patients d) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)',
+    "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT d.ssn FROM decoy.patients d WHERE d.email = 'x'",
+    "EXPLAIN (VERBOSE, COSTS OFF) SELECT d.ssn || 'v' FROM decoy.patients d WHERE d.email = 'x'",
+    'SELECT noisy_note(d.ssn), add_one(d.id) FROM decoy.patients d',
+    'SELECT picky_check(d.ssn) FROM decoy.patients d',
+    'SELECT d.id FROM decoy.patients d WHERE d.id = 1 / (d.id - 90001)',
+    'SELECT d.ssn::int FROM decoy.patients d',
+    "SELECT to_date(d.ssn, 'YYYY'), d.email::json FROM decoy.patients d",
+    "SELECT CAST('12' AS int) + d.id, '2001-02-03'::date FROM decoy.patients d",
+]
+
+MUTANT_GRAFTS = [
+    f"(SELECT ssn FROM patients {W})",
+    f"(SELECT dob FROM patients {W})",
+    f"(SELECT amount FROM payments {W})",
+    f"(SELECT notes FROM visits {W})",
+    f"(SELECT p FROM patients p {W})",
+]
+
+
+@pytest.fixture(scope="module")
+def mutants(sql_mutants_bin) -> list[tuple[str, list[str]]]:
+    args = [str(sql_mutants_bin)]
+    for graft in MUTANT_GRAFTS:
+        args += ["--graft", graft]
+    run = subprocess.run(args, input="\n".join(MUTANT_CORPUS) + "\n", capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    found = [(m["path"], m["statements"]) for m in map(json.loads, run.stdout.splitlines())]
+    assert len(found) > 1500, f"only {len(found)} mutants: {run.stderr}"
+    return found
+
+
+@dataclass
+class MutantRun:
+    leaks: list[str] = field(default_factory=list)
+    served: int = 0  # every statement of the mutant succeeded
+    exposed: int = 0  # mutants whose answers held a secret
+
+
+def run_mutants(port: int, role: str, mutants: list[tuple[str, list[str]]], needles: Needles) -> MutantRun:
+    def connect() -> Session:
+        session = Session(port)
+        login = session.startup(role)
+        assert not login.errors, login.summary()
+        session.query("SET statement_timeout = '5s'")
+        return session
+
+    outcome = MutantRun()
+    session = connect()
+    try:
+        for path, statements in mutants:
+            start = len(session.received)
+            try:
+                session.query("BEGIN")
+                ok = True
+                for sql in statements:
+                    if session.query(sql).errors:
+                        ok = False
+                        break
+                outcome.served += ok
+                session.query("ROLLBACK")
+                if any(sql.startswith("PREPARE") for sql in statements):
+                    session.query("DEALLOCATE ALL")  # PREPARE outlives ROLLBACK
+                stream = bytes(session.received[start:])
+            except (wire.ConnectionClosed, socket.timeout, OSError):
+                stream = bytes(session.received[start:])  # ended by pgmask (FATAL) or stuck: a new session
+                session.close()
+                session = connect()
+            found = needles.find(stream)
+            if found:
+                outcome.exposed += 1
+                outcome.leaks.append(f"{path}: {' ; '.join(statements)[:400]}\n      {found[0][:300]}")
+    finally:
+        session.close()
+    return outcome
+
+
+def test_mutants_show_secrets_straight_from_postgres(clinic, mutants, needles):
+    """The mutants are worth running: straight to PostgreSQL as a role that may read everything
+    (masked_super is a superuser; pgmask masks it, PostgreSQL does not), many put a secret on the
+    wire."""
+    outcome = run_mutants(clinic.port, MS, mutants, needles)
+    assert outcome.exposed > len(mutants) // 4, f"only {outcome.exposed} of {len(mutants)} mutants show a secret"
+
+
+@pytest.mark.parametrize("inference", ["deny", "allow"])
+def test_mutants_leak_nothing(inference, mutants, proxy, allow_proxy, needles):
+    handle = proxy if inference == "deny" else allow_proxy
+    outcome = run_mutants(handle.port, CL, mutants, needles)
+    assert handle.exited() is None, "pgmask exited while running the mutants"
+    assert not outcome.leaks, f"{len(outcome.leaks)} of {len(mutants)} mutants leaked:\n  " + "\n  ".join(outcome.leaks[:40])
+    # Most mutants must still be served: a pgmask that refused everything would pass the scan.
+    assert outcome.served > len(mutants) // 5, f"only {outcome.served} of {len(mutants)} mutants were served"
+
+
 def test_the_audit_trail_holds_no_secret(proxy, needles):
     """Runs last (pytest keeps the file's order): every case above went through the audited
     pgmask, with secrets in literals, comments, parameters, identifiers and application_name,
