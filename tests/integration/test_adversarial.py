@@ -1736,7 +1736,10 @@ class MutantRun:
     exposed: int = 0  # mutants whose answers held a secret
 
 
-def run_mutants(port: int, role: str, mutants: list[tuple[str, list[str]]], needles: Needles) -> MutantRun:
+def run_mutants(port: int, role: str, mutants: list[tuple[str, list[str]]], needles: Needles,
+                binary: bool = False) -> MutantRun:
+    """Each mutant in a transaction of its own; with `binary`, each statement as Parse, Bind
+    asking for binary results, Describe, Execute and Sync."""
     def connect() -> Session:
         session = Session(port)
         login = session.startup(role)
@@ -1753,7 +1756,12 @@ def run_mutants(port: int, role: str, mutants: list[tuple[str, list[str]]], need
                 session.query("BEGIN")
                 ok = True
                 for sql in statements:
-                    if session.query(sql).errors:
+                    if binary:
+                        result = session.exchange(parse_message("", sql), bind_message("", "", (), (1,)),
+                                                  describe_message(b"P", ""), execute_message(""), SYNC)
+                    else:
+                        result = session.query(sql)
+                    if result.errors:
                         ok = False
                         break
                 outcome.served += ok
@@ -1782,10 +1790,11 @@ def test_mutants_show_secrets_straight_from_postgres(clinic, mutants, needles):
     assert outcome.exposed > len(mutants) // 4, f"only {outcome.exposed} of {len(mutants)} mutants show a secret"
 
 
-@pytest.mark.parametrize("inference", ["deny", "allow"])
-def test_mutants_leak_nothing(inference, mutants, proxy, allow_proxy, needles):
+@pytest.mark.parametrize("inference, binary", [("deny", False), ("allow", False), ("allow", True)],
+                         ids=["deny", "allow", "allow-extended-binary"])
+def test_mutants_leak_nothing(inference, binary, mutants, proxy, allow_proxy, needles):
     handle = proxy if inference == "deny" else allow_proxy
-    outcome = run_mutants(handle.port, CL, mutants, needles)
+    outcome = run_mutants(handle.port, CL, mutants, needles, binary)
     assert handle.exited() is None, "pgmask exited while running the mutants"
     assert not outcome.leaks, f"{len(outcome.leaks)} of {len(mutants)} mutants leaked:\n  " + "\n  ".join(outcome.leaks[:40])
     # Most mutants must still be served: a pgmask that refused everything would pass the scan.
