@@ -117,8 +117,12 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
       if (refusal) {
         // The server holds the statement as the client prepared it: nothing short of ending the
         // session keeps this Bind from running it.
+        // The refusal reads "pgmask: statement refused: why"; the FATAL adds its own prefix.
+        constexpr std::string_view kRefused = "pgmask: statement refused: ";
+        std::string_view why = *refusal;
+        if (why.starts_with(kRefused)) why.remove_prefix(kRefused.size());
         s_.lost_track = absl::StrFormat("prepared statement \"%s\" was redefined by DDL and is now refused: %s",
-                                        bind->statement, *refusal);
+                                        bind->statement, why);
         return Verdict::kStop;
       }
     }

@@ -338,3 +338,21 @@ def test_the_catalog_recheck_leaves_the_unnamed_statement_and_portal_alone(pgmas
     assert_no_secret(received, secrets)
     assert query(sock, "COMMIT")[1] == {}
     assert "refresh failed" not in proxy.log_text()
+
+
+def test_a_bind_of_a_statement_refused_after_ddl_ends_the_session(masked, secrets, shadow):
+    sock = open_session(masked.port)
+    sock.sendall(wire.parse_message("st", "SELECT id FROM shadow.v WHERE x LIKE '9%'") + SYNC)
+    assert error_of_or_none(messages_through(sock)) is None
+    for sql in ("DROP VIEW shadow.v", "CREATE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients"):
+        assert query(sock, sql)[1] == {}
+    # The server would run the statement against the new view: a condition on ssn.
+    sock.sendall(wire.bind_message("", "st") + wire.execute_message("") + SYNC)
+    messages = messages_through(sock, ready=2)  # none comes: pgmask closes the connection
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    error = error_of(messages)
+    assert error.get("S") == "FATAL" and error.get("C") == "08P01", error
+    message = error.get("M", "")
+    assert 'prepared statement "st" was redefined by DDL and is now refused: column public.patients.ssn' in message
+    assert message.count("pgmask:") == 1, message
+    wire.assert_closed(sock)
