@@ -81,7 +81,7 @@ roles:
 FAKE_CATALOG = [
     (b"v", b"fake catalog 1"),
     (b"c", None, str(PEOPLE_OID).encode(), b"1", b"0", b"0"),
-    (b"R", str(PEOPLE_OID).encode(), b"public", b"people", b"r", None),
+    (b"R", str(PEOPLE_OID).encode(), b"public", b"people", b"r", None, b"false"),
     (b"A", str(PEOPLE_OID).encode(), b"ssn", b"1", b""),
 ]
 CATALOG_QUERY_MARK = b"pgmask.catalog_fingerprint"
