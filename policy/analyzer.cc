@@ -63,9 +63,25 @@ void NewTypeNames(const PgQuery__Node& statement, std::vector<std::string_view>&
     case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
       out.push_back(LastName(statement.create_enum_stmt->type_name, statement.create_enum_stmt->n_type_name));
       return;
-    case PG_QUERY__NODE__NODE_CREATE_RANGE_STMT:
-      out.push_back(LastName(statement.create_range_stmt->type_name, statement.create_range_stmt->n_type_name));
+    case PG_QUERY__NODE__NODE_CREATE_RANGE_STMT: {
+      const PgQuery__CreateRangeStmt& range = *statement.create_range_stmt;
+      out.push_back(LastName(range.type_name, range.n_type_name));
+      // The range's multirange type is created too, under this name when given.
+      for (size_t i = 0; i < range.n_params; ++i) {
+        const PgQuery__Node* p = range.params[i];
+        if (p == nullptr || p->node_case != PG_QUERY__NODE__NODE_DEF_ELEM ||
+            Str(p->def_elem->defname) != "multirange_type_name" || p->def_elem->arg == nullptr) {
+          continue;
+        }
+        const PgQuery__Node& arg = *p->def_elem->arg;
+        if (arg.node_case == PG_QUERY__NODE__NODE_TYPE_NAME) {
+          out.push_back(LastName(arg.type_name->names, arg.type_name->n_names));
+        } else if (arg.node_case == PG_QUERY__NODE__NODE_STRING) {
+          out.push_back(Str(arg.string->sval));
+        }
+      }
       return;
+    }
     case PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT:
       out.push_back(RelationName(statement.composite_type_stmt->typevar));
       return;
@@ -120,6 +136,11 @@ void NewTypeNames(const PgQuery__Node& statement, std::vector<std::string_view>&
 }
 
 }  // namespace
+
+constexpr char kNewCodeNames[] =
+    "creating operators, aggregates, casts, operator classes, conversions, transforms, extensions, languages and "
+    "access methods is not allowed for restricted roles: pgmask would take the functions behind them for built-in "
+    "or trusted ones";
 
 DepthGuard::DepthGuard(Analyzer& a) : analyzer_(a) {
   if (++analyzer_.depth_ > kMaxAnalysisDepth) analyzer_.too_deep_ = true;
@@ -216,9 +237,18 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       }
       return;
     }
-    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
-      Recomputed(statement.refresh_mat_view_stmt->relation);
+    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT: {
+      // It stores its query's result, like CREATE TABLE AS: a copy the role then owns, whose
+      // indexes, statistics and plan estimates are its own to make and read.
+      const PgQuery__RangeVar* relation = statement.refresh_mat_view_stmt->relation;
+      if (relation == nullptr) return;
+      const Lineage rows = WholeRow(Relation(*relation));
+      out_.computed.MergeDerived(rows);
+      if (!statement.refresh_mat_view_stmt->skip_data) {
+        Write(absl::StrFormat("materialized view %s", Str(relation->relname)), rows);
+      }
       return;
+    }
     case PG_QUERY__NODE__NODE_CLUSTER_STMT:
       if (statement.cluster_stmt->relation == nullptr) out_.computed = Lineage::Everything();
       Recomputed(statement.cluster_stmt->relation);
@@ -270,6 +300,29 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       return;
     case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
       Refuse("creating functions and procedures is not allowed for restricted roles");
+      return;
+    case PG_QUERY__NODE__NODE_DEFINE_STMT:
+      if (statement.define_stmt->kind == PG_QUERY__OBJECT_TYPE__OBJECT_AGGREGATE ||
+          statement.define_stmt->kind == PG_QUERY__OBJECT_TYPE__OBJECT_OPERATOR) {
+        Refuse(kNewCodeNames);
+      }
+      return;
+    // Each puts existing functions behind new names or into implicit calls (casts, operator
+    // classes, encoding conversions, transforms), or installs objects (extensions, languages,
+    // access methods) whose names pgmask would take for built-in or trusted ones.
+    case PG_QUERY__NODE__NODE_CREATE_CAST_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_OP_CLASS_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_OP_FAMILY_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_OP_FAMILY_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_OPERATOR_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_CONVERSION_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_TRANSFORM_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_PLANG_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_CONTENTS_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_AM_STMT:
+      Refuse(kNewCodeNames);
       return;
     case PG_QUERY__NODE__NODE_VIEW_STMT: {
       // A view's filters run whenever it is read, and views are analysed by their definitions as
@@ -483,6 +536,7 @@ void Analyzer::SortAndLimit(const PgQuery__SelectStmt& s, const Scope& scope, co
   for (size_t i = 0; i < s.n_sort_clause; ++i) {
     const PgQuery__Node* n = s.sort_clause[i];
     if (n != nullptr && n->node_case == PG_QUERY__NODE__NODE_SORT_BY) {
+      RefusedOperator(n->sort_by->use_op, n->sort_by->n_use_op);  // ORDER BY x USING op
       ClauseItem(n->sort_by->node, scope, outputs, UsageClause::kOrderBy, false);
     }
   }
@@ -560,8 +614,9 @@ void Analyzer::KeepsViewLineage(const PgQuery__RangeVar& view, const std::vector
   const CatalogRelation* old = ResolveRelation(catalog_, Str(view.schemaname), Str(view.relname));
   if (old == nullptr || old->kind != RelationKind::kView) return;
   const std::vector<RangeColumn> before = ViewColumns(*old);
-  for (size_t i = 0; i < before.size() && i < outputs.size(); ++i) {
-    const Lineage& was = before[i].lineage;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    // A column added at the end is new to what reads the view's whole row (v::text).
+    const Lineage was = i < before.size() ? before[i].lineage : Lineage();
     const Lineage& now = outputs[i].lineage;
     if (was.everything()) continue;
     const ProtectedColumnSet had = was.Columns();
@@ -572,7 +627,7 @@ void Analyzer::KeepsViewLineage(const PgQuery__RangeVar& view, const std::vector
       Refuse(absl::StrFormat(
           "replacing view %s would give its column %s protected data it did not have: the views and row security "
           "policies built on it were checked against its old definition",
-          Str(view.relname), before[i].name));
+          Str(view.relname), outputs[i].name));
       return;
     }
   }

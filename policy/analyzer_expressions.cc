@@ -201,6 +201,20 @@ Lineage Analyzer::Expr(const PgQuery__Node* n, const Scope* scope) {
     case PG_QUERY__NODE__NODE_NAMED_ARG_EXPR: return Expr(n->named_arg_expr->arg, scope);
     case PG_QUERY__NODE__NODE_RES_TARGET: return Expr(n->res_target->val, scope);
     case PG_QUERY__NODE__NODE_MULTI_ASSIGN_REF: return Expr(n->multi_assign_ref->source, scope);
+    case PG_QUERY__NODE__NODE_A_INDIRECTION: {
+      Lineage acc = Expr(n->a_indirection->arg, scope).AsDerived();
+      for (size_t i = 0; i < n->a_indirection->n_indirection; ++i) {
+        const PgQuery__Node* step = n->a_indirection->indirection[i];
+        if (step == nullptr || step->node_case != PG_QUERY__NODE__NODE_A_INDICES) continue;  // field names, *
+        // A subscript decides which elements come out, so how many and of what shape: an array
+        // constructor, || or array_agg over the result fails or not by the bound's value.
+        Lineage bounds = Expr(step->a_indices->lidx, scope);
+        bounds.MergeDerived(Expr(step->a_indices->uidx, scope));
+        Fallible(bounds);
+        acc.MergeDerived(bounds);
+      }
+      return acc;
+    }
     default:
       // Constructors (ROW, ARRAY, XML), coalesce, subscripts, field selection, lists and any
       // node not named above: derived from everything inside it.
@@ -259,17 +273,12 @@ Lineage Analyzer::Condition(const PgQuery__Node* node, const Scope* scope, Usage
 Lineage Analyzer::AExpr(const PgQuery__AExpr& e, const Scope* scope) {
   const std::vector<std::string_view> names = Names(e.name, e.n_name);
   const std::string_view op = names.empty() ? std::string_view() : names.back();
-  const std::string_view op_schema = names.size() >= 2 ? names[names.size() - 2] : std::string_view();
-  // An operator is a function call in disguise: one a user defined runs code pgmask does not see.
-  // Symbols pg_catalog defines count as built-in even when extensions overload them for their own
-  // types (hstore's =), since operators are chosen by argument types the parse tree lacks.
-  const std::string op_function = OperatorFunctionName(op);
-  const bool user_defined =
-      op_schema.empty() ? !catalog_.HasFunction(kCatalogSchema, op_function) &&
-                              ResolveFunction(catalog_, "", op_function) == FunctionOrigin::kUserDefined
-                        : op_schema != kCatalogSchema && catalog_.HasFunction(op_schema, op_function);
-  if (user_defined) {
-    Refuse(absl::StrFormat("operator %s is user-defined: the function behind it is not analysed", op));
+  // BETWEEN's names are keywords; it compares with the type's own <= and >=.
+  const bool between = e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN ||
+                       e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN ||
+                       e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM ||
+                       e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM;
+  if (!between && RefusedOperator(e.name, e.n_name)) {
     Expr(e.lexpr, scope);
     Expr(e.rexpr, scope);
     return Lineage::Everything();
@@ -320,6 +329,7 @@ Lineage Analyzer::SubLink(const PgQuery__SubLink& link, const Scope* scope) {
       const Lineage test = Expr(link.testexpr, scope);
       const std::vector<std::string_view> names = Names(link.oper_name, link.n_oper_name);
       const std::string_view op = names.empty() ? std::string_view("=") : names.back();  // IN has none
+      RefusedOperator(link.oper_name, link.n_oper_name);
       Lineage compared = test;
       compared.Merge(sub);
       Use(clause_, IsEqualityOperator(op) && test.DirectColumn() && sub.DirectColumn(), compared);
@@ -328,6 +338,24 @@ Lineage Analyzer::SubLink(const PgQuery__SubLink& link, const Scope* scope) {
     default:
       return sub.AsDerived();
   }
+}
+
+bool Analyzer::RefusedOperator(PgQuery__Node* const* name, size_t n) {
+  const std::vector<std::string_view> names = Names(name, n);
+  if (names.empty()) return false;
+  const std::string_view op = names.back();
+  const std::string_view schema = names.size() >= 2 ? names[names.size() - 2] : std::string_view();
+  // An operator is a function call in disguise: one a user defined runs code pgmask does not see.
+  // OPERATOR(schema.op) outside pg_catalog is someone's (pg_temp's too, which the catalog does not
+  // list). Symbols pg_catalog defines count as built-in even when extensions overload them for
+  // their own types (hstore's =), since operators are chosen by argument types the parse tree
+  // lacks; any other symbol is someone's, or unknown.
+  const std::string op_function = OperatorFunctionName(op);
+  const bool user_defined = schema.empty() ? !catalog_.HasFunction(kCatalogSchema, op_function) &&
+                                                 ResolveFunction(catalog_, "", op_function) != FunctionOrigin::kBuiltin
+                                           : schema != kCatalogSchema;
+  if (user_defined) Refuse(absl::StrFormat("operator %s is user-defined: the function behind it is not analysed", op));
+  return user_defined;
 }
 
 Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
@@ -368,6 +396,7 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
     const PgQuery__Node* s = call.agg_order[i];
     if (s == nullptr || s->node_case != PG_QUERY__NODE__NODE_SORT_BY) continue;
     Restore<UsageClause> current(clause_, UsageClause::kOrderBy);
+    RefusedOperator(s->sort_by->use_op, s->sort_by->n_use_op);
     const Lineage sorted = Expr(s->sort_by->node, scope);
     Use(UsageClause::kOrderBy, false, sorted);
     // WITHIN GROUP: the sorted values are the aggregate's input (percentile_disc returns one).
@@ -428,7 +457,9 @@ void Analyzer::Window(const PgQuery__WindowDef& w, const Scope* scope) {
   }
   for (size_t i = 0; i < w.n_order_clause; ++i) {
     const PgQuery__Node* s = w.order_clause[i];
-    if (s != nullptr && s->node_case == PG_QUERY__NODE__NODE_SORT_BY) Use(UsageClause::kWindow, false, Expr(s->sort_by->node, scope));
+    if (s == nullptr || s->node_case != PG_QUERY__NODE__NODE_SORT_BY) continue;
+    RefusedOperator(s->sort_by->use_op, s->sort_by->n_use_op);
+    Use(UsageClause::kWindow, false, Expr(s->sort_by->node, scope));
   }
   Use(UsageClause::kWindow, false, Expr(w.start_offset, scope));
   Use(UsageClause::kWindow, false, Expr(w.end_offset, scope));

@@ -130,6 +130,8 @@ class Analyzer {
   Lineage AExpr(const PgQuery__AExpr& expr, const Scope* scope);
   Lineage SubLink(const PgQuery__SubLink& link, const Scope* scope);
   Lineage FuncCall(const PgQuery__FuncCall& call, const Scope* scope);
+  // Refuses the statement when operator `name` is not pg_catalog's; whether it did.
+  bool RefusedOperator(PgQuery__Node* const* name, size_t n);
   // Whether argument `i` of built-in `name` cannot make the call fail, whatever its value.
   bool ArgumentCannotFail(const PgQuery__FuncCall& call, std::string_view name, size_t i);
   // substring with a pattern (a regular expression or SIMILAR TO) rather than positions.

@@ -301,11 +301,14 @@ Verdict ServerSink::RewriteErrorOrNotice(MessageType type, protocol::Bytes body,
       case 'D':  // detail
       case 'H':  // hint
       case 'P':  // position in the statement text
+      // The server's source file, line and routine tell which check failed, finer than SQLSTATE.
+      case 'F':
+      case 'L':
+      case 'R':
         if (policy != TextPolicy::kHide) w.Int8(f.code).CString(f.value);
         break;
       default:
-        // Severity, SQLSTATE, schema/table/column/constraint names and source location hold no
-        // value of a row.
+        // Severity, SQLSTATE and schema/table/column/constraint names hold no value of a row.
         w.Int8(f.code).CString(f.value);
         break;
     }

@@ -704,10 +704,36 @@ COPYING = [
          Q("CREATE OR REPLACE VIEW public.vin_own AS SELECT id, ssn AS t FROM patients", REFUSED),
          Q("SELECT id FROM vout_own"), Q("SELECT id FROM vout_own2"),
          cleanup_sql=("DROP VIEW IF EXISTS public.vout_own, public.vout_own2, public.vin_own",)),
+    case("utility/replace-view-appending-a-column", CL, Q("CREATE VIEW public.w_in AS SELECT id, 'x'::text AS t FROM patients"),
+         Q("CREATE VIEW public.w_cast AS SELECT v.id FROM w_in v WHERE (v::text)::int > 0 AND v.id = 90001"),
+         Q("CREATE VIEW public.w_like AS SELECT v.id FROM w_in v WHERE v::text LIKE '%919-27%'"),
+         Q("CREATE OR REPLACE VIEW public.w_in AS SELECT id, 'x'::text AS t, ssn AS u FROM patients", REFUSED),
+         Q("SELECT * FROM w_cast"), Q("SELECT * FROM w_like"),
+         cleanup_sql=("DROP VIEW IF EXISTS public.w_cast, public.w_like, public.w_in",)),
+    # Operators, aggregates and casts put functions under names pgmask takes for built-in or
+    # trusted ones.
+    case("refuse/create-operator", A, Q("CREATE OPERATOR pg_temp.#@ (RIGHTARG = text, FUNCTION = pg_catalog.ts_stat)", REFUSED),
+         Q("SELECT (OPERATOR(pg_temp.#@) 'SELECT array_to_tsvector(ARRAY[ssn, email, name, address, phone, dob::text]) "
+           "FROM patients WHERE id = 90001').word", REFUSED),
+         Q("CREATE OPERATOR pg_temp.@ (RIGHTARG = int, FUNCTION = public.peek_ssn)", REFUSED),
+         Q("SELECT OPERATOR(pg_temp.@) 90001", REFUSED)),
+    case("refuse/create-operator-overloading-a-symbol", CL,
+         Q("CREATE OPERATOR public.-> (LEFTARG = text, RIGHTARG = text, FUNCTION = pg_catalog.pg_notify)", REFUSED),
+         Q("LISTEN chan"), Q(f"SELECT 'chan' -> email FROM patients {W}"), Q("UNLISTEN chan"),
+         cleanup_sql=("DROP OPERATOR IF EXISTS public.-> (text, text)",)),
+    case("refuse/create-aggregate-with-a-trusted-name", CL,
+         Q("CREATE AGGREGATE public.noisy_note(text, boolean) (sfunc = pg_catalog.set_config, stype = text, "
+           "initcond = 'x.leak2')", REFUSED),
+         Q(f"SELECT noisy_note(email, false) FROM patients {W}"), Q("SHOW x.leak2"),
+         cleanup_sql=("DROP AGGREGATE IF EXISTS public.noisy_note(text, boolean)",)),
+    case("refuse/create-cast-and-extension", CL, Q("CREATE CAST (int4 AS text) WITH FUNCTION public.peek_ssn(int)", REFUSED),
+         Q("CREATE EXTENSION IF NOT EXISTS citext", REFUSED), cleanup_sql=("DROP EXTENSION IF EXISTS citext",)),
+    case("refuse/range-with-a-multirange-named-text", A,
+         Q("CREATE TYPE pg_temp.rr AS RANGE (subtype = int8, multirange_type_name = pg_temp.text)", REFUSED)),
     # Indexes and statistics a role creates on its own materialized view run over every row.
     case("utility/matview-index-and-statistics", CL,
          Q("CREATE MATERIALIZED VIEW mi_own AS SELECT v.id, v.notes, v.diagnosis FROM visits v WHERE v.id = 90001 WITH NO DATA", OK),
-         Q("REFRESH MATERIALIZED VIEW mi_own", OK),
+         Q("REFRESH MATERIALIZED VIEW mi_own", REFUSED),
          Q("CREATE UNIQUE INDEX ON mi_own (notes)", REFUSED), Q("CREATE INDEX ON mi_own ((diagnosis::int))", REFUSED),
          I("CREATE INDEX ON mi_own (id) WHERE notes LIKE 'Conf%'", "notes"),
          Q("CREATE STATISTICS mi_own_st ON (notes::int), id FROM mi_own", REFUSED), Q("ANALYZE mi_own"),
@@ -1191,6 +1217,10 @@ INFERENCE = [
     case("infer/quoted-mixed-case-column", A, I("SELECT count(*) FROM \"Patients\" WHERE \"SSN\" LIKE '9%'", "SSN")),
     case("infer/unicode-escaped-column", A, I(r"SELECT count(*) FROM patients WHERE U&" + '"s\\0073n"' + " LIKE '9%'", "ssn")),
     case("infer/explain-analyze", A, I("EXPLAIN ANALYZE SELECT 1 FROM patients WHERE ssn LIKE '9%'", "ssn")),
+    # A subscript bound from a protected value decides the result's shape, which decides whether
+    # an array constructor over it fails.
+    case("infer/array-slice-bound", A, I(f"SELECT ARRAY[((ARRAY[1,2,3,4,5,6,7,8,9,10,11,12])[length(ssn):12])[1:1], ARRAY[1]] "
+                                         f"FROM patients {W}", "ssn")),
     case("infer/update-where", CL, *in_transaction(I("UPDATE scratch SET note = 'x' WHERE EXISTS (SELECT 1 FROM patients WHERE ssn LIKE '9%')", "ssn"))),
     case("infer/delete-where", CL, *in_transaction(I("DELETE FROM visits WHERE diagnosis LIKE 'X99%'", "diagnosis"))),
     case("infer/prepared-parameter", A, I("PREPARE f1(text) AS SELECT count(*) FROM patients WHERE ssn = $1", "ssn"),

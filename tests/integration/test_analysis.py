@@ -241,12 +241,15 @@ def test_error_texts_of_protected_statements_are_hidden(pgmask_factory, connect,
         rows(conn, "SELECT ssn::int FROM patients")
     diag = failure.value.diag
     assert "hidden" in diag.message_primary
+    # Which server routine raised it says more than the SQLSTATE: gone too.
+    assert (diag.source_file, diag.source_line, diag.source_function) == (None, None, None)
     for ssn in clear_ssns(clinic):
         assert ssn not in str(failure.value)
     # A statement that touches nothing protected keeps PostgreSQL's own text.
     with pytest.raises(psycopg.errors.InvalidTextRepresentation) as plain:
         rows(conn, "SELECT 'abc'::int")
     assert "abc" in plain.value.diag.message_primary
+    assert plain.value.diag.source_function is not None
 
 
 def test_under_inference_allow_stored_values_and_sorted_inputs_stay_hidden(pgmask_factory, connect, clinic, tmp_path):

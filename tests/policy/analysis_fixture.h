@@ -105,7 +105,12 @@ inline CatalogData TestCatalogData(std::vector<std::string> search_path = {"publ
   for (std::string_view f : {"safe_fn", "evil_fn", "lower", "any_schema_fn", "dblink", "evil_proc"}) {
     d.functions.push_back({"public", std::string(f)});
   }
-  d.functions.push_back({"pg_catalog", OperatorFunctionName("=")});
+  // pg_catalog's operators, as the live catalog lists them (a symbol nobody defines is refused).
+  for (std::string_view op : {"=", "<>", "<", ">", "<=", ">=", "+", "-", "*", "/", "%", "^", "||", "~~", "!~~", "~~*",
+                              "!~~*", "~", "!~", "~*", "!~*", "->", "->>", "#>", "#>>", "@>", "<@", "&&", "?", "|/",
+                              "@", "&", "|", "#", "<<", ">>"}) {
+    d.functions.push_back({"pg_catalog", OperatorFunctionName(op)});
+  }
   d.functions.push_back({"public", OperatorFunctionName("###")});
   d.functions.push_back({"public", OperatorFunctionName("=")});  // an extension's overload
   return d;
