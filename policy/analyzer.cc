@@ -330,6 +330,12 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       const PgQuery__ViewStmt& view = *statement.view_stmt;
       const std::vector<OutputColumn> outputs = Query(view.query, nullptr);
       if (view.replace && view.view != nullptr) KeepsViewLineage(*view.view, outputs);
+      // A temporary view (and a view over a temporary table is one) is found before every
+      // relation of the same name, pg_catalog's included, and pgmask does not see it.
+      if ((view.view != nullptr && Str(view.view->relpersistence) == "t") || !out_.unknown_relations.empty()) {
+        Refuse("temporary views are not allowed for restricted roles: they take the place of the relations pgmask "
+               "knows by the same name");
+      }
       return;
     }
     case PG_QUERY__NODE__NODE_CREATE_POLICY_STMT: {

@@ -305,6 +305,11 @@ Lineage Analyzer::AExpr(const PgQuery__AExpr& e, const Scope* scope) {
   // Equality between two plain references to protected columns reveals only what their
   // tokens reveal; anything involving a literal or an unprotected value is a real predicate.
   if (comparison) Use(clause_, equality && left.DirectColumn() && right.DirectColumn(), both);
+  // A key or path lookup is NULL or not by whether the document has that key: a comparison of
+  // the key with the document's keys, whichever side is protected.
+  const bool lookup = e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP && e.lexpr != nullptr &&
+                      (op == "->" || op == "->>" || op == "#>" || op == "#>>");
+  if (lookup) Use(clause_, false, both);
   if (!comparison && !OperatorCannotFail(op, e.lexpr == nullptr)) Fallible(both);
   return both.AsDerived();
 }

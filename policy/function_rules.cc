@@ -141,6 +141,12 @@ bool SearchesItsText(std::string_view name) {
       "btrim",       "ltrim",         "rtrim",          "split_part",       "string_to_array",
       "string_to_table", "regexp_replace", "regexp_match", "regexp_matches",  "regexp_like",
       "regexp_count", "regexp_instr", "regexp_substr",  "regexp_split_to_array", "regexp_split_to_table",
+      // Key and path lookups: NULL or not tells whether the document has that key.
+      "json_extract_path", "json_extract_path_text", "jsonb_extract_path", "jsonb_extract_path_text",
+      "json_object_field", "json_object_field_text", "jsonb_object_field", "jsonb_object_field_text",
+      "json_array_element", "json_array_element_text", "jsonb_array_element", "jsonb_array_element_text",
+      "jsonb_path_query", "jsonb_path_query_first", "jsonb_path_query_array", "jsonb_path_exists",
+      "jsonb_path_match",
   };
   for (const std::string_view f : kSearching) {
     if (name == f) return true;

@@ -710,6 +710,17 @@ COPYING = [
          Q("CREATE OR REPLACE VIEW public.w_in AS SELECT id, 'x'::text AS t, ssn AS u FROM patients", REFUSED),
          Q("SELECT * FROM w_cast"), Q("SELECT * FROM w_like"),
          cleanup_sql=("DROP VIEW IF EXISTS public.w_cast, public.w_like, public.w_in",)),
+    # A temporary view is found before every relation of its name, and pgmask cannot see it.
+    case("refuse/temporary-view-shadowing", SU,
+         Q("CREATE TEMP VIEW pg_roles AS SELECT notes AS rolname, diagnosis AS x FROM visits WHERE id = 90001", REFUSED),
+         Q("SELECT * FROM pg_roles"),
+         Q("CREATE TEMP VIEW scratch AS SELECT id, ssn || '' AS note FROM patients WHERE id = 90001", REFUSED),
+         Q("SELECT note FROM scratch")),
+    case("refuse/view-over-a-temporary-table", A, Q("CREATE TEMP TABLE tt_base (id int)"), Q("INSERT INTO tt_base VALUES (1)"),
+         # pgmask answers as for a relation it cannot see: 42P01, naming the temporary table.
+         Q("CREATE VIEW scratch AS SELECT p.id, p.ssn || '' AS note FROM patients p, tt_base WHERE p.id = 90001",
+           check=lambda r: None if [e.get("C") for e in r.errors] == ["42P01"] else f"expected 42P01, got {r.summary()}"),
+         Q("SELECT note FROM scratch")),
     # Operators, aggregates and casts put functions under names pgmask takes for built-in or
     # trusted ones.
     case("refuse/create-operator", A, Q("CREATE OPERATOR pg_temp.#@ (RIGHTARG = text, FUNCTION = pg_catalog.ts_stat)", REFUSED),
@@ -1219,6 +1230,9 @@ INFERENCE = [
     case("infer/explain-analyze", A, I("EXPLAIN ANALYZE SELECT 1 FROM patients WHERE ssn LIKE '9%'", "ssn")),
     # A subscript bound from a protected value decides the result's shape, which decides whether
     # an array constructor over it fails.
+    # A key lookup is NULL or not by whether the key is there, and redaction keeps NULL.
+    case("infer/jsonb-key-lookup", A, I("SELECT '{\"9\": 1}'::jsonb ->> substr(ssn, 1, 1) AS a FROM patients " + W, "ssn"),
+         I("SELECT jsonb_extract_path_text('{\"9\": 1}'::jsonb, substr(email, 1, 1)) FROM patients " + W, "email")),
     case("infer/array-slice-bound", A, I(f"SELECT ARRAY[((ARRAY[1,2,3,4,5,6,7,8,9,10,11,12])[length(ssn):12])[1:1], ARRAY[1]] "
                                          f"FROM patients {W}", "ssn")),
     case("infer/update-where", CL, *in_transaction(I("UPDATE scratch SET note = 'x' WHERE EXISTS (SELECT 1 FROM patients WHERE ssn LIKE '9%')", "ssn"))),

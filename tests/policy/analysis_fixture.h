@@ -99,7 +99,7 @@ inline CatalogData TestCatalogData(std::vector<std::string> search_path = {"publ
         "format", "convert_to", "regexp_matches", "repeat", "regexp_split_to_table", "string_to_array", "jsonb_array_elements",
         "to_jsonb", "replace", "translate", "strpos", "position", "split_part", "regexp_replace", "percentile_disc",
         "mode", "setval", "setseed", "hashtext", "pg_advisory_lock", "pg_try_advisory_xact_lock",
-        "pg_create_physical_replication_slot"}) {
+        "pg_create_physical_replication_slot", "jsonb_extract_path_text"}) {
     d.functions.push_back({"pg_catalog", std::string(f)});
   }
   for (std::string_view f : {"safe_fn", "evil_fn", "lower", "any_schema_fn", "dblink", "evil_proc"}) {
