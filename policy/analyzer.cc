@@ -138,9 +138,9 @@ void NewTypeNames(const PgQuery__Node& statement, std::vector<std::string_view>&
 }  // namespace
 
 constexpr char kNewCodeNames[] =
-    "creating operators, aggregates, casts, operator classes, conversions, transforms, extensions, languages and "
-    "access methods is not allowed for restricted roles: pgmask would take the functions behind them for built-in "
-    "or trusted ones";
+    "creating operators, aggregates, casts, operator classes, conversions, transforms, range types, extensions, "
+    "languages and access methods is not allowed for restricted roles: pgmask would take the functions behind them "
+    "for built-in or trusted ones";
 
 DepthGuard::DepthGuard(Analyzer& a) : analyzer_(a) {
   if (++analyzer_.depth_ > kMaxAnalysisDepth) analyzer_.too_deep_ = true;
@@ -322,6 +322,8 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
     case PG_QUERY__NODE__NODE_ALTER_EXTENSION_STMT:
     case PG_QUERY__NODE__NODE_ALTER_EXTENSION_CONTENTS_STMT:
     case PG_QUERY__NODE__NODE_CREATE_AM_STMT:
+    // A range type comes with constructor functions named like it and its multirange.
+    case PG_QUERY__NODE__NODE_CREATE_RANGE_STMT:
       Refuse(kNewCodeNames);
       return;
     case PG_QUERY__NODE__NODE_VIEW_STMT: {

@@ -490,6 +490,8 @@ INSTANTIATE_TEST_SUITE_P(
              "creating operators, aggregates"},
         Case{"CreateCast", "CREATE CAST (int AS text) WITH FUNCTION public.evil_fn(int)", "", "", "casts"},
         Case{"CreateExtension", "CREATE EXTENSION hstore", "", "", "extensions"},
+        Case{"RangeTypeNamedLikeAFunction", "CREATE TYPE public.upper AS RANGE (subtype = text)", "", "",
+             "range types"},
         Case{"MultirangeNamedLikeABuiltIn",
              "CREATE TYPE pg_temp.rr AS RANGE (subtype = int8, multirange_type_name = pg_temp.text)", "", "",
              "pg_catalog.text in casts"},
