@@ -544,7 +544,7 @@ void Analyzer::SortAndLimit(const PgQuery__SelectStmt& s, const Scope& scope, co
   for (size_t i = 0; i < s.n_sort_clause; ++i) {
     const PgQuery__Node* n = s.sort_clause[i];
     if (n != nullptr && n->node_case == PG_QUERY__NODE__NODE_SORT_BY) {
-      RefusedOperator(n->sort_by->use_op, n->sort_by->n_use_op);  // ORDER BY x USING op
+      RefusedOperator(Names(n->sort_by->use_op, n->sort_by->n_use_op));  // ORDER BY x USING op
       ClauseItem(n->sort_by->node, scope, outputs, UsageClause::kOrderBy, false);
     }
   }
@@ -652,12 +652,7 @@ void Analyzer::Index(const PgQuery__IndexStmt& stmt) {
       keys = Lineage::Everything();
       continue;
     }
-    const PgQuery__IndexElem& e = *n->index_elem;
-    if (e.expr != nullptr) {
-      keys.MergeDerived(Expr(e.expr, &scope));
-    } else {
-      keys.Merge(ColumnByName(&scope, Str(e.name), nullptr));
-    }
+    keys.Merge(ElementLineage(n->index_elem->name, n->index_elem->expr, scope));
   }
   // An index keeps its keys in order (CLUSTER and index scans return rows in it), and a unique
   // index or exclusion constraint fails on a duplicate, quoting the key.
@@ -680,13 +675,16 @@ void Analyzer::Statistics(const PgQuery__CreateStatsStmt& stmt) {
       columns = Lineage::Everything();
       continue;
     }
-    const PgQuery__StatsElem& e = *n->stats_elem;
-    columns.MergeDerived(e.expr != nullptr ? Expr(e.expr, &scope) : ColumnByName(&scope, Str(e.name), nullptr));
+    columns.MergeDerived(ElementLineage(n->stats_elem->name, n->stats_elem->expr, scope));
   }
   // The statistics hold the most common values and how often they go together, which the
   // planner's estimates then answer questions with.
   Use(UsageClause::kGroupBy, false, columns);
   out_.computed.MergeDerived(columns);
+}
+
+Lineage Analyzer::ElementLineage(const char* name, const PgQuery__Node* expr, const Scope& scope) {
+  return expr != nullptr ? Expr(expr, &scope).AsDerived() : ColumnByName(&scope, Str(name), nullptr);
 }
 
 void Analyzer::Recomputed(const PgQuery__RangeVar* relation) {

@@ -278,7 +278,7 @@ Lineage Analyzer::AExpr(const PgQuery__AExpr& e, const Scope* scope) {
                        e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN ||
                        e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM ||
                        e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM;
-  if (!between && RefusedOperator(e.name, e.n_name)) {
+  if (!between && RefusedOperator(names)) {
     Expr(e.lexpr, scope);
     Expr(e.rexpr, scope);
     return Lineage::Everything();
@@ -334,7 +334,7 @@ Lineage Analyzer::SubLink(const PgQuery__SubLink& link, const Scope* scope) {
       const Lineage test = Expr(link.testexpr, scope);
       const std::vector<std::string_view> names = Names(link.oper_name, link.n_oper_name);
       const std::string_view op = names.empty() ? std::string_view("=") : names.back();  // IN has none
-      RefusedOperator(link.oper_name, link.n_oper_name);
+      RefusedOperator(names);
       Lineage compared = test;
       compared.Merge(sub);
       Use(clause_, IsEqualityOperator(op) && test.DirectColumn() && sub.DirectColumn(), compared);
@@ -345,8 +345,7 @@ Lineage Analyzer::SubLink(const PgQuery__SubLink& link, const Scope* scope) {
   }
 }
 
-bool Analyzer::RefusedOperator(PgQuery__Node* const* name, size_t n) {
-  const std::vector<std::string_view> names = Names(name, n);
+bool Analyzer::RefusedOperator(const std::vector<std::string_view>& names) {
   if (names.empty()) return false;
   const std::string_view op = names.back();
   const std::string_view schema = names.size() >= 2 ? names[names.size() - 2] : std::string_view();
@@ -401,7 +400,7 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
     const PgQuery__Node* s = call.agg_order[i];
     if (s == nullptr || s->node_case != PG_QUERY__NODE__NODE_SORT_BY) continue;
     Restore<UsageClause> current(clause_, UsageClause::kOrderBy);
-    RefusedOperator(s->sort_by->use_op, s->sort_by->n_use_op);
+    RefusedOperator(Names(s->sort_by->use_op, s->sort_by->n_use_op));
     const Lineage sorted = Expr(s->sort_by->node, scope);
     Use(UsageClause::kOrderBy, false, sorted);
     // WITHIN GROUP: the sorted values are the aggregate's input (percentile_disc returns one).
@@ -463,7 +462,7 @@ void Analyzer::Window(const PgQuery__WindowDef& w, const Scope* scope) {
   for (size_t i = 0; i < w.n_order_clause; ++i) {
     const PgQuery__Node* s = w.order_clause[i];
     if (s == nullptr || s->node_case != PG_QUERY__NODE__NODE_SORT_BY) continue;
-    RefusedOperator(s->sort_by->use_op, s->sort_by->n_use_op);
+    RefusedOperator(Names(s->sort_by->use_op, s->sort_by->n_use_op));
     Use(UsageClause::kWindow, false, Expr(s->sort_by->node, scope));
   }
   Use(UsageClause::kWindow, false, Expr(w.start_offset, scope));

@@ -101,6 +101,8 @@ class Analyzer {
   // relation, and again at each ANALYZE, REINDEX or write.
   void Index(const PgQuery__IndexStmt& stmt);
   void Statistics(const PgQuery__CreateStatsStmt& stmt);
+  // An index or statistics element: a column by name, or an expression (derived).
+  Lineage ElementLineage(const char* name, const PgQuery__Node* expr, const Scope& scope);
   // ANALYZE, REFRESH, REINDEX, CLUSTER of `relation`: its index and statistics expressions, or a
   // materialized view's query, run again.
   void Recomputed(const PgQuery__RangeVar* relation);
@@ -130,8 +132,8 @@ class Analyzer {
   Lineage AExpr(const PgQuery__AExpr& expr, const Scope* scope);
   Lineage SubLink(const PgQuery__SubLink& link, const Scope* scope);
   Lineage FuncCall(const PgQuery__FuncCall& call, const Scope* scope);
-  // Refuses the statement when operator `name` is not pg_catalog's; whether it did.
-  bool RefusedOperator(PgQuery__Node* const* name, size_t n);
+  // Refuses the statement when the operator named `names` is not pg_catalog's; whether it did.
+  bool RefusedOperator(const std::vector<std::string_view>& names);
   // Whether argument `i` of built-in `name` cannot make the call fail, whatever its value.
   bool ArgumentCannotFail(const PgQuery__FuncCall& call, std::string_view name, size_t i);
   // substring with a pattern (a regular expression or SIMILAR TO) rather than positions.

@@ -405,13 +405,12 @@ std::optional<std::string> ClientSink::Reanalyse(std::string_view name) {
   const auto it = s_.prepared.find(ToAbsl(name));
   if (it == s_.prepared.end() || it->second == nullptr) return std::nullopt;
   const PlannedStatement& held = *it->second;
+  const bool holds = held.HoldsUnder(s_.catalog.view.get());
   // Analysed again earlier and refused then: refused every time it is run.
-  if (!held.refused && held.decision.refusal && held.HoldsUnder(s_.catalog.view.get())) return held.decision.refusal;
+  if (!held.refused && held.decision.refusal && holds) return held.decision.refusal;
   // Without its text (the unnamed statement, one read before pgmask knew it) a plan that no
   // longer holds stays untraceable: ServerSink redacts its rows whole.
-  if (held.refused || held.source == nullptr || s_.catalog.view == nullptr || held.HoldsUnder(s_.catalog.view.get())) {
-    return std::nullopt;
-  }
+  if (held.refused || held.source == nullptr || s_.catalog.view == nullptr || holds) return std::nullopt;
   const std::shared_ptr<const std::string> source = held.source;
   const QueryPlanPtr plan = PlanQuery(*source, s_.catalog.policy, s_.catalog.view, *s_.actions);
   if (plan->statements.size() != 1) {
