@@ -114,17 +114,7 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         const PlannedStatementPtr held = bound->second;  // Reanalyse may replace the map's entry
         refusal = ReanalyseExecuted(*held);
       }
-      if (refusal) {
-        // The server holds the statement as the client prepared it: nothing short of ending the
-        // session keeps this Bind from running it.
-        // The refusal reads "pgmask: statement refused: why"; the FATAL adds its own prefix.
-        constexpr std::string_view kRefused = "pgmask: statement refused: ";
-        std::string_view why = *refusal;
-        if (why.starts_with(kRefused)) why.remove_prefix(kRefused.size());
-        s_.lost_track = absl::StrFormat("prepared statement \"%s\" was redefined by DDL and is now refused: %s",
-                                        bind->statement, why);
-        return Verdict::kStop;
-      }
+      if (refusal) ReplaceRefusedStatement(*bind, *refusal, out);
     }
     if (bind.ok()) verdict = NullBindIfRefused(*bind, out);
   }
@@ -433,6 +423,38 @@ std::optional<std::string> ClientSink::ReanalyseExecuted(const PlannedStatement&
   // EXPLAIN EXECUTE names the statement it runs too.
   const bool executes = st.kind == StatementKind::kExecute || (st.kind == StatementKind::kExplain && !st.name.empty());
   return executes ? Reanalyse(st.name) : std::nullopt;
+}
+
+void ClientSink::ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view refusal, OutputBatch& out) {
+  // The refusal reads "pgmask: statement refused: why"; say which statement and since when.
+  constexpr std::string_view kRefused = "pgmask: statement refused: ";
+  std::string_view why = refusal;
+  if (why.starts_with(kRefused)) why.remove_prefix(kRefused.size());
+  const std::string message = absl::StrFormat(
+      "%sprepared statement \"%s\" was analysed again after DDL and is now refused: %s", kRefused, bind.statement, why);
+  Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, message);
+  s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+  const auto it = s_.prepared.find(ToAbsl(bind.statement));
+  const PlannedStatementPtr held = it != s_.prepared.end() ? it->second : nullptr;
+  if (s_.audit != nullptr && held != nullptr && held->source != nullptr) {
+    const QueryPlanPtr plan = PlanQuery(*held->source, s_.catalog.policy, s_.catalog.view, *s_.actions);
+    s_.audit->RecordRefusal(s_, *plan, *held->source, AuditProtocol::kExtended, kPermissionDenied);
+  }
+  // The server still holds the statement as the client prepared it: it is closed and prepared
+  // again as a refusal, whose answers the client never asked for and does not get. If the
+  // server skips them (an earlier error in the batch), it skips the Bind too, and the next Bind
+  // is judged again.
+  const size_t start = out.scratch().size();
+  AppendRefusalReplacement(bind, message, out.scratch());
+  out.EmitCommitted(start);
+  PendingResponses& pending = s_.pending;
+  pending.Push(PendingKind::kClose, {}, /*injected=*/true);
+  pending.back().name = std::string(bind.statement);
+  pending.StatementRedefined(bind.statement);
+  pending.Push(PendingKind::kParse, {}, /*injected=*/true);
+  pending.back().name = std::string(bind.statement);
+  pending.back().statement = PlannedStatement::Refused();
+  s_.refused_statements.emplace(bind.statement);
 }
 
 Verdict ClientSink::NullBindIfRefused(const protocol::BindView& bind, OutputBatch& out) {

@@ -396,7 +396,8 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
   switch (type) {
     case MessageType::kParseComplete:
       if (front.kind == PendingKind::kParse) {
-        if (!s_.all_clear && !front.injected) {
+        // Of pgmask's own Parses only the refusal put in place of a client's statement names one.
+        if (!s_.all_clear && (!front.injected || front.statement != nullptr)) {
           s_.prepared[front.name] = front.statement ? front.statement : PlannedStatement::Untraceable();
         }
         pending.Pop();

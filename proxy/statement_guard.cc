@@ -26,20 +26,39 @@ void AppendRefusalQuery(std::string_view message, std::string& out, std::string_
   w.End();
 }
 
+namespace {
+
+// A Parse of `statement` whose Execute raises; `type_of(i)` is the OID declared for parameter i.
+template <typename TypeOf>
+void WriteRefusalParse(protocol::MessageWriter& w, std::string_view statement, std::string_view message,
+                       std::string_view sqlstate, size_t parameters, TypeOf type_of) {
+  w.Begin(protocol::FrontendTag(protocol::MessageType::kParse))
+      .CString(statement)
+      .CString(RefusalStatement(message, sqlstate));
+  w.Int16(static_cast<int16_t>(parameters));
+  for (size_t i = 0; i < parameters; ++i) w.Int32(static_cast<int32_t>(type_of(i)));
+  w.End();
+}
+
+constexpr uint32_t kTextOid = 25;
+
+}  // namespace
+
 void AppendRefusalParse(const protocol::ParseView& parse, std::string_view message, std::string& out,
                         std::string_view sqlstate) {
   protocol::MessageWriter w(out);
-  w.Begin(protocol::FrontendTag(protocol::MessageType::kParse))
-      .CString(parse.statement)
-      .CString(RefusalStatement(message, sqlstate));
-  constexpr int32_t kTextOid = 25;
   const size_t count = std::max<size_t>(parse.parameter_type_count, policy::MaxParameterNumber(parse.query));
-  w.Int16(static_cast<int16_t>(count));
-  for (size_t i = 0; i < count; ++i) {
+  WriteRefusalParse(w, parse.statement, message, sqlstate, count, [&](size_t i) {
     const uint32_t declared = i < parse.parameter_type_count ? parse.ParameterType(i) : 0;
-    w.Int32(declared != 0 ? static_cast<int32_t>(declared) : kTextOid);
-  }
+    return declared != 0 ? declared : kTextOid;
+  });
+}
+
+void AppendRefusalReplacement(const protocol::BindView& bind, std::string_view message, std::string& out) {
+  protocol::MessageWriter w(out);
+  w.Begin(protocol::FrontendTag(protocol::MessageType::kClose)).Int8('S').CString(bind.statement);
   w.End();
+  WriteRefusalParse(w, bind.statement, message, kPermissionDenied, bind.parameters.size(), [](size_t) { return kTextOid; });
 }
 
 void AppendNullBind(const protocol::BindView& bind, std::string& out) {

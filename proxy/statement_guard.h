@@ -24,6 +24,10 @@ void AppendRefusalQuery(std::string_view message, std::string& out, std::string_
 // (AppendNullBind), which any type accepts in either format.
 void AppendRefusalParse(const protocol::ParseView& parse, std::string_view message, std::string& out,
                         std::string_view sqlstate = kPermissionDenied);
+// In place of the prepared statement `bind` names, which the server holds but may no longer run:
+// a Close of it and a Parse under its name like AppendRefusalParse's, with as many text
+// parameters as `bind` sends. The Bind that follows goes out as AppendNullBind.
+void AppendRefusalReplacement(const protocol::BindView& bind, std::string_view message, std::string& out);
 // The Bind `bind` with every parameter value replaced by NULL.
 void AppendNullBind(const protocol::BindView& bind, std::string& out);
 
