@@ -169,25 +169,40 @@ bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdi
   }
 }
 
-PlannedStatementPtr ServerSink::Named(const absl::flat_hash_map<std::string, PlannedStatementPtr>& names,
-                                     const std::string& name) const {
+namespace {
+
+// The entry under `name`, or Untraceable; Refused or Untraceable when `holds` says its analysis
+// no longer applies.
+template <typename Holds>
+PlannedStatementPtr Lookup(const absl::flat_hash_map<std::string, PlannedStatementPtr>& names, const std::string& name,
+                           Holds holds) {
   const auto it = names.find(name);
   if (it == names.end() || it->second == nullptr) return PlannedStatement::Untraceable();
+  if (!holds(*it->second)) return it->second->refused ? PlannedStatement::Refused() : PlannedStatement::Untraceable();
+  return it->second;
+}
+
+}  // namespace
+
+PlannedStatementPtr ServerSink::Prepared(const std::string& name) const {
   // PostgreSQL analyses a prepared statement again under a different search_path or after a
   // relation it reads was redefined: this analysis no longer holds (ClientSink::Reanalyse has
-  // replaced it when it could). A portal's plan was fixed when it was declared or bound, so only
-  // the search_path rule applies to it.
-  const bool holds = &names == &s_.portals
-                         ? s_.catalog.view != nullptr && it->second->search_path == s_.catalog.view->search_path()
-                         : it->second->HoldsUnder(s_.catalog.view.get());
-  if (!holds) return it->second->refused ? PlannedStatement::Refused() : PlannedStatement::Untraceable();
-  return it->second;
+  // replaced it when it could).
+  return Lookup(s_.prepared, name, [&](const PlannedStatement& st) { return st.HoldsUnder(s_.catalog.view.get()); });
+}
+
+PlannedStatementPtr ServerSink::Portal(const std::string& name) const {
+  // A portal's plan was fixed when it was declared or bound, so only the search_path rule
+  // applies to it.
+  return Lookup(s_.portals, name, [&](const PlannedStatement& st) {
+    return s_.catalog.view != nullptr && st.search_path == s_.catalog.view->search_path();
+  });
 }
 
 PlannedStatementPtr ServerSink::CurrentStatement() const {
   if (s_.all_clear || s_.pending.empty()) return nullptr;
   const PendingResponse& front = s_.pending.front();
-  if (front.kind == PendingKind::kExecute) return Resolved(Named(s_.portals, front.portal));
+  if (front.kind == PendingKind::kExecute) return Resolved(Portal(front.portal));
   if (front.kind != PendingKind::kQuery) return nullptr;
   // More results than statements (the analysis and the server disagree): fail closed.
   if (front.plan == nullptr || s_.query_statement >= front.plan->statements.size()) {
@@ -201,9 +216,9 @@ PlannedStatementPtr ServerSink::Resolved(const PlannedStatementPtr& st) const {
   // name when it runs, and FETCH reads the cursor open under that name.
   switch (st->kind) {
     case policy::StatementKind::kExecute:
-      return Named(s_.prepared, st->name);
+      return Prepared(st->name);
     case policy::StatementKind::kFetch:
-      return Named(s_.portals, st->name);
+      return Portal(st->name);
     default:
       return st;
   }
@@ -226,7 +241,7 @@ ServerSink::TextPolicy ServerSink::TextPolicyForFront() const {
   if (front.kind == PendingKind::kQuery) {
     touches = front.plan != nullptr && front.plan->touches_protected;
   } else if (front.kind == PendingKind::kExecute) {
-    const PlannedStatementPtr st = Named(s_.portals, front.portal);
+    const PlannedStatementPtr st = Portal(front.portal);
     if (st->refused) return TextPolicy::kStripContext;
     touches = st->touches_protected;
   }
@@ -410,7 +425,7 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
       return true;
     case MessageType::kBindComplete:
       if (front.kind == PendingKind::kBind) {
-        if (!s_.all_clear) s_.portals[front.portal] = Named(s_.prepared, front.name);
+        if (!s_.all_clear) s_.portals[front.portal] = Prepared(front.name);
         pending.DropPortalFields(front.portal);
         pending.PortalBound(front.portal, front.name, front.definition);
         pending.Pop();

@@ -59,9 +59,9 @@ class ServerSink final : public FrameSink {
   PlannedStatementPtr Resolved(const PlannedStatementPtr& st) const;
   // Its decision, kept alive in current_.
   const policy::StatementDecision* CurrentDecision();
-  // A named prepared statement or portal, when its plan still holds.
-  PlannedStatementPtr Named(const absl::flat_hash_map<std::string, PlannedStatementPtr>& names,
-                            const std::string& name) const;
+  // A prepared statement or portal by name, when its plan still holds.
+  PlannedStatementPtr Prepared(const std::string& name) const;
+  PlannedStatementPtr Portal(const std::string& name) const;
   // A simple Query's statement completed: PREPARE, DEALLOCATE, DECLARE and CLOSE take effect.
   void OnStatementDone();
   // Named state a PREPARE, DECLARE, DEALLOCATE or CLOSE changes; false for other statements.
