@@ -4,11 +4,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "policy/analyzer_internal.h"
 #include "policy/function_rules.h"
 #include "policy/total_functions.h"
+#include "protocol/string_view_bridge.h"
 
 namespace pgmask::policy {
 namespace analysis_internal {
@@ -864,7 +866,8 @@ void Analyzer::RefuseSettingsView(const PgQuery__RangeVar& target) {
 }
 
 void Analyzer::Setting(const PgQuery__VariableSetStmt& stmt) {
-  const std::string name(Str(stmt.name));
+  // PostgreSQL matches setting names without regard to case: SET "SEARCH_PATH" is search_path.
+  const std::string name = absl::AsciiStrToLower(ToAbsl(Str(stmt.name)));
   switch (stmt.kind) {
     case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE: {
       std::vector<std::string> parts;

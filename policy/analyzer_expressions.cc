@@ -408,7 +408,8 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
   }
   if (call.over != nullptr) Window(*call.over, scope);
   if (name == "set_config") {
-    const std::optional<std::string> setting = call.n_args > 0 ? Literal(call.args[0]) : std::nullopt;
+    std::optional<std::string> setting = call.n_args > 0 ? Literal(call.args[0]) : std::nullopt;
+    if (setting) absl::AsciiStrToLower(&*setting);  // names match without regard to case
     std::optional<std::string> value = call.n_args > 1 ? Literal(call.args[1]) : std::nullopt;
     if (setting) {
       if (std::optional<std::string> reason = SettingChangeReason(*setting, value)) Refuse(*std::move(reason));
@@ -495,8 +496,9 @@ bool Analyzer::TrustedFunction(std::string_view schema, std::string_view name, F
 }
 
 bool CouldBeSettingWord(std::string_view value) {
-  // Booleans, encoding names and backslash_quote's values are single words.
-  if (value.empty()) return true;
+  // Booleans, encoding names and backslash_quote's values are single words; an encoding name is
+  // read with everything but its letters and digits dropped ('S J I S' is SJIS).
+  if (value.empty() || CouldBeEncodingName(value)) return true;
   for (char c : value) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
   }

@@ -154,15 +154,39 @@ bool SearchesItsText(std::string_view name) {
   return false;
 }
 
-bool IsUtf8EncodingName(std::string_view name) {
+namespace {
+
+// An encoding name as PostgreSQL reads it: letters and digits only, lower case.
+std::string CleanEncodingName(std::string_view name) {
   std::string clean;
   for (const char c : name) {
     if (absl::ascii_isalnum(static_cast<unsigned char>(c))) clean.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
   }
+  return clean;
+}
+
+}  // namespace
+
+bool IsUtf8EncodingName(std::string_view name) {
+  const std::string clean = CleanEncodingName(name);
   return clean == "utf8" || clean == "unicode";
 }
 
-std::optional<std::string> SettingChangeReason(std::string_view name, std::optional<std::string_view> value) {
+bool CouldBeEncodingName(std::string_view name) {
+  // The stems of every name in PostgreSQL's encoding table (src/common/encnames.c).
+  static constexpr std::string_view kStems[] = {"abc",  "alt",     "big5", "euc",      "gb",   "iso8859", "johab",
+                                                "koi8", "latin",   "mskanji", "mule", "shiftjis", "sjis",
+                                                "sqlascii", "tcvn", "uhc",  "unicode", "utf8", "vscii",   "win"};
+  const std::string clean = CleanEncodingName(name);
+  for (const std::string_view stem : kStems) {
+    if (clean.starts_with(stem)) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> SettingChangeReason(std::string_view setting, std::optional<std::string_view> value) {
+  const std::string lowered = absl::AsciiStrToLower(ToAbsl(setting));
+  const std::string_view name = lowered;  // PostgreSQL matches setting names without regard to case
   if (name == "standard_conforming_strings") {
     for (std::string_view on : {"on", "true", "yes", "1"}) {
       if (EqualsIgnoreCase(value, on)) return std::nullopt;

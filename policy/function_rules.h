@@ -34,6 +34,8 @@ bool SearchesItsText(std::string_view name);
 // Whether PostgreSQL reads `name` as the UTF8 encoding: like its pg_char_to_encoding, ignoring
 // case and every character but letters and digits, "utf8" or its alias "unicode".
 bool IsUtf8EncodingName(std::string_view name);
+// Whether `name` could be read as some encoding's name, UTF8 included.
+bool CouldBeEncodingName(std::string_view name);
 
 // Why setting `name` to `value` is refused, or nullopt when it may change. `value` is the literal
 // text, nullopt when it is not a literal (or, for set_config, not known before execution).

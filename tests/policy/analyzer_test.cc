@@ -518,6 +518,17 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ClientEncodingUnicode", "SET client_encoding = 'UNICODE'", ""},
         Case{"ClientEncodingSjis", "SET client_encoding = 'SJIS'", "", "", "client_encoding"},
         Case{"SessionAuthorization", "SET SESSION AUTHORIZATION bob", "", "", "SESSION AUTHORIZATION"},
+        // PostgreSQL matches setting names without regard to case, and reads an encoding name
+        // with everything but its letters and digits dropped.
+        Case{"StandardConformingStringsQuotedUpperCase", "SET \"STANDARD_CONFORMING_STRINGS\" = off", "", "",
+             "standard_conforming"},
+        Case{"ClientEncodingQuotedUpperCase", "SET \"Client_Encoding\" = 'SJIS'", "", "", "client_encoding"},
+        Case{"SessionAuthorizationQuotedUpperCase", "SET \"SESSION_AUTHORIZATION\" = app_backend", "", "",
+             "SESSION AUTHORIZATION"},
+        Case{"SetConfigUpperCaseName", "SELECT set_config('Session_Authorization', 'app_backend', false)",
+             "set_config:-", "", "SESSION AUTHORIZATION"},
+        Case{"SetConfigNonLiteralNameSpacedEncoding", "SELECT set_config(name, 'S J I S', false) FROM patients",
+             "set_config:-", "", "run time"},
         Case{"SetRole", "SET ROLE analyst", ""},
         // A payload of 8000 bytes or more fails: it tells the value's length.
         Case{"NotificationPayload", "SELECT pg_notify('c', ssn) FROM patients", "pg_notify:R(patients.ssn)",
@@ -672,6 +683,19 @@ TEST(AnalyzeStatements, EachStatementOfAQueryString) {
   ASSERT_EQ(a[2].settings.size(), 1u);
   EXPECT_EQ(a[2].settings[0].name, "search_path");
   EXPECT_EQ(a[2].settings[0].value, "billing, public");
+}
+
+TEST(AnalyzeStatements, SettingNamesAreReadWithoutRegardToCase) {
+  const auto policy = testing::TestPolicy();
+  const CatalogView catalog(testing::TestCatalogData());
+  auto parsed = ParsedSql::Parse("SET \"SEARCH_PATH\" = public; SELECT set_config('Search_Path', 'billing', false)");
+  ASSERT_TRUE(parsed.ok());
+  const std::vector<StatementAnalysis> a = AnalyzeStatements(*parsed, *policy, catalog);
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(a[0].settings.size(), 1u);
+  EXPECT_EQ(a[0].settings[0].name, "search_path");
+  ASSERT_EQ(a[1].settings.size(), 1u);
+  EXPECT_EQ(a[1].settings[0].name, "search_path");
 }
 
 TEST(AnalyzeStatements, RecordsFunctionsAsWritten) {
