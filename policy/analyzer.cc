@@ -373,15 +373,42 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       out_.outputs = {OutputColumn{"*", lineage.empty() ? lineage : Lineage::Everything(), true}};
       return;
     }
+    case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
+      // Its elements are statements of their own (CREATE VIEW, TABLE, INDEX...), held to the
+      // same rules as when they come alone.
+      for (size_t i = 0; i < statement.create_schema_stmt->n_schema_elts; ++i) {
+        if (statement.create_schema_stmt->schema_elts[i] != nullptr) StatementBody(*statement.create_schema_stmt->schema_elts[i]);
+      }
+      return;
+    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+      StoredExpressions(statement, statement.alter_table_stmt->relation);
+      return;
     default:
-      // Other utility statements return no stored data.
+      // Other utility statements return no stored data, but may hold expressions.
+      StoredExpressions(statement, nullptr);
       return;
   }
+}
+
+void Analyzer::StoredExpressions(const PgQuery__Node& statement, const PgQuery__RangeVar* table) {
+  // Column names in them are the columns of `table` when pgmask knows it; otherwise of a relation
+  // being created, or a domain's VALUE: values the role itself puts there.
+  Scope scope;
+  if (table != nullptr && ResolveRelation(catalog_, Str(table->schemaname), Str(table->relname)) != nullptr) {
+    scope.items.push_back(Relation(*table));
+  } else {
+    scope.items.push_back(RangeItem{"", "", {RangeColumn{"*", {}, true}}, false});
+  }
+  Restore<bool> stored(stored_expression_, true);
+  Restore<UsageClause> current(clause_, UsageClause::kWhere);
+  // What they read of a protected column decides which rows the statement keeps or fails on.
+  Use(UsageClause::kWhere, false, Expr(&statement, &scope));
 }
 
 void Analyzer::RowSecurityConditions(PgQuery__RangeVar* table, std::initializer_list<const PgQuery__Node*> conditions) {
   // A row security policy filters what every later statement on the table sees: its conditions
   // are the creator's, like a WHERE clause it runs.
+  Restore<bool> stored(stored_expression_, true);
   Scope scope{nullptr, {}, {}};
   if (table != nullptr) {
     PgQuery__Node item = PG_QUERY__NODE__INIT;
@@ -831,6 +858,8 @@ void Analyzer::Copy(const PgQuery__CopyStmt& stmt) {
     Refuse("COPY to or from a file reads or writes files on the database server");
   }
   if (stmt.is_from) {
+    // WHERE runs on the client's incoming rows, not on stored ones.
+    if (stmt.where_clause != nullptr) StoredExpressions(*stmt.where_clause, nullptr);
     if (stmt.relation == nullptr) return;
     const RangeItem table = Relation(*stmt.relation);
     if (stmt.n_attlist == 0) Store(table, nullptr);

@@ -375,8 +375,15 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
   }
   const std::string qualified = schema.empty() ? std::string(name) : absl::StrFormat("%s.%s", schema, name);
   const std::optional<std::string_view> forbidden = ForbiddenFunctionReason(name);
+  const std::optional<std::string_view> channel = OutOfBandChannel(name);
   if (forbidden) {
     Refuse(absl::StrFormat("function %s is not allowed: %s", qualified, *forbidden));
+  } else if (stored_expression_ && channel) {
+    // pgmask follows what these change (a setting, a notification) only when a statement it
+    // analyses runs them.
+    Refuse(absl::StrFormat("function %s is not allowed in a default, constraint, policy or other expression the server "
+                           "keeps: it would change %s later, where pgmask does not see it",
+                           qualified, *channel));
   } else if (!trusted) {
     Refuse(absl::StrFormat("function %s is not built in and not listed in settings.trusted_functions", qualified));
   }
@@ -422,7 +429,7 @@ Lineage Analyzer::FuncCall(const PgQuery__FuncCall& call, const Scope* scope) {
     // of an unknown setting: the proxy reads search_path again after it.
     out_.settings.push_back({setting.value_or(""), std::move(value)});
   }
-  if (const std::optional<std::string_view> channel = OutOfBandChannel(name)) Write(std::string(*channel), result);
+  if (channel) Write(std::string(*channel), result);
   // What a function reads beyond its arguments is known only for built-in and trusted ones.
   if (forbidden || !trusted) return Lineage::Everything();
   return result;

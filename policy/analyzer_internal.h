@@ -129,6 +129,10 @@ class Analyzer {
   Lineage Expr(const PgQuery__Node* node, const Scope* scope);
   Lineage Condition(const PgQuery__Node* node, const Scope* scope, UsageClause clause);
   void RowSecurityConditions(PgQuery__RangeVar* table, std::initializer_list<const PgQuery__Node*> conditions);
+  // Every expression in a utility statement (defaults, constraints, partition bounds, USING of
+  // ALTER COLUMN TYPE, publication filters...): the server keeps them and runs them later, or
+  // runs them now on `table`'s rows.
+  void StoredExpressions(const PgQuery__Node& statement, const PgQuery__RangeVar* table);
   Lineage AExpr(const PgQuery__AExpr& expr, const Scope* scope);
   Lineage SubLink(const PgQuery__SubLink& link, const Scope* scope);
   Lineage FuncCall(const PgQuery__FuncCall& call, const Scope* scope);
@@ -168,6 +172,9 @@ class Analyzer {
   // False inside view definitions: their filters are the view author's decision, not the
   // session's, and they do not run as the session's predicates.
   bool record_usages_ = true;
+  // Inside an expression the server keeps and runs later, in statements pgmask does not see
+  // (StoredExpressions, row security policies).
+  bool stored_expression_ = false;
   Lineage fallible_;
 };
 

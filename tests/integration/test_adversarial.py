@@ -1016,6 +1016,30 @@ NAMED = [
          Q(f"SELECT upper(ssn) FROM patients {W}", OK)),
     case("named/search-path-in-one-query", A,
          Q(f"SET search_path = decoy; SELECT upper(ssn) FROM patients {W}; SET search_path = public; SELECT upper(ssn) FROM patients {W}")),
+    # Expressions the server keeps (defaults, constraints, policies) run later, unseen.
+    case("stored/default-runs-sql-text", AN,
+         Q("CREATE TEMP TABLE sd1 (k int, x text DEFAULT query_to_xml('SELECT card_number FROM payments WHERE id = 90001', "
+           "false, false, '')::text)", REFUSED),
+         Q("INSERT INTO sd1 (k) VALUES (1)"), Q("SELECT * FROM sd1")),
+    case("stored/default-moves-search-path", AN, Q("SET search_path = decoy, public"),
+         Q("CREATE TEMP TABLE sd2 (k int, x text DEFAULT set_config('search_path', 'public', false))", REFUSED),
+         Q("INSERT INTO sd2 (k) VALUES (1)"), Q(f"SELECT ssn || '' AS s FROM patients {W}")),
+    case("stored/alter-default-notifies", A, Q("LISTEN sd3"), Q("CREATE TEMP TABLE sd3 (k int)"),
+         Q("ALTER TABLE sd3 ADD COLUMN y text DEFAULT pg_notify('sd3', query_to_xml('SELECT ssn FROM patients "
+           "WHERE id = 90001', false, false, '')::text)::text", REFUSED), Q("INSERT INTO sd3 (k) VALUES (1)")),
+    case("stored/domain-check-keeps-value", SU,
+         Q("CREATE DOMAIN pg_temp.sd4 AS text CHECK (set_config('my.sd4', VALUE, false) IS NOT NULL)", REFUSED),
+         Q(f"SELECT card_number::pg_temp.sd4 FROM payments {W}"), Q("SELECT current_setting('my.sd4', true)")),
+    case("stored/policy-moves-search-path", SU, Q("CREATE TEMP TABLE sd5 (id int)"), Q("INSERT INTO sd5 VALUES (1)"),
+         Q("ALTER TABLE sd5 ENABLE ROW LEVEL SECURITY"), Q("ALTER TABLE sd5 FORCE ROW LEVEL SECURITY"),
+         # Refused as untraceable (the temporary table) before the function rules speak.
+         Q("CREATE POLICY sd5p ON sd5 USING (set_config('search_path', 'public', false) IS NOT NULL)", SAFE),
+         Q("SET search_path = decoy, public"), Q("SELECT count(*) FROM sd5"),
+         Q(f"SELECT ssn || '' AS s, email || '' AS e FROM patients {W}")),
+    case("stored/schema-element-view", CL,
+         Q("CREATE SCHEMA sd6 CREATE VIEW v AS SELECT id FROM public.payments WHERE id = 90001 AND card_number::int > 0",
+           INFER),
+         Q("SELECT id FROM sd6.v"), cleanup_sql=("DROP SCHEMA IF EXISTS sd6 CASCADE",)),
     # PostgreSQL matches setting names without regard to case.
     case("named/search-path-quoted-upper-case", A, Q("SET search_path = decoy, public"),
          Q(f"SET \"SEARCH_PATH\" = public; SELECT ssn || '' AS x FROM patients {W}")),
@@ -1380,6 +1404,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO analyst, support, auditor, clerk,
 GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO clerk;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO clerk;
 GRANT CREATE ON SCHEMA public TO clerk;
+GRANT CREATE ON DATABASE clinic_adversarial TO clerk;
 GRANT USAGE ON SCHEMA decoy TO analyst, support, auditor, clerk;
 GRANT SELECT ON decoy.patients TO analyst, support, auditor, clerk;
 GRANT EXECUTE ON FUNCTION pg_read_file(text), pg_read_file(text, bigint, bigint), pg_read_binary_file(text),
@@ -1658,6 +1683,12 @@ ALLOW_CASES = [
     case("allow/refresh-own-matview", CL,
          Q(f"CREATE MATERIALIZED VIEW mr_allow AS SELECT id, (name || '')::int AS x FROM patients {W} WITH NO DATA"),
          Q("REFRESH MATERIALIZED VIEW mr_allow"), cleanup_sql=("DROP MATERIALIZED VIEW IF EXISTS mr_allow",)),
+    case("allow/domain-check-keeps-value", SU,
+         Q("CREATE DOMAIN pg_temp.ad1 AS text CHECK (set_config('my.ad1', VALUE, false) IS NOT NULL)", REFUSED),
+         Q(f"SELECT card_number::pg_temp.ad1 FROM payments {W}"), Q("SELECT current_setting('my.ad1', true)")),
+    case("allow/domain-check-notifies", SU, Q("LISTEN ad2"),
+         Q("CREATE DOMAIN pg_temp.ad2 AS text CHECK (pg_notify('ad2', VALUE) IS NOT NULL)", REFUSED),
+         Q(f"SELECT card_number::pg_temp.ad2 FROM payments {W}")),
     case("allow/explain-analyze-execute", SU, Q(f"PREPARE an AS SELECT noisy_note(ssn) FROM patients {W}", OK),
          Q("EXPLAIN (ANALYZE) EXECUTE an"), Q(f"PREPARE aq AS SELECT name::int FROM patients {W}", OK),
          Q("EXPLAIN ANALYZE EXECUTE aq"), Q(f"EXPLAIN ANALYZE SELECT noisy_note(email) FROM patients {W}")),
