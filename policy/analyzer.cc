@@ -336,7 +336,8 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       if (view.replace && view.view != nullptr) KeepsViewLineage(*view.view, outputs);
       // A temporary view (and a view over a temporary table is one) is found before every
       // relation of the same name, pg_catalog's included, and pgmask does not see it.
-      if ((view.view != nullptr && Str(view.view->relpersistence) == "t") || !out_.unknown_relations.empty()) {
+      if ((view.view != nullptr && (Str(view.view->relpersistence) == "t" || CreatedInTemporarySchema(*view.view))) ||
+          !out_.unknown_relations.empty()) {
         Refuse("temporary views are not allowed for restricted roles: they take the place of the relations pgmask "
                "knows by the same name");
       }
@@ -647,8 +648,22 @@ void Analyzer::WriteColumns(const RangeItem& target, PgQuery__Node* const* targe
   }
 }
 
+bool Analyzer::CreatedInTemporarySchema(const PgQuery__RangeVar& relation) const {
+  const std::string_view schema = Str(relation.schemaname);
+  if (!schema.empty()) return IsTemporarySchema(schema);
+  // An unqualified new relation goes to the first schema of search_path that exists; with none,
+  // only a pg_temp not created yet can take it.
+  const std::vector<std::string>& path = catalog_.search_path();
+  return path.empty() || IsTemporarySchema(path.front());
+}
+
 void Analyzer::KeepsViewLineage(const PgQuery__RangeVar& view, const std::vector<OutputColumn>& outputs) {
-  const CatalogRelation* old = ResolveRelation(catalog_, Str(view.schemaname), Str(view.relname));
+  // CREATE OR REPLACE replaces the view where CREATE would put it: for an unqualified name, the
+  // first schema of search_path, never pg_catalog or pg_temp unless listed first.
+  const std::string_view schema = Str(view.schemaname);
+  const std::vector<std::string>& path = catalog_.search_path();
+  if (schema.empty() && path.empty()) return;
+  const CatalogRelation* old = catalog_.Find(schema.empty() ? std::string_view(path.front()) : schema, Str(view.relname));
   if (old == nullptr || old->kind != RelationKind::kView) return;
   const std::vector<RangeColumn> before = ViewColumns(*old);
   for (size_t i = 0; i < outputs.size(); ++i) {

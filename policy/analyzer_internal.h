@@ -96,6 +96,8 @@ class Analyzer {
   void WriteColumns(const RangeItem& target, PgQuery__Node* const* targets, size_t n, const Scope& scope);
   // CREATE OR REPLACE VIEW: refused when a column of the existing view would carry protected
   // data it did not (views and policies over it were analysed with the old lineage).
+  // Whether a relation created under this name goes to a temporary schema.
+  bool CreatedInTemporarySchema(const PgQuery__RangeVar& relation) const;
   void KeepsViewLineage(const PgQuery__RangeVar& view, const std::vector<OutputColumn>& outputs);
   // CREATE INDEX and CREATE STATISTICS: their keys and predicates run over every row of the
   // relation, and again at each ANALYZE, REINDEX or write.

@@ -5,6 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "protocol/string_view_bridge.h"
 
 namespace pgmask::policy {
@@ -172,6 +174,20 @@ bool IsUtf8EncodingName(std::string_view name) {
   return clean == "utf8" || clean == "unicode";
 }
 
+bool IsTemporarySchema(std::string_view schema) {
+  const std::string lowered = absl::AsciiStrToLower(ToAbsl(schema));
+  return lowered == "pg_temp" || absl::StartsWith(lowered, "pg_temp_");
+}
+
+bool NamesTemporarySchema(std::string_view search_path) {
+  for (absl::string_view entry : absl::StrSplit(ToAbsl(search_path), ',')) {
+    entry = absl::StripAsciiWhitespace(entry);
+    if (entry.size() >= 2 && entry.front() == '"' && entry.back() == '"') entry = entry.substr(1, entry.size() - 2);
+    if (IsTemporarySchema(ToStd(entry))) return true;
+  }
+  return false;
+}
+
 bool CouldBeEncodingName(std::string_view name) {
   // The stems of every name in PostgreSQL's encoding table (src/common/encnames.c).
   static constexpr std::string_view kStems[] = {"abc",  "alt",     "big5", "euc",      "gb",   "iso8859", "johab",
@@ -203,6 +219,15 @@ std::optional<std::string> SettingChangeReason(std::string_view setting, std::op
   }
   if (name == "session_authorization") {
     return std::string("SET SESSION AUTHORIZATION is not allowed for restricted roles");
+  }
+  if (name == "search_path") {
+    // pgmask cannot see the session's temporary relations: a path naming pg_temp puts new ones
+    // where it does not look, and a value known only at run time might name it.
+    if (!value.has_value()) return std::string("search_path may only be set to a value written in the statement");
+    if (NamesTemporarySchema(*value)) {
+      return std::string("a search_path naming pg_temp is not allowed for restricted roles: pgmask cannot see the "
+                         "session's temporary relations");
+    }
   }
   return std::nullopt;
 }

@@ -34,6 +34,10 @@ bool SearchesItsText(std::string_view name);
 // Whether PostgreSQL reads `name` as the UTF8 encoding: like its pg_char_to_encoding, ignoring
 // case and every character but letters and digits, "utf8" or its alias "unicode".
 bool IsUtf8EncodingName(std::string_view name);
+// pg_temp, or a session's own temporary schema pg_temp_N, in any case.
+bool IsTemporarySchema(std::string_view schema);
+// Whether a search_path value lists a temporary schema.
+bool NamesTemporarySchema(std::string_view search_path);
 // Whether `name` could be read as some encoding's name, UTF8 included.
 bool CouldBeEncodingName(std::string_view name);
 

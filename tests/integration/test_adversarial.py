@@ -1040,6 +1040,23 @@ NAMED = [
          Q("CREATE SCHEMA sd6 CREATE VIEW v AS SELECT id FROM public.payments WHERE id = 90001 AND card_number::int > 0",
            INFER),
          Q("SELECT id FROM sd6.v"), cleanup_sql=("DROP SCHEMA IF EXISTS sd6 CASCADE",)),
+    # A view created in pg_temp however it is named is found before every relation of its name.
+    case("temp/view-in-pg-temp-by-name", SU,
+         Q(f"CREATE VIEW pg_temp.pg_roles AS SELECT notes AS rolname FROM visits {W}", REFUSED),
+         Q("SELECT rolname FROM pg_roles")),
+    case("temp/view-in-pg-temp-upper-case", AN,
+         Q("CREATE VIEW PG_TEMP.pg_am AS SELECT upper(email) AS amname FROM patients WHERE id = 90001", REFUSED),
+         Q("SELECT amname FROM pg_am")),
+    case("temp/view-through-search-path", A, Q("SET search_path = pg_temp, public", REFUSED),
+         Q("CREATE VIEW pg_roles AS SELECT ssn AS rolname FROM public.patients WHERE id = 90001"),
+         Q("SET search_path = public"), Q("SELECT rolname FROM pg_roles")),
+    # CREATE OR REPLACE replaces the view where CREATE puts it, not where a read finds the name.
+    case("named/replace-view-named-like-pg-catalog", CL,
+         Q("CREATE VIEW public.pg_roles AS SELECT id, 'x'::text AS rolname FROM patients"),
+         Q("CREATE VIEW rv_dep AS SELECT v.id FROM public.pg_roles v WHERE v.id = 90001 AND (v.rolname)::int > 0"),
+         Q("CREATE OR REPLACE VIEW pg_roles AS SELECT id, ssn AS rolname FROM patients", REFUSED),
+         Q("SELECT id FROM rv_dep"),
+         cleanup_sql=("DROP VIEW IF EXISTS rv_dep", "DROP VIEW IF EXISTS public.pg_roles")),
     # PostgreSQL matches setting names without regard to case.
     case("named/search-path-quoted-upper-case", A, Q("SET search_path = decoy, public"),
          Q(f"SET \"SEARCH_PATH\" = public; SELECT ssn || '' AS x FROM patients {W}")),
