@@ -210,6 +210,14 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
       // can reach its errors and notices. The plan text itself names columns and the statement's
       // own literals, never stored values.
       const PgQuery__Node* query = statement.explain_stmt->query;
+      for (size_t i = 0; i < statement.explain_stmt->n_options; ++i) {
+        const PgQuery__Node* option = statement.explain_stmt->options[i];
+        if (option != nullptr && option->node_case == PG_QUERY__NODE__NODE_DEF_ELEM &&
+            Str(option->def_elem->defname) == "wal") {
+          Refuse("EXPLAIN's WAL option is not allowed for restricted roles: how much write-ahead log an UPDATE writes "
+                 "depends on how the written value compares with the one it replaces");
+        }
+      }
       if (query != nullptr) StatementBody(*query);
       for (const OutputColumn& c : out_.outputs) out_.computed.Merge(c.lineage);
       if (query != nullptr && query->node_case == PG_QUERY__NODE__NODE_EXECUTE_STMT) {
@@ -472,7 +480,9 @@ std::vector<OutputColumn> Analyzer::Select(const PgQuery__SelectStmt& s, const S
       if (w != nullptr && w->node_case == PG_QUERY__NODE__NODE_WINDOW_DEF) Window(*w->window_def, &scope);
     }
     if (IsPlainDistinct(s)) {
-      for (const OutputColumn& c : out) Use(UsageClause::kDistinct, true, c.lineage);
+      // Equal tokens are equal values only for a column's own values, not for an expression of
+      // them (substr(ssn, 1, 1)) or for rows mixed with a literal.
+      for (const OutputColumn& c : out) Use(UsageClause::kDistinct, c.lineage.DirectColumn().has_value(), c.lineage);
     } else {
       for (size_t i = 0; i < s.n_distinct_clause; ++i) {
         ClauseItem(s.distinct_clause[i], scope, out, UsageClause::kDistinctOn, true);
@@ -499,7 +509,7 @@ std::vector<OutputColumn> Analyzer::SetOperation(const PgQuery__SelectStmt& s, c
     if (s.op == PG_QUERY__SET_OPERATION__SETOP_UNION) {
       MergeRows(left[i].lineage, right[i].lineage, !CtePending());
       // UNION without ALL removes duplicates: it reveals equality like DISTINCT.
-      if (!s.all) Use(UsageClause::kDistinct, true, left[i].lineage);
+      if (!s.all) Use(UsageClause::kDistinct, left[i].lineage.DirectColumn().has_value(), left[i].lineage);
       continue;
     }
     // INTERSECT and EXCEPT compare the branches' values: a predicate, harmless only between two
@@ -964,6 +974,16 @@ void Analyzer::Write(std::string target, const Lineage& lineage) {
   out_.writes.push_back({std::move(target), lineage});
 }
 
+const CatalogColumn* Analyzer::ProtectedCatalogColumn(ProtectedColumnId id) const {
+  const TableRule& table = policy_.tables()[id.table_index];
+  const CatalogRelation* relation = catalog_.Find(table.schema, table.name);
+  if (relation == nullptr) return nullptr;
+  for (const CatalogColumn& c : relation->columns) {
+    if (c.name == table.columns[id.column_index].name) return &c;
+  }
+  return nullptr;
+}
+
 void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
   const RangeColumn* unlisted = nullptr;
   for (const RangeColumn& c : target.columns) {
@@ -972,9 +992,17 @@ void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
     if (stored) out_.stored.Merge(c.lineage);
     // The write is compared with every row's value of the column: a conflict (or ON CONFLICT DO
     // NOTHING's row count) answers "is this value there?".
-    if (stored && c.stored != nullptr) {
-      if (c.stored->unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
-      Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*c.stored));
+    // Through a view the write lands in the column the view shows.
+    const CatalogColumn* checked = c.stored;
+    if (stored && checked == nullptr && !c.lineage.empty()) {
+      const std::optional<ProtectedColumnId> base = c.lineage.DirectColumn();
+      checked = base ? ProtectedCatalogColumn(*base) : nullptr;
+      // A column pgmask cannot place may have any index or foreign key.
+      if (checked == nullptr) Use(UsageClause::kUniqueCheck, false, c.lineage);
+    }
+    if (stored && checked != nullptr) {
+      if (checked->unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
+      Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*checked));
     }
     if (column != nullptr && !c.unlisted && c.name == *column) return;
   }

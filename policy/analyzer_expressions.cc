@@ -447,6 +447,8 @@ bool Analyzer::SubstringByPattern(const PgQuery__FuncCall& call, std::string_vie
 }
 
 bool Analyzer::ArgumentCannotFail(const PgQuery__FuncCall& call, std::string_view name, size_t i) {
+  // length(bytea, encoding) checks the bytes are valid in the encoding, which must exist.
+  if (name == "length" && call.n_args > 1) return false;
   if (CannotFailOnArgument(name, i)) return true;
   // format: only %I rejects a value (NULL), and * takes a width from an argument.
   if (name == "format" && i >= 1) {

@@ -162,6 +162,8 @@ class Analyzer {
   void Write(std::string target, const Lineage& lineage);
   // Records that the statement stores into `column` of `target` (every column when null).
   void Store(const RangeItem& target, const std::string_view* column);
+  // The catalog's column that protected column `id` names, or null.
+  const CatalogColumn* ProtectedCatalogColumn(ProtectedColumnId id) const;
 
   const Policy& policy_;
   const CatalogView& catalog_;

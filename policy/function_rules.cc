@@ -26,6 +26,9 @@ constexpr std::string_view kQueryText = "it exposes other sessions' query text";
 constexpr std::string_view kStatistics = "it exposes column statistics (most common values, histograms)";
 constexpr std::string_view kDecoding = "it exposes row data from the write-ahead log";
 constexpr std::string_view kRawPages = "it reads raw table or index pages, which pgmask cannot mask";
+constexpr std::string_view kWalSize =
+    "it measures how much write-ahead log statements write, which depends on how a written value compares with the one "
+    "it replaces";
 constexpr std::string_view kReadsByName = "it reads a table and columns named in its arguments, which pgmask cannot analyse";
 
 constexpr std::array kFunctionRules = {
@@ -64,6 +67,8 @@ constexpr std::array kFunctionRules = {
     Rule{"pg_stat_monitor", false, kQueryText},
     Rule{"pg_mcv_list_items", false, kStatistics},
     Rule{"pg_logical_slot_", true, kDecoding},
+    Rule{"pg_current_wal_", true, kWalSize},  // pg_current_wal_lsn, _insert_lsn, _flush_lsn
+    Rule{"pg_stat_get_wal", false, kWalSize},
 };
 
 constexpr std::array kRelationRules = {
@@ -74,6 +79,7 @@ constexpr std::array kRelationRules = {
     Rule{"pg_stat_activity", false, kQueryText},
     Rule{"pg_stat_statements", false, kQueryText},
     Rule{"pg_stat_monitor", false, kQueryText},
+    Rule{"pg_stat_wal", false, kWalSize},
 };
 
 template <size_t N>

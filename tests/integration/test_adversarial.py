@@ -1040,6 +1040,21 @@ NAMED = [
          Q("CREATE SCHEMA sd6 CREATE VIEW v AS SELECT id FROM public.payments WHERE id = 90001 AND card_number::int > 0",
            INFER),
          Q("SELECT id FROM sd6.v"), cleanup_sql=("DROP SCHEMA IF EXISTS sd6 CASCADE",)),
+    # Oracles found by the fifth probe.
+    case("oracle/length-in-an-encoding", A,
+         Q(f"SELECT length(substr(sha256(convert_to('s0_' || substr(ssn, 1, 1), 'UTF8')), 1, 1), 'UTF8') FROM patients {W}",
+           INFER)),
+    case("oracle/union-of-an-expression-and-a-literal", AN,
+         Q(f"SELECT count(*) FROM (SELECT substr(ssn, 1, 1) FROM patients {W} UNION SELECT '9') s", INFER)),
+    case("oracle/distinct-over-rows-mixed-with-a-literal", AN,
+         Q(f"SELECT count(*) FROM (SELECT DISTINCT v FROM (SELECT ssn AS v FROM patients {W} UNION ALL "
+           f"SELECT '{SSN}') s) d", INFER)),
+    case("oracle/wal-bytes-of-an-update", CL, Q("BEGIN"),
+         Q(f"EXPLAIN (ANALYZE, WAL, COSTS OFF, TIMING OFF) UPDATE patients SET ssn = '{SSN}', address = 'x' {W}",
+           REFUSED), Q("ROLLBACK"), Q("SELECT pg_current_wal_insert_lsn()", REFUSED),
+         Q("SELECT wal_bytes FROM pg_stat_wal", REFUSED)),
+    case("oracle/unique-check-through-a-view", CL,
+         Q(f"UPDATE patient_contacts SET email = '{EMAIL}' WHERE id = 1", INFER)),
     # A view created in pg_temp however it is named is found before every relation of its name.
     case("temp/view-in-pg-temp-by-name", SU,
          Q(f"CREATE VIEW pg_temp.pg_roles AS SELECT notes AS rolname FROM visits {W}", REFUSED),

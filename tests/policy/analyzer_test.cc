@@ -507,6 +507,20 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"SchemaElementTable",
              "CREATE SCHEMA s CREATE TABLE t (x text DEFAULT set_config('search_path', 'public', false))", "", "",
              "expression the server keeps"},
+        Case{"LengthInAnEncodingChecksTheBytes",
+             "SELECT length(substr(ssn, 1, 1), 'UTF8') FROM patients",
+             "length:R(patients.ssn)", "FALLIBLE:patients.ssn"},
+        Case{"LengthOfText", "SELECT length(ssn) FROM patients", "length:R(patients.ssn)"},
+        Case{"UnionOfAnExpressionAndALiteral",
+             "SELECT count(*) FROM (SELECT substr(ssn, 1, 1) FROM patients UNION SELECT '9') s", "count:-",
+             "DISTINCT:patients.ssn"},
+        Case{"DistinctOverRowsMixedWithALiteral",
+             "SELECT DISTINCT v FROM (SELECT ssn AS v FROM patients UNION ALL SELECT '919-27-3645') s",
+             "v:R(patients.ssn)", "DISTINCT:patients.ssn"},
+        Case{"ExplainWal", "EXPLAIN (ANALYZE, WAL) UPDATE visits SET note = 'x' WHERE id = 1", "QUERY PLAN:-", "",
+             "WAL option"},
+        Case{"WalPosition", "SELECT pg_current_wal_insert_lsn()", "pg_current_wal_insert_lsn:*", "",
+             "write-ahead log"},
         Case{"TemporaryView", "CREATE TEMP VIEW pg_roles AS SELECT 1 AS rolname", "", "", "temporary views"},
         Case{"ViewInPgTemp", "CREATE VIEW pg_temp.pg_roles AS SELECT 1 AS rolname", "", "", "temporary views"},
         Case{"ViewInOwnTemporarySchema", "CREATE VIEW pg_temp_3.pg_type AS SELECT 1 AS typname", "", "",
@@ -643,6 +657,9 @@ TEST(AnalyzerUniqueColumns, AWriteOfOneIsCheckedAgainstEveryRow) {
   EXPECT_EQ(usages("COPY patients (id, email) FROM STDIN"), "");
   EXPECT_EQ(usages("INSERT INTO patients (id, email) VALUES (1, 'a@b')"), "");
   EXPECT_EQ(usages("SELECT ssn FROM patients"), "");
+  // Through an updatable view, the write lands in patients.ssn all the same.
+  EXPECT_EQ(usages("UPDATE patient_view SET ssn = $1 WHERE id = 1"), "UNIQUE:patients.ssn");
+  EXPECT_EQ(usages("UPDATE patient_view SET id = 2 WHERE id = 1"), "");
 }
 
 // visits.note references patients.email: whether a write of it fails tells whether a patient has
