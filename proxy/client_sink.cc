@@ -486,15 +486,22 @@ bool ResolvesNothing(policy::StatementKind kind) {
 
 // A statement that follows, in the same message or batch, one that may change what names resolve
 // to would be analysed against names the server no longer uses.
-std::optional<std::string> StaleNamesRefusal(const QueryPlan& plan, bool names_pending) {
+// A transaction statement (COMMIT, ROLLBACK, ROLLBACK TO...) in a transaction that changed
+// settings may undo a search_path or role change: it redefines names too.
+bool RedefinesNames(const PlannedStatement& st, bool changes_in_transaction) {
+  return st.redefines_names || (changes_in_transaction && st.kind == StatementKind::kTransaction);
+}
+
+std::optional<std::string> StaleNamesRefusal(const QueryPlan& plan, bool names_pending, bool changes_in_transaction) {
   bool stale = names_pending;
   for (const PlannedStatementPtr& st : plan.statements) {
     if (stale && !ResolvesNothing(st->kind)) {
       return std::string(
-          "pgmask: statement refused: it follows DDL or a change of search_path or role that the server has not "
-          "run when pgmask analyses it; send it after the server has answered (a new Query, or after Sync)");
+          "pgmask: statement refused: it follows DDL, a change of search_path or role, or the end of a transaction "
+          "that undoes one, which the server has not run when pgmask analyses it; send it after the server has "
+          "answered (a new Query, or after Sync)");
     }
-    stale = stale || st->redefines_names;
+    stale = stale || RedefinesNames(*st, changes_in_transaction);
   }
   return std::nullopt;
 }
@@ -517,14 +524,14 @@ QueryPlanPtr ClientSink::Plan(std::string_view sql) {
     return refused;
   }
   if (s_.restricted && !plan->refusal) {
-    if (std::optional<std::string> refusal = StaleNamesRefusal(*plan, s_.names_pending)) {
+    if (std::optional<std::string> refusal = StaleNamesRefusal(*plan, s_.names_pending, s_.settings_in_transaction)) {
       auto refused = std::make_shared<QueryPlan>(*plan);
       refused->refusal = std::move(refusal);
       return refused;
     }
   }
   for (const PlannedStatementPtr& st : plan->statements) {
-    if (!st->redefines_names) continue;
+    if (!RedefinesNames(*st, s_.settings_in_transaction)) continue;
     s_.names_pending = true;
     s_.catalog_stale = true;
   }

@@ -1072,6 +1072,14 @@ NAMED = [
          Q("CREATE OR REPLACE VIEW pg_roles AS SELECT id, ssn AS rolname FROM patients", REFUSED),
          Q("SELECT id FROM rv_dep"),
          cleanup_sql=("DROP VIEW IF EXISTS rv_dep", "DROP VIEW IF EXISTS public.pg_roles")),
+    # The end of a transaction undoes its SET LOCAL (and a rollback its SET) before the next
+    # statement of the same Query runs.
+    case("named/search-path-set-local-then-commit-in-one-query", A, Q("BEGIN"),
+         Q("SET LOCAL search_path = decoy, public"),
+         Q(f"COMMIT; SELECT ssn || '' AS x, email || '' AS e FROM patients {W}", REFUSED)),
+    case("named/search-path-rolled-back-to-savepoint-in-one-query", AN, Q("BEGIN"), Q("SAVEPOINT s"),
+         Q("SET search_path = decoy, public"), Q(f"ROLLBACK TO s; SELECT ssn || '' AS x FROM patients {W}", REFUSED),
+         Q("ROLLBACK")),
     # PostgreSQL matches setting names without regard to case.
     case("named/search-path-quoted-upper-case", A, Q("SET search_path = decoy, public"),
          Q(f"SET \"SEARCH_PATH\" = public; SELECT ssn || '' AS x FROM patients {W}")),
