@@ -114,7 +114,21 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         const PlannedStatementPtr held = bound->second;  // Reanalyse may replace the map's entry
         refusal = ReanalyseExecuted(*held);
       }
-      if (refusal) ReplaceRefusedStatement(*bind, *refusal, out);
+      if (refusal) {
+        // The refusal reads "pgmask: statement refused: why"; say which statement and since when.
+        constexpr std::string_view kRefused = "pgmask: statement refused: ";
+        std::string_view why = *refusal;
+        if (why.starts_with(kRefused)) why.remove_prefix(kRefused.size());
+        ReplaceRefusedStatement(*bind,
+                                absl::StrFormat("%sprepared statement \"%s\" was analysed again after DDL and is now "
+                                                "refused: %s",
+                                                kRefused, bind->statement, why),
+                                out);
+      } else if (!s_.text_settings_refusal.empty()) {
+        // Prepared while the server read SQL text as pgmask does; its results now come in an
+        // encoding pgmask does not read.
+        ReplaceRefusedStatement(*bind, s_.text_settings_refusal, out);
+      }
     }
     if (bind.ok()) verdict = NullBindIfRefused(*bind, out);
   }
@@ -425,13 +439,7 @@ std::optional<std::string> ClientSink::ReanalyseExecuted(const PlannedStatement&
   return executes ? Reanalyse(st.name) : std::nullopt;
 }
 
-void ClientSink::ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view refusal, OutputBatch& out) {
-  // The refusal reads "pgmask: statement refused: why"; say which statement and since when.
-  constexpr std::string_view kRefused = "pgmask: statement refused: ";
-  std::string_view why = refusal;
-  if (why.starts_with(kRefused)) why.remove_prefix(kRefused.size());
-  const std::string message = absl::StrFormat(
-      "%sprepared statement \"%s\" was analysed again after DDL and is now refused: %s", kRefused, bind.statement, why);
+void ClientSink::ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view message, OutputBatch& out) {
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, message);
   s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
   const auto it = s_.prepared.find(ToAbsl(bind.statement));

@@ -47,9 +47,9 @@ class ClientSink final : public FrameSink {
   std::optional<std::string> ReanalyseExecuted(const QueryPlan& plan);
   // Reanalyse of the statement `st` executes, when it is an EXECUTE.
   std::optional<std::string> ReanalyseExecuted(const PlannedStatement& st);
-  // A Bind of a prepared statement that the analysis now refuses: the statement is replaced by
-  // pgmask's refusal before the Bind reaches it.
-  void ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view refusal, OutputBatch& out);
+  // A Bind of a prepared statement that may no longer run: the statement is replaced by pgmask's
+  // refusal, which raises `message`, before the Bind reaches it.
+  void ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view message, OutputBatch& out);
   Verdict Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out);
   // A simple Query that starts, ends or names break-glass (proxy/break_glass.h): forwarded or
   // refused; nullopt for every other message.
