@@ -992,9 +992,10 @@ void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
     if (stored) out_.stored.Merge(c.lineage);
     // The write is compared with every row's value of the column: a conflict (or ON CONFLICT DO
     // NOTHING's row count) answers "is this value there?".
-    // Through a view the write lands in the column the view shows.
+    // Through a view the write lands in the column the view shows. (An unlisted column, of a
+    // relation pgmask does not know, holds only what the session put there.)
     const CatalogColumn* checked = c.stored;
-    if (stored && checked == nullptr && !c.lineage.empty()) {
+    if (stored && checked == nullptr && !c.unlisted && !c.lineage.empty() && !c.lineage.everything()) {
       const std::optional<ProtectedColumnId> base = c.lineage.DirectColumn();
       checked = base ? ProtectedCatalogColumn(*base) : nullptr;
       // A column pgmask cannot place may have any index or foreign key.
