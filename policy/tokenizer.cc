@@ -325,7 +325,7 @@ bool Tokenizer::Fraction(Direction dir, std::string_view in, std::string& out) {
 
 bool Tokenizer::Timestamp(Direction dir, bool with_zone, std::string_view in, std::string& out) {
   IsoTimestamp ts;
-  if (!ParseIsoTimestamp(in, with_zone, ts)) return false;
+  if (!(with_zone ? ParseIsoInstant(in, ts) : ParseIsoTimestamp(in, false, ts))) return false;
   const uint64_t domain = static_cast<uint64_t>(kDayCount) * kSecondsPerDay;
   uint64_t index = static_cast<uint64_t>(DaysFromCivil(ts.date) - kFirstDay) * kSecondsPerDay +
                    static_cast<uint64_t>(ts.time.hour * 3600 + ts.time.minute * 60 + ts.time.second);

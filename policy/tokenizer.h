@@ -13,7 +13,9 @@
 //   date: the day number within 0001-01-01..9999-12-31 is tokenized, giving another date.
 //   timestamp/timestamptz: the second within 0001-01-01 00:00:00..9999-12-31 23:59:59 is
 //     tokenized; fractional digits separately (the last stays non-zero, as PostgreSQL prints
-//     them); the UTC offset stays.
+//     them). A timestamptz is tokenized as an instant, in UTC, and printed with "+00": the offset
+//     the server printed depends on the session's TimeZone and is not kept; its detokenized value
+//     is the same instant in UTC.
 //   time: the second of the day, and the fraction as above.
 //   uuid: the 32 hex digits (radix 16), dashes in place.
 //   inet: an IPv4 address as a 32-bit number, an IPv6 address as 32 hex digits; /n stays.

@@ -69,6 +69,21 @@ TEST(TokenizerTest, SameValueSameTokenAcrossInstancesAndTextTypes) {
   EXPECT_EQ(Tokenize(b, PgType::kVarchar, "123-45-6789"), token);
 }
 
+TEST(TokenizerTest, TimestamptzTokenIsOfTheInstantInUtc) {
+  Tokenizer t = MakeTokenizer();
+  const std::string token = Tokenize(t, PgType::kTimestamptz, "2022-03-14 15:09:26.535+00");
+  EXPECT_TRUE(token.ends_with("+00") && token.size() == 26) << token;
+  for (const std::string_view same : {"2022-03-14 16:09:26.535+01", "2022-03-14 11:39:11.535-03:30:15",
+                                      "2022-03-14 20:39:26.535+05:30"}) {
+    EXPECT_EQ(Tokenize(t, PgType::kTimestamptz, same), token) << same;
+  }
+  std::string back;
+  ASSERT_TRUE(t.Detokenize(PgType::kTimestamptz, token, back));
+  EXPECT_EQ(back, "2022-03-14 15:09:26.535+00");
+  std::string out;
+  EXPECT_FALSE(t.Tokenize(PgType::kTimestamptz, "0001-01-01 00:30:00+01", out));
+}
+
 TEST(TokenizerTest, ThreeDigitIntegersArePermuted) {
   Tokenizer t = MakeTokenizer();
   std::set<std::string> tokens;
