@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/alphabets.h"
 #include "policy/binary_value.h"
 #include "policy/date_time.h"
 #include "policy/mask_spec.h"
@@ -176,6 +177,8 @@ const MaskCase kCases[] = {
     {"TokenizeBool", "tokenize", type_oid::kBool, "t", "f"},
     {"TokenizeJson", "tokenize", type_oid::kJson, R"({"ssn":"123"})", R"("***")"},
     {"TokenizeInvalidUtf8", "tokenize", type_oid::kText, "12\xff", "***"},
+    {"TokenizeTruncatedCyrillic", "tokenize", type_oid::kText, "Иван\xd0", "***"},
+    {"TokenizeSurrogate", "tokenize", type_oid::kVarchar, "\xed\xa0\x80", "***"},
     {"TokenizeMalformedInt", "tokenize", type_oid::kInt4, "12x", "0"},
     {"TokenizeIntOutOfRange", "tokenize", type_oid::kInt2, "99999", "0"},
     {"TokenizeUnknownType", "tokenize", kBytea, "\\x00", std::nullopt},
@@ -282,7 +285,10 @@ const TypedValue kValues[] = {
     {"TextSsn", type_oid::kText, "123-45-6789"},
     {"TextMixedCase", type_oid::kText, "Zoë O'Brien-Smith 42"},
     {"TextCjk", type_oid::kText, "日本語 ABC 123"},
-    {"TextEmoji", type_oid::kText, "😀 x"},
+    {"TextEmoji", type_oid::kText, "😀 x", -1, "* x"},  // an emoji has no token: '*'
+    {"TextCyrillic", type_oid::kText, "Иван Сидоров"},
+    {"VarcharGreek", type_oid::kVarchar, "Ελένη", LengthTypmod(5)},
+    {"NameCjk", type_oid::kName, "张伟"},
     {"TextEmpty", type_oid::kText, ""},
     {"TextOneLetter", type_oid::kText, "A"},
     {"TextOneDigit", type_oid::kText, "7"},
@@ -354,17 +360,31 @@ TEST_P(KeyedMaskTest, HashIsValidAndDeterministic) {
   EXPECT_TRUE(ValidFor(v.oid, v.typmod, out_a)) << out_a;
 }
 
-bool SameShape(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const auto x = static_cast<unsigned char>(a[i]);
-    const auto y = static_cast<unsigned char>(b[i]);
-    if (std::isdigit(x) != 0 && std::isdigit(y) != 0) continue;
-    if (std::islower(x) != 0 && std::islower(y) != 0) continue;
-    if (std::isupper(x) != 0 && std::isupper(y) != 0) continue;
-    if (x != y) return false;
+// ASCII digits and lower and upper letters stay what they are and other ASCII stays itself; a
+// non-ASCII code point stays in its alphabet, or becomes '*' when in none (never itself).
+bool SameKind(uint32_t token, uint32_t value) {
+  if (value >= 0x80) {
+    const std::optional<AlphabetLetter> letter = FindAlphabetLetter(value);
+    if (!letter) return token == '*';
+    const std::optional<AlphabetLetter> other = FindAlphabetLetter(token);
+    return other && other->alphabet == letter->alphabet;
   }
-  return true;
+  if (token >= 0x80) return false;
+  const auto x = static_cast<unsigned char>(token);
+  const auto y = static_cast<unsigned char>(value);
+  if (std::isdigit(x) != 0 && std::isdigit(y) != 0) return true;
+  if (std::islower(x) != 0 && std::islower(y) != 0) return true;
+  if (std::isupper(x) != 0 && std::isupper(y) != 0) return true;
+  return x == y;
+}
+
+bool SameShape(const std::string& token, const std::string& value) {
+  size_t i = 0;
+  size_t j = 0;
+  while (i < token.size() && j < value.size()) {
+    if (!SameKind(NextCodePoint(token, i), NextCodePoint(value, j))) return false;
+  }
+  return i == token.size() && j == value.size();
 }
 
 TEST_P(KeyedMaskTest, TokenIsValidDeterministicAndReversible) {
