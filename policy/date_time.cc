@@ -37,6 +37,17 @@ bool IsZone(std::string_view zone) {
   return true;
 }
 
+// An offset IsZone accepted, in seconds east of UTC.
+int ZoneSeconds(std::string_view zone) {
+  int seconds = 0;
+  int part = 0;
+  for (size_t pos = 1; pos < 9; pos += 3) {
+    const bool present = pos < zone.size() && Digits(zone, pos, 2, part);
+    seconds = seconds * 60 + (present ? part : 0);
+  }
+  return zone[0] == '-' ? -seconds : seconds;
+}
+
 }  // namespace
 
 bool ParseIsoDate(std::string_view text, CivilDate& date) {
@@ -81,6 +92,23 @@ bool ParseIsoTimestamp(std::string_view text, bool with_zone, IsoTimestamp& ts) 
     rest = rest.substr(0, sign);
   }
   return ParseIsoTime(rest, ts.time);
+}
+
+bool ParseIsoInstant(std::string_view text, IsoTimestamp& ts) {
+  if (!ParseIsoTimestamp(text, true, ts)) return false;
+  constexpr int64_t kSecondsPerDay = 86400;
+  const int64_t utc = DaysFromCivil(ts.date) * kSecondsPerDay + ts.time.hour * 3600 +
+                      ts.time.minute * 60 + ts.time.second - ZoneSeconds(ts.zone);
+  // Floor division: an instant before 1970 has a negative count.
+  const int64_t days = utc / kSecondsPerDay - (utc % kSecondsPerDay < 0 ? 1 : 0);
+  const auto second = static_cast<int>(utc - days * kSecondsPerDay);
+  ts.date = CivilFromDays(days);
+  if (ts.date.year < 1 || ts.date.year > 9999) return false;
+  ts.time.hour = second / 3600;
+  ts.time.minute = second / 60 % 60;
+  ts.time.second = second % 60;
+  ts.zone = "+00";
+  return true;
 }
 
 int64_t DaysFromCivil(const CivilDate& date) {

@@ -35,6 +35,10 @@ bool ParseIsoDate(std::string_view text, CivilDate& date);
 bool ParseIsoTime(std::string_view text, CivilTime& time);
 // "YYYY-MM-DD HH:MM:SS[.F]", then an offset when with_zone.
 bool ParseIsoTimestamp(std::string_view text, bool with_zone, IsoTimestamp& ts);
+// A timestamptz's text as the instant it names: the UTC date and time, zone "+00". The offset the
+// server printed depends on the session's TimeZone (and, for a zone with daylight saving, on the
+// instant itself), so a mask must not keep it. False when the UTC date is outside 0001..9999.
+bool ParseIsoInstant(std::string_view text, IsoTimestamp& ts);
 
 // Days since 1970-01-01 and back.
 int64_t DaysFromCivil(const CivilDate& date);

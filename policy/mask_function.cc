@@ -120,8 +120,9 @@ bool GeneralizeDateText(DatePart part, PgType type, std::string_view in, std::st
   const bool zoned = type == PgType::kTimestamptz;
   const bool plain = type == PgType::kTimestamp;
   const bool text = IsTextLike(type);
+  // A timestamp with an offset is truncated as an instant, in UTC (see ParseIsoInstant).
   if (((plain || text) && ParseIsoTimestamp(in, false, ts)) ||
-      ((zoned || text) && ParseIsoTimestamp(in, true, ts))) {
+      ((zoned || text) && ParseIsoInstant(in, ts))) {
     AppendDate(Truncate(ts.date, part), out);
     out.append(" 00:00:00");
     out.append(ts.zone);

@@ -12,7 +12,8 @@
 //               domain ('a***@***.com'); no '.' in the domain: 'a***@***'; no '@': the
 //               redaction. Other types: redaction.
 //   generalize  year|month|decade: date, timestamp and timestamptz truncated (timestamps to
-//               midnight, the offset kept); text holding an ISO date or timestamp likewise.
+//               midnight; a timestamptz as an instant, in UTC, printed with "+00" whatever the
+//               session's TimeZone); text holding an ISO date or timestamp likewise.
 //               N: int2/4/8, numeric, float4/8 (and text holding a number) to the lower bound
 //               of their bucket of width N, flooring negatives (-7 with N=5 gives -10).
 //               Where the result cannot be a value of the type (out of range, numeric(p,s)

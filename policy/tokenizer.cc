@@ -18,6 +18,8 @@ constexpr size_t kChunk = 128;
 // this long has probability below 2^-50, so stopping keeps a bad input from spinning.
 constexpr int kMaxWalkSteps = 1000;
 constexpr size_t kMaxMantissaDigits = 40;
+// Written for a non-ASCII code point that is in no alphabet: never the character itself.
+constexpr char kNoToken = '*';
 
 constexpr int64_t kSecondsPerDay = 86400;
 const int64_t kFirstDay = DaysFromCivil(CivilDate{1, 1, 1});
@@ -133,14 +135,15 @@ bool Tokenizer::Permute(Direction dir, uint32_t radix, std::span<uint8_t> numera
                         Acceptable acceptable) {
   if (numerals.empty()) return true;
   if (!acceptable(numerals)) return false;
-  if (numerals.size() <= kChunk) return PermuteChunk(dir, radix, 0, numerals, acceptable);
+  if (numerals.size() <= kChunk) return PermuteChunk(dir, radix, Tweak{}, numerals, acceptable);
   // Near-equal chunks; only the first carries the constraint (callers' constraints look at the
   // leading numerals only).
   const size_t chunks = (numerals.size() + kChunk - 1) / kChunk;
   size_t start = 0;
   for (size_t c = 0; c < chunks; ++c) {
     const size_t end = numerals.size() * (c + 1) / chunks;
-    if (!PermuteChunk(dir, radix, static_cast<uint32_t>(c), numerals.subspan(start, end - start),
+    const Tweak tweak{static_cast<uint32_t>(c), std::nullopt};
+    if (!PermuteChunk(dir, radix, tweak, numerals.subspan(start, end - start),
                       c == 0 ? acceptable : Acceptable(AnyValue))) {
       return false;
     }
@@ -149,10 +152,10 @@ bool Tokenizer::Permute(Direction dir, uint32_t radix, std::span<uint8_t> numera
   return true;
 }
 
-bool Tokenizer::PermuteChunk(Direction dir, uint32_t radix, uint32_t chunk,
+bool Tokenizer::PermuteChunk(Direction dir, uint32_t radix, Tweak tweak,
                              std::span<uint8_t> numerals, Acceptable acceptable) {
   if (Ff1::DomainLargeEnough(radix, numerals.size())) {
-    return Walk(dir, radix, chunk, numerals, acceptable);
+    return Walk(dir, radix, tweak, numerals, acceptable);
   }
   // Too small for FF1: left-pad with zeros to the shortest length FF1 accepts, and walk until
   // the padding is zero again.
@@ -167,22 +170,26 @@ bool Tokenizer::PermuteChunk(Direction dir, uint32_t radix, uint32_t chunk,
     }
     return acceptable(candidate.subspan(pad));
   };
-  if (!Walk(dir, radix, chunk, embedded_, padded_acceptable)) return false;
+  if (!Walk(dir, radix, tweak, embedded_, padded_acceptable)) return false;
   std::copy(embedded_.begin() + static_cast<std::ptrdiff_t>(pad), embedded_.end(),
             numerals.begin());
   return true;
 }
 
-bool Tokenizer::Walk(Direction dir, uint32_t radix, uint32_t chunk, std::span<uint8_t> numerals,
+bool Tokenizer::Walk(Direction dir, uint32_t radix, Tweak tweak, std::span<uint8_t> numerals,
                      Acceptable acceptable) {
-  // The tweak is only the chunk index: short enough that FF1's PRF input is one block for
-  // values up to 19 digits, which halves the AES calls per round.
-  const uint8_t tweak[4] = {static_cast<uint8_t>(chunk >> 24), static_cast<uint8_t>(chunk >> 16),
-                            static_cast<uint8_t>(chunk >> 8), static_cast<uint8_t>(chunk)};
+  // The tweak is short (the chunk index, and an alphabet's number): short enough that FF1's PRF
+  // input is one block for values up to 19 digits, which halves the AES calls per round.
+  const uint32_t chunk = tweak.chunk;
+  const uint8_t bytes[5] = {tweak.alphabet.value_or(0), static_cast<uint8_t>(chunk >> 24),
+                            static_cast<uint8_t>(chunk >> 16), static_cast<uint8_t>(chunk >> 8),
+                            static_cast<uint8_t>(chunk)};
+  const std::span<const uint8_t> tweak_bytes =
+      std::span<const uint8_t>(bytes).subspan(tweak.alphabet.has_value() ? 0 : 1);
   for (int step = 0; step < kMaxWalkSteps; ++step) {
     const absl::Status status = dir == Direction::kEncrypt
-                                    ? ff1_.Encrypt(radix, tweak, numerals)
-                                    : ff1_.Decrypt(radix, tweak, numerals);
+                                    ? ff1_.Encrypt(radix, tweak_bytes, numerals)
+                                    : ff1_.Decrypt(radix, tweak_bytes, numerals);
     if (!status.ok()) return false;
     if (acceptable(numerals)) return true;
   }
@@ -208,30 +215,111 @@ bool Tokenizer::PermuteNumber(Direction dir, uint64_t domain, uint64_t& value) {
   return true;
 }
 
-bool Tokenizer::Text(Direction dir, std::string_view in, std::string& out) {
-  if (!IsValidUtf8(in)) return false;
-  digits_.clear();
-  letters_.clear();
-  for (const char c : in) {
-    if (IsDigit(c)) {
-      digits_.push_back(static_cast<uint8_t>(c - '0'));
-    } else if (absl::ascii_isalpha(static_cast<unsigned char>(c))) {
-      letters_.push_back(static_cast<uint8_t>(absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a'));
+// A non-ASCII alphabet's numerals, in chunks of whole code points. With two numerals per code
+// point the pair must name one of the alphabet's code points, in every chunk.
+bool Tokenizer::PermuteAlphabet(Direction dir, size_t alphabet, std::span<uint8_t> numerals) {
+  const Alphabet& a = AlphabetAt(alphabet);
+  if (a.width == 1 && numerals.size() == 1) return PermuteLoneLetter(dir, alphabet, numerals[0]);
+  auto in_alphabet = [&a](std::span<const uint8_t> pairs) {
+    for (size_t i = 0; a.width == 2 && i + 1 < pairs.size(); i += 2) {
+      if (pairs[i] * a.radix + pairs[i + 1] >= a.size) return false;
     }
-  }
-  if (!Permute(dir, 10, digits_, AnyValue) || !Permute(dir, 26, letters_, AnyValue)) return false;
-  out.assign(in);
-  size_t d = 0;
-  size_t l = 0;
-  for (char& c : out) {
-    if (IsDigit(c)) {
-      c = static_cast<char>('0' + digits_[d++]);
-    } else if (absl::ascii_isalpha(static_cast<unsigned char>(c))) {
-      const char base = absl::ascii_isupper(static_cast<unsigned char>(c)) ? 'A' : 'a';
-      c = static_cast<char>(base + letters_[l++]);
+    return true;
+  };
+  const size_t letters = numerals.size() / a.width;
+  const size_t chunks = (letters + kChunk / a.width - 1) / (kChunk / a.width);
+  size_t start = 0;
+  for (size_t c = 0; c < chunks; ++c) {
+    const size_t end = letters * (c + 1) / chunks;
+    const Tweak tweak{static_cast<uint32_t>(c), static_cast<uint8_t>(alphabet)};
+    const std::span<uint8_t> chunk = numerals.subspan(start * a.width, (end - start) * a.width);
+    if (!PermuteChunk(dir, a.radix, tweak, chunk, in_alphabet)) {
+      return false;
     }
+    start = end;
   }
   return true;
+}
+
+// FF1 takes two numerals at least. A lone code point of a one-numeral alphabet is written as two
+// numerals of the smallest radix whose square holds both the alphabet and FF1's minimum domain,
+// and walked until it names one of the alphabet's code points: a few FF1 calls, where padding
+// with a zero (as for a lone ASCII letter) would take about as many as the alphabet has letters.
+bool Tokenizer::PermuteLoneLetter(Direction dir, size_t alphabet, uint8_t& numeral) {
+  const uint32_t size = AlphabetAt(alphabet).size;
+  uint32_t radix = 2;
+  while (radix * radix < std::max<uint64_t>(size, Ff1::kMinDomain)) ++radix;
+  uint8_t pair[2] = {static_cast<uint8_t>(numeral / radix), static_cast<uint8_t>(numeral % radix)};
+  auto in_alphabet = [&](std::span<const uint8_t> p) { return p[0] * radix + p[1] < size; };
+  if (!Walk(dir, radix, Tweak{0, static_cast<uint8_t>(alphabet)}, pair, in_alphabet)) return false;
+  numeral = static_cast<uint8_t>(pair[0] * radix + pair[1]);
+  return true;
+}
+
+bool Tokenizer::Text(Direction dir, std::string_view in, std::string& out) {
+  if (!IsValidUtf8(in)) return false;
+  CollectTextNumerals(in);
+  if (!Permute(dir, 10, digits_, AnyValue) || !Permute(dir, 26, letters_, AnyValue)) return false;
+  for (size_t a = 0; a < kAlphabetCount; ++a) {
+    if (!PermuteAlphabet(dir, a, alphabet_numerals_[a])) return false;
+  }
+  WriteText(in, out);
+  return true;
+}
+
+// The numerals of `in` (valid UTF-8) per kind: ASCII digits, ASCII letters (case folded), and
+// each non-ASCII alphabet's indices (two numerals each in an alphabet wider than a byte).
+void Tokenizer::CollectTextNumerals(std::string_view in) {
+  digits_.clear();
+  letters_.clear();
+  for (std::vector<uint8_t>& numerals : alphabet_numerals_) numerals.clear();
+  for (size_t pos = 0; pos < in.size();) {
+    const uint32_t code_point = NextCodePoint(in, pos);
+    if (code_point < 0x80) {
+      const auto c = static_cast<unsigned char>(code_point);
+      if (IsDigit(static_cast<char>(c))) {
+        digits_.push_back(static_cast<uint8_t>(c - '0'));
+      } else if (absl::ascii_isalpha(c)) {
+        letters_.push_back(static_cast<uint8_t>(absl::ascii_tolower(c) - 'a'));
+      }
+    } else if (const std::optional<AlphabetLetter> letter = FindAlphabetLetter(code_point)) {
+      const Alphabet& a = AlphabetAt(letter->alphabet);
+      std::vector<uint8_t>& numerals = alphabet_numerals_[letter->alphabet];
+      if (a.width == 2) numerals.push_back(static_cast<uint8_t>(letter->index / a.radix));
+      numerals.push_back(static_cast<uint8_t>(letter->index % a.radix));
+    }
+  }
+}
+
+// `in` again, each digit, letter and alphabet code point taking the next permuted numerals of
+// its kind; a non-ASCII code point in no alphabet has no token and becomes kNoToken.
+void Tokenizer::WriteText(std::string_view in, std::string& out) {
+  out.clear();
+  size_t next_digit = 0;
+  size_t next_letter = 0;
+  std::array<size_t, kAlphabetCount> next{};
+  for (size_t pos = 0; pos < in.size();) {
+    const uint32_t code_point = NextCodePoint(in, pos);
+    if (code_point < 0x80) {
+      auto c = static_cast<char>(code_point);
+      if (IsDigit(c)) {
+        c = static_cast<char>('0' + digits_[next_digit++]);
+      } else if (absl::ascii_isalpha(static_cast<unsigned char>(c))) {
+        const char base = absl::ascii_isupper(static_cast<unsigned char>(c)) ? 'A' : 'a';
+        c = static_cast<char>(base + letters_[next_letter++]);
+      }
+      out.push_back(c);
+    } else if (const std::optional<AlphabetLetter> letter = FindAlphabetLetter(code_point)) {
+      const Alphabet& a = AlphabetAt(letter->alphabet);
+      const std::vector<uint8_t>& numerals = alphabet_numerals_[letter->alphabet];
+      size_t& i = next[letter->alphabet];
+      uint32_t index = numerals[i++];
+      if (a.width == 2) index = index * a.radix + numerals[i++];
+      AppendCodePoint(AlphabetCodePoint(letter->alphabet, index), out);
+    } else {
+      out.push_back(kNoToken);
+    }
+  }
 }
 
 bool Tokenizer::Integer(Direction dir, PgType type, std::string_view in, std::string& out) {
@@ -325,7 +413,7 @@ bool Tokenizer::Fraction(Direction dir, std::string_view in, std::string& out) {
 
 bool Tokenizer::Timestamp(Direction dir, bool with_zone, std::string_view in, std::string& out) {
   IsoTimestamp ts;
-  if (!ParseIsoTimestamp(in, with_zone, ts)) return false;
+  if (!(with_zone ? ParseIsoInstant(in, ts) : ParseIsoTimestamp(in, false, ts))) return false;
   const uint64_t domain = static_cast<uint64_t>(kDayCount) * kSecondsPerDay;
   uint64_t index = static_cast<uint64_t>(DaysFromCivil(ts.date) - kFirstDay) * kSecondsPerDay +
                    static_cast<uint64_t>(ts.time.hour * 3600 + ts.time.minute * 60 + ts.time.second);

@@ -2,10 +2,15 @@
 //
 // How each type keeps its format (tokens are a bijection on the set of valid values described):
 //   text, varchar, bpchar, name: ASCII digits are one radix-10 FF1 string, ASCII letters one
-//     radix-26 string (each position keeps its case); every other character, including
-//     non-ASCII letters and bpchar's padding, stays in place. Length never changes, so typmod
-//     limits hold. Non-ASCII characters are not hidden: tokenize is meant for identifiers
-//     (SSNs, phone numbers, card numbers, e-mail addresses); mask free text instead.
+//     radix-26 string (each position keeps its case), and the code points of each non-ASCII
+//     alphabet of alphabets.h (Latin-1 and Latin Extended letters, Greek, Cyrillic, Hebrew,
+//     Arabic, CJK ideographs, Hangul syllables, kana, ...) one string of that alphabet; each is
+//     permuted with the same key and tweaks that keep them apart. Every other non-ASCII code
+//     point (emoji, symbols, unlisted scripts) becomes the placeholder '*', so no non-ASCII
+//     character is ever copied; such a token still is deterministic, but detokenizes to '*'
+//     there, and values differing only in those characters get the same token. ASCII
+//     punctuation, spaces and bpchar's padding stay in place. The code point count never
+//     changes and the byte length never grows, so typmod limits hold.
 //   int2/int4/int8: same sign, same digit count (no leading zero), and within the type's range:
 //     the offset within [10^(k-1), min(10^k - 1, type max)] is permuted.
 //   numeric, float4, float8: the digits of the mantissa are tokenized (no new leading zero);
@@ -13,7 +18,9 @@
 //   date: the day number within 0001-01-01..9999-12-31 is tokenized, giving another date.
 //   timestamp/timestamptz: the second within 0001-01-01 00:00:00..9999-12-31 23:59:59 is
 //     tokenized; fractional digits separately (the last stays non-zero, as PostgreSQL prints
-//     them); the UTC offset stays.
+//     them). A timestamptz is tokenized as an instant, in UTC, and printed with "+00": the offset
+//     the server printed depends on the session's TimeZone and is not kept; its detokenized value
+//     is the same instant in UTC.
 //   time: the second of the day, and the fraction as above.
 //   uuid: the 32 hex digits (radix 16), dashes in place.
 //   inet: an IPv4 address as a 32-bit number, an IPv6 address as 32 hex digits; /n stays.
@@ -38,7 +45,9 @@
 // for nothing but pgmask tokens.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,6 +55,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "policy/alphabets.h"
 #include "policy/ff1.h"
 #include "policy/key_file.h"
 #include "policy/pg_type.h"
@@ -70,14 +80,26 @@ class Tokenizer {
   explicit Tokenizer(Ff1 ff1) : ff1_(std::move(ff1)) {}
 
   bool Transform(Direction dir, PgType type, std::string_view in, std::string& out);
+  // FF1's tweak: the chunk index, after the alphabet's number for a non-ASCII alphabet. The
+  // lengths differ, so no two alphabets and no ASCII string share a permutation, and ASCII
+  // tokens are what they were before non-ASCII alphabets had tokens.
+  struct Tweak {
+    uint32_t chunk = 0;
+    std::optional<uint8_t> alphabet;
+  };
+
   bool Permute(Direction dir, uint32_t radix, std::span<uint8_t> numerals, Acceptable acceptable);
-  bool PermuteChunk(Direction dir, uint32_t radix, uint32_t chunk, std::span<uint8_t> numerals,
+  bool PermuteChunk(Direction dir, uint32_t radix, Tweak tweak, std::span<uint8_t> numerals,
                     Acceptable acceptable);
-  bool Walk(Direction dir, uint32_t radix, uint32_t chunk, std::span<uint8_t> numerals,
+  bool Walk(Direction dir, uint32_t radix, Tweak tweak, std::span<uint8_t> numerals,
             Acceptable acceptable);
   bool PermuteNumber(Direction dir, uint64_t domain, uint64_t& value);
+  bool PermuteAlphabet(Direction dir, size_t alphabet, std::span<uint8_t> numerals);
+  bool PermuteLoneLetter(Direction dir, size_t alphabet, uint8_t& numeral);
 
   bool Text(Direction dir, std::string_view in, std::string& out);
+  void CollectTextNumerals(std::string_view in);
+  void WriteText(std::string_view in, std::string& out);
   bool Integer(Direction dir, PgType type, std::string_view in, std::string& out);
   bool Decimal(Direction dir, PgType type, std::string_view in, std::string& out);
   bool Date(Direction dir, std::string_view in, std::string& out);
@@ -91,6 +113,7 @@ class Tokenizer {
   // Scratch reused across calls so the hot path does not allocate.
   std::vector<uint8_t> digits_;
   std::vector<uint8_t> letters_;
+  std::array<std::vector<uint8_t>, kAlphabetCount> alphabet_numerals_;
   std::vector<uint8_t> embedded_;
   std::string candidate_;
 };

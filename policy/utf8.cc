@@ -63,6 +63,30 @@ size_t CodePointOffset(std::string_view s, size_t n) {
   return s.size();
 }
 
+uint32_t NextCodePoint(std::string_view s, size_t& pos) {
+  const auto lead = static_cast<unsigned char>(s[pos++]);
+  if (lead < 0x80) return lead;
+  const size_t continuations = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : 1;
+  uint32_t cp = lead & (0x3F >> continuations);
+  for (size_t i = 0; i < continuations; ++i) {
+    cp = (cp << 6) | (static_cast<unsigned char>(s[pos++]) & 0x3F);
+  }
+  return cp;
+}
+
+void AppendCodePoint(uint32_t code_point, std::string& out) {
+  if (code_point < 0x80) {
+    out.push_back(static_cast<char>(code_point));
+    return;
+  }
+  const size_t continuations = code_point < 0x800 ? 1 : code_point < 0x10000 ? 2 : 3;
+  constexpr unsigned char kLeadMark[] = {0, 0xC0, 0xE0, 0xF0};
+  out.push_back(static_cast<char>(kLeadMark[continuations] | (code_point >> (6 * continuations))));
+  for (size_t i = continuations; i-- > 0;) {
+    out.push_back(static_cast<char>(0x80 | ((code_point >> (6 * i)) & 0x3F)));
+  }
+}
+
 std::string_view TruncateToBytes(std::string_view s, size_t max_bytes) {
   if (s.size() <= max_bytes) return s;
   size_t cut = max_bytes;

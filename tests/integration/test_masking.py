@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+import psycopg.types.string
 import pytest
 
 from conftest import DEMO_POLICY, key_flags, load_demo
@@ -223,6 +224,100 @@ def test_check_command(pgmask_bin, tmp_path):
     bad = subprocess.run([str(pgmask_bin), "check", str(broken)], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1
     assert re.search(rf"^{re.escape(str(broken))}:3:\d+: ", bad.stderr, re.MULTILINE), bad.stderr
+
+
+NON_ASCII_PATIENTS = [
+    (95001, "Иван Сидоров", "иван.сидоров@почта.рф", "ул. Ленина, д. 5, Москва"),
+    (95002, "Ελένη Παπαδοπούλου", "eleni.pap@παράδειγμα.ελ", "Οδός Αθηνάς 12, Αθήνα"),
+    (95003, "张伟", "zhang.wei@例子.中国", "北京市朝阳区 5号"),
+    (95004, "José Müller-Łukasiewicz", "jose.muller@exämple.de", "Straße 7, Kraków"),
+]
+
+
+# Found by a leak probe: tokenize permuted only ASCII letters and digits and copied every other
+# character, so names, e-mail addresses and addresses in other scripts came back in clear.
+def test_tokens_hide_non_ascii_letters(clinic, masked, connect):
+    owner = direct(clinic, connect)
+    for pid, name, email, address in NON_ASCII_PATIENTS:
+        owner.execute("INSERT INTO patients (id, name, ssn, email, phone, dob, address) "
+                      "VALUES (%s, %s, '919-00-0000', %s, '+7-900-000', '1950-01-01', %s)", (pid, name, email, address))
+    sql = "SELECT name, email, address FROM patients WHERE id >= 95001 ORDER BY id"
+    try:
+        seen = rows(connect(masked.port, user="analyst", dbname=DB), sql)
+        again = rows(connect(masked.port, user="analyst", dbname=DB), sql)
+    finally:
+        owner.execute("DELETE FROM patients WHERE id >= 95001")
+    assert seen == again, "tokens are deterministic"
+    for (_, *real), shown in zip(NON_ASCII_PATIENTS, seen):
+        for r, s in zip(real, shown):
+            assert len(s) == len(r) and s != r, (r, s)
+            pairs = [(a, b) for a, b in zip(r, s) if ord(a) > 127]
+            assert all(ord(b) > 127 for _, b in pairs), (r, s)
+            assert sum(a == b for a, b in pairs) * 4 <= len(pairs), (r, s)
+            assert [(a, b) for a, b in zip(r, s) if ord(a) < 128 and not a.isalnum()] == \
+                [(a, a) for a, _ in zip(r, s) if ord(a) < 128 and not a.isalnum()]
+
+
+# A POSIX TimeZone rule whose daylight saving time starts just before or just after SECRET_AT:
+# the server prints the instant with offset +01 under the first and +00 under the second.
+SECRET_AT = "2019-06-21 13:37:42.123456+00"
+ZONE_SWITCHES = ["AAA0BBB,171/13:37:00,365/23:59:59", "AAA0BBB,171/13:38:00,365/23:59:59"]  # day 171: June 21
+TIMESTAMPTZ_AS_TEXT = [("ISO, MDY", zone) for zone in ZONE_SWITCHES] + [("ISO, DMY", "Asia/Kolkata"),
+                                                                        ("ISO, YMD", "America/Montevideo")]
+
+
+def timestamptz_text(conn: psycopg.Connection, date_style: str, zone: str, sql: str) -> list[str]:
+    """`sql`'s one timestamptz column as the text the client received, rows then COPY text and CSV."""
+    conn.execute(f"SET DateStyle = '{date_style}'")
+    conn.execute(f"SET TimeZone = '{zone}'")
+    conn.adapters.register_loader("timestamptz", psycopg.types.string.TextLoader)
+    seen = [value for (value,) in rows(conn, sql)]
+    for options in ("", " WITH (FORMAT csv)"):
+        with conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT{options}") as copy:
+            seen.append(b"".join(bytes(chunk) for chunk in copy).decode().strip())
+    return seen
+
+
+# Found by a leak probe: generalize and tokenize of a timestamptz kept the offset the server
+# printed, so a TimeZone whose daylight saving starts at a chosen moment told whether the secret
+# was before or after it, and a binary search found the instant to the second. The expectations
+# below are the instant's masks in UTC, whatever the session's TimeZone.
+def test_masked_timestamptz_does_not_depend_on_the_time_zone(clinic, pgmask_factory, keys, policy_file, connect):
+    policy_file.write_text(policy_file.read_text().replace(
+        '      amount:      { class: PCI, mask: "generalize(100)" }',
+        '      amount:      { class: PCI, mask: "generalize(100)" }\n'
+        '      paid_at:     { class: PII, mask: "generalize(year)" }'))
+    proxy = pgmask_factory("--policy", str(policy_file), *keys)
+    owner = direct(clinic, connect)
+    owner.execute("INSERT INTO visits (id, patient_id, visited_at, diagnosis, notes) "
+                  "VALUES (99001, 1, %s, 'x', 'y')", (SECRET_AT,))
+    owner.execute("INSERT INTO payments (id, patient_id, card_number, amount, paid_at) "
+                  "VALUES (99001, 1, '4111111111111111', 1, %s)", (SECRET_AT,))
+    try:
+        printed = {timestamptz_text(owner, "ISO", zone, "SELECT visited_at FROM visits WHERE id = 99001")[0]
+                   for zone in ZONE_SWITCHES}
+        assert printed == {"2019-06-21 14:37:42.123456+01", "2019-06-21 13:37:42.123456+00"}
+        cases = [("auditor", "SELECT visited_at FROM visits WHERE id = 99001"),  # generalize(month)
+                 ("auditor", "SELECT paid_at FROM payments WHERE id = 99001"),  # generalize(year)
+                 ("analyst", "SELECT paid_at FROM payments WHERE id = 99001")]  # tokenize
+        seen = [[timestamptz_text(connect(proxy.port, user=user, dbname=DB), style, zone, sql)
+                 for style, zone in TIMESTAMPTZ_AS_TEXT] for user, sql in cases]
+        # Text and binary results name the same instant.
+        analyst = connect(proxy.port, user="analyst", dbname=DB)
+        analyst.execute(f"SET TimeZone = '{ZONE_SWITCHES[0]}'")
+        as_text = rows(analyst, cases[2][1])
+        with analyst.cursor(binary=True) as cur:
+            cur.execute(cases[2][1])
+            as_binary = cur.fetchall()
+    finally:
+        owner.execute("DELETE FROM visits WHERE id = 99001")
+        owner.execute("DELETE FROM payments WHERE id = 99001")
+    assert seen[0] == [["2019-06-01 00:00:00+00"] * 3] * len(TIMESTAMPTZ_AS_TEXT)
+    assert seen[1] == [["2019-01-01 00:00:00+00"] * 3] * len(TIMESTAMPTZ_AS_TEXT)
+    token = seen[2][0][0]
+    assert seen[2] == [[token] * 3] * len(TIMESTAMPTZ_AS_TEXT)
+    assert token.endswith("+00") and not token.startswith("2019-06-21"), token
+    assert as_text == as_binary
 
 
 def test_detokenize_reverses_a_token(clinic, masked, connect, tmp_path):

@@ -65,6 +65,33 @@ TEST(DateTimeTest, EveryTruncationIsRejected) {
   EXPECT_FALSE(ParseIsoTime("10:30", time));
 }
 
+std::string InstantText(std::string_view text) {
+  IsoTimestamp ts;
+  if (!ParseIsoInstant(text, ts)) return "invalid";
+  std::string out;
+  AppendDate(ts.date, out);
+  out.push_back(' ');
+  AppendTime(ts.time, out);
+  out.append(ts.zone);
+  return out;
+}
+
+TEST(DateTimeTest, InstantIsInUtc) {
+  EXPECT_EQ(InstantText("1987-06-15 10:30:00+02"), "1987-06-15 08:30:00+00");
+  EXPECT_EQ(InstantText("1987-06-15 10:30:00.25-05:30"), "1987-06-15 16:00:00.25+00");
+  EXPECT_EQ(InstantText("1890-12-31 23:00:00-03:30:15"), "1891-01-01 02:30:15+00");
+  EXPECT_EQ(InstantText("2000-03-01 00:15:00+01"), "2000-02-29 23:15:00+00");
+  EXPECT_EQ(InstantText("1969-12-31 23:59:59.5-00:00:01"), "1970-01-01 00:00:00.5+00");
+  EXPECT_EQ(InstantText("0001-01-01 00:00:00+00"), "0001-01-01 00:00:00+00");
+  EXPECT_EQ(InstantText("9999-12-31 23:59:59-00"), "9999-12-31 23:59:59+00");
+  // Outside the years ParseIsoDate accepts once in UTC, or not ISO at all.
+  EXPECT_EQ(InstantText("0001-01-01 00:30:00+01"), "invalid");
+  EXPECT_EQ(InstantText("9999-12-31 23:30:00-01"), "invalid");
+  EXPECT_EQ(InstantText("0044-03-15 12:00:00+00 BC"), "invalid");
+  EXPECT_EQ(InstantText("1987-06-15 10:30:00"), "invalid");
+  EXPECT_EQ(InstantText("Mon Jun 15 10:30:00 1987 CEST"), "invalid");
+}
+
 TEST(DateTimeTest, DayNumbersRoundTrip) {
   for (const CivilDate& d : {CivilDate{1, 1, 1}, CivilDate{1970, 1, 1}, CivilDate{2000, 2, 29},
                              CivilDate{9999, 12, 31}}) {

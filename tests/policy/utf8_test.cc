@@ -52,5 +52,19 @@ TEST(Utf8Test, OffsetsAndTruncation) {
   EXPECT_EQ(TruncateToBytes("abc", 10), "abc");
 }
 
+TEST(Utf8Test, CodePointsRoundTrip) {
+  const std::string text = "aé€😀\x7f\xc2\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf";
+  const uint32_t expected[] = {0x61, 0xE9, 0x20AC, 0x1F600, 0x7F, 0x80, 0xFFFF, 0x10FFFF};
+  std::string again;
+  size_t pos = 0;
+  for (const uint32_t code_point : expected) {
+    ASSERT_LT(pos, text.size());
+    EXPECT_EQ(NextCodePoint(text, pos), code_point);
+    AppendCodePoint(code_point, again);
+  }
+  EXPECT_EQ(pos, text.size());
+  EXPECT_EQ(again, text);
+}
+
 }  // namespace
 }  // namespace pgmask::policy
