@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "protocol/string_view_bridge.h"
@@ -225,6 +226,15 @@ std::optional<std::string> SettingChangeReason(std::string_view setting, std::op
   }
   if (name == "session_authorization") {
     return std::string("SET SESSION AUTHORIZATION is not allowed for restricted roles");
+  }
+  if (name == "extra_float_digits") {
+    // Fewer digits than the shortest exact form round the value where pgmask cannot see it: a
+    // generalized or tokenized float then depends on digits the client never sees.
+    int digits = 0;
+    if (!value.has_value() || !absl::SimpleAtoi(ToAbsl(*value), &digits) || digits < 1) {
+      return std::string("extra_float_digits below 1 is not allowed for restricted roles: the server would round "
+                         "floats before pgmask masks them");
+    }
   }
   if (name == "search_path") {
     // pgmask cannot see the session's temporary relations: a path naming pg_temp puts new ones

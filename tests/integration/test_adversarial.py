@@ -1089,6 +1089,8 @@ NAMED = [
          Q(r"SET application_name = 'x\' , '; SELECT (p.*)::text::int FROM patients p WHERE id = 90001; SET application_name = ' -- '")),
     case("settings/session-authorization-quoted-upper-case", MS,
          Q('SET "SESSION_AUTHORIZATION" = app_backend', REFUSED), Q(f"SELECT ssn, email FROM patients {W}", OK)),
+    case("settings/extra-float-digits-rounding", A, Q("SET extra_float_digits = -12", REFUSED),
+         Q("SELECT set_config('Extra_Float_Digits', '-3', false)", REFUSED)),
     case("settings/client-encoding-spaced-name-at-run-time", A,
          Q("SELECT set_config(lower('CLIENT_ENCODING'), 'S J I S', false)", REFUSED)),
     case("named/search-path-temp-table-shadow", CL,

@@ -534,6 +534,8 @@ INSTANTIATE_TEST_SUITE_P(
              "set_config:-", "", "pg_temp"},
         Case{"SearchPathAtRunTime", "SELECT set_config('search_path', name, false) FROM patients", "set_config:-", "",
              "written in the statement"},
+        Case{"ExtraFloatDigitsRounding", "SET extra_float_digits = -12", "", "", "extra_float_digits"},
+        Case{"ExtraFloatDigitsExact", "SET extra_float_digits = 3", ""},
         Case{"SearchPathWithUser", "SET search_path = \"$user\", public", ""},
         Case{"ViewOverAnUnknownRelation", "CREATE VIEW v9 AS SELECT * FROM my_temp_table", "", "", "temporary views"},
         Case{"TemporaryOperator", "SELECT OPERATOR(pg_temp.#@) 'x'", "?column?:*", "", "operator #@"},
