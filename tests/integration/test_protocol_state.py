@@ -379,3 +379,18 @@ def test_a_bind_of_a_statement_refused_after_ddl_gets_the_refusal_and_the_sessio
     messages = messages_through(sock)
     assert error_of_or_none(messages) is None, messages
     assert b"SELECT 1\0" in b"".join(tag + body for tag, body in messages)
+
+
+@pytest.mark.parametrize("value", ["t", "TRU", "ye", "On", "1", "nonsense"])
+def test_every_spelling_of_physical_replication_is_refused(masked, value):
+    sock = wire.connect(masked.port)
+    sock.sendall(wire.startup_message("auditor", DB, replication=value))
+    error = wire.read_error_then_close(sock)
+    assert error.get("C") == "42501" and "physical replication" in error.get("M", ""), error
+
+
+@pytest.mark.parametrize("value", ["f", "FALSE", "n", "of", "Off", "0"])
+def test_a_false_replication_value_is_an_ordinary_session(masked, value):
+    sock = wire.connect(masked.port)
+    wire.login(sock, "auditor", DB, startup=wire.startup_message("auditor", DB, replication=value))
+    assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
