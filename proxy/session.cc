@@ -634,7 +634,7 @@ awaitable<size_t> Session::ReadPasswordMessage(Ending& ending) {
 
 awaitable<bool> Session::LoadCatalog() {
   state_.policy_generation = proxy_.policies.generation();
-  CatalogRefresh refresh(proxy_.policies.current(), proxy_.catalogs.Get(database_));
+  CatalogRefresh refresh(proxy_.policies.current(), proxy_.catalogs.Get(database_), /*in_transaction=*/false);
   std::string query;
   protocol::MessageWriter w(query);
   w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(refresh.Query());
@@ -808,7 +808,7 @@ awaitable<Session::Ending> Session::Watchdog() {
     }
     // Idle: the server answered all it was sent, and the client has sent nothing since.
     const uint64_t reads = client_pump_.reads();
-    if (state_.outstanding_syncs != 0 || reads != seen_reads) {
+    if (state_.awaiting_ready() || reads != seen_reads) {
       seen_reads = reads;
       quiet_since = now;
       continue;
