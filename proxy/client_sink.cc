@@ -1,6 +1,9 @@
 #include "proxy/client_sink.h"
 
+#include <openssl/rand.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 
 #include "absl/strings/str_format.h"
@@ -18,6 +21,25 @@ namespace pgmask::proxy {
 
 using protocol::MessageType;
 using policy::StatementKind;
+
+namespace {
+
+// A statement name of pgmask's own for this session: a client that could guess it could occupy
+// it (PREPARE "pgmask.catalog") and make every catalog read fail.
+std::string InternalName(std::string_view prefix) {
+  uint8_t bytes[12];
+  // The CSPRNG failing is not recoverable; a guessable name would let a client freeze the catalog.
+  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
+  std::string name(prefix);
+  name.push_back('.');
+  for (uint8_t b : bytes) absl::StrAppendFormat(&name, "%02x", b);
+  return name;
+}
+
+}  // namespace
+
+ClientSink::ClientSink(SessionState& s)
+    : s_(s), catalog_statement_(InternalName("pgmask.catalog")), copy_statement_(InternalName("pgmask.copy_columns")) {}
 
 bool ClientSink::NeedsWholeFrame(const protocol::FrameHeader& h) {
   return h.type() != MessageType::kCopyData || s_.refresh_in_flight();
@@ -303,18 +325,18 @@ std::optional<Verdict> ClientSink::BreakGlass(protocol::Bytes body, OutputBatch&
 }
 
 bool ClientSink::RefreshDue() const {
-  if (s_.refresh_failures > 0 && std::chrono::steady_clock::now() < s_.refresh_retry_at) return false;
+  if (std::chrono::steady_clock::now() < s_.refresh_retry_at) return false;
   if (s_.catalog_stale || s_.proxy.policies.generation() != s_.policy_generation) return true;
   // Another connection's DDL is invisible here: restricted sessions look again now and then.
-  return !s_.all_clear &&
-         std::chrono::steady_clock::now() - s_.catalog_read_at > absl::ToChronoNanoseconds(s_.proxy.config.catalog_recheck);
+  return !s_.all_clear && s_.catalog_outdated();
 }
 
 bool ClientSink::MaybeRefreshCatalog(OutputBatch& out) {
-  if (s_.outstanding_syncs != 0 || s_.in_extended || s_.transaction_status == 'E' || !RefreshDue()) return false;
+  if (s_.awaiting_ready() || s_.in_extended || s_.transaction_status == 'E' || !RefreshDue()) return false;
   s_.policy_generation = s_.proxy.policies.generation();
   s_.catalog_stale = false;
-  auto refresh = std::make_unique<CatalogRefresh>(s_.proxy.policies.current(), s_.proxy.catalogs.Get(s_.database));
+  auto refresh = std::make_unique<CatalogRefresh>(s_.proxy.policies.current(), s_.proxy.catalogs.Get(s_.database),
+                                                  /*in_transaction=*/s_.transaction_status != 'I');
   const auto statements = policy::SplitStatements(refresh->Query());
   if (!statements.ok()) {
     // pgmask's own query: cannot happen unless it is broken, and then every read would fail.
@@ -326,23 +348,29 @@ bool ClientSink::MaybeRefreshCatalog(OutputBatch& out) {
   // unnamed statement and portal, which it may still Bind or Execute after its Sync.
   const size_t start = out.scratch().size();
   protocol::MessageWriter w(out.scratch());
+  const std::string& name = catalog_statement_;
+  // An earlier read that failed midway skipped its Closes: without these its statement would
+  // make every later Parse fail.
+  w.Begin(protocol::FrontendTag(MessageType::kClose)).Int8('P').CString(name);
+  w.End();
+  w.Begin(protocol::FrontendTag(MessageType::kClose)).Int8('S').CString(name);
+  w.End();
   for (const std::string& statement : *statements) {
-    w.Begin(protocol::FrontendTag(MessageType::kParse)).CString(kCatalogStatement).CString(statement).Int16(0);
+    w.Begin(protocol::FrontendTag(MessageType::kParse)).CString(name).CString(statement).Int16(0);
     w.End();
-    w.Begin(protocol::FrontendTag(MessageType::kBind)).CString(kCatalogStatement).CString(kCatalogStatement);
+    w.Begin(protocol::FrontendTag(MessageType::kBind)).CString(name).CString(name);
     w.Int16(0).Int16(0).Int16(0);
     w.End();
-    w.Begin(protocol::FrontendTag(MessageType::kExecute)).CString(kCatalogStatement).Int32(0);
+    w.Begin(protocol::FrontendTag(MessageType::kExecute)).CString(name).Int32(0);
     w.End();
-    w.Begin(protocol::FrontendTag(MessageType::kClose)).Int8('P').CString(kCatalogStatement);
+    w.Begin(protocol::FrontendTag(MessageType::kClose)).Int8('P').CString(name);
     w.End();
-    w.Begin(protocol::FrontendTag(MessageType::kClose)).Int8('S').CString(kCatalogStatement);
+    w.Begin(protocol::FrontendTag(MessageType::kClose)).Int8('S').CString(name);
     w.End();
   }
   w.Begin(protocol::FrontendTag(MessageType::kSync));
   w.End();
   out.EmitCommitted(start);
-  ++s_.outstanding_syncs;
   return true;
 }
 
@@ -385,7 +413,7 @@ QueryPlanPtr ClientSink::DescribeCopy(const QueryPlan& plan, bool extended, Outp
   // extended-protocol batch a Sync would end its implicit transaction, so the Describe rides in
   // the batch instead, under a name of its own that it closes again (the unnamed statement may
   // be the client's), and an error it gets is the client's error too.
-  const std::string_view name = extended ? kCopyDescribeStatement : std::string_view();
+  const std::string_view name = extended ? std::string_view(copy_statement_) : std::string_view();
   const size_t start = out.scratch().size();
   protocol::MessageWriter w(out.scratch());
   w.Begin(protocol::FrontendTag(MessageType::kParse)).CString(name).CString(plan.copy->describe_sql).Int16(0);
@@ -494,13 +522,8 @@ bool ResolvesNothing(policy::StatementKind kind) {
 
 // A statement that follows, in the same message or batch, one that may change what names resolve
 // to would be analysed against names the server no longer uses.
-// A transaction statement (COMMIT, ROLLBACK, ROLLBACK TO...) in a transaction that changed
-// settings may undo a search_path or role change: it redefines names too.
-bool RedefinesNames(const PlannedStatement& st, bool changes_in_transaction) {
-  return st.redefines_names || (changes_in_transaction && st.kind == StatementKind::kTransaction);
-}
-
-std::optional<std::string> StaleNamesRefusal(const QueryPlan& plan, bool names_pending, bool changes_in_transaction) {
+template <typename Redefines>
+std::optional<std::string> StaleNamesRefusal(const QueryPlan& plan, bool names_pending, Redefines redefines) {
   bool stale = names_pending;
   for (const PlannedStatementPtr& st : plan.statements) {
     if (stale && !ResolvesNothing(st->kind)) {
@@ -509,7 +532,21 @@ std::optional<std::string> StaleNamesRefusal(const QueryPlan& plan, bool names_p
           "that undoes one, which the server has not run when pgmask analyses it; send it after the server has "
           "answered (a new Query, or after Sync)");
     }
-    stale = stale || RedefinesNames(*st, changes_in_transaction);
+    stale = stale || redefines(*st);
+  }
+  return std::nullopt;
+}
+
+// The catalog was read longer than catalog_recheck ago and could not be read since (a read that
+// failed, or none possible, as inside a REPEATABLE READ transaction): other connections' DDL
+// since then is unknown, so nothing that resolves a name is analysed against it.
+std::optional<std::string> OutdatedCatalogRefusal(const QueryPlan& plan) {
+  for (const PlannedStatementPtr& st : plan.statements) {
+    if (ResolvesNothing(st->kind)) continue;
+    return std::string(
+        "pgmask: statement refused: pgmask could not read the catalog again within catalog_recheck (it cannot be "
+        "read inside a REPEATABLE READ or SERIALIZABLE transaction, or the read failed); end the transaction or "
+        "fix what makes the read fail");
   }
   return std::nullopt;
 }
@@ -531,15 +568,25 @@ QueryPlanPtr ClientSink::Plan(std::string_view sql) {
     refused->refusal = s_.text_settings_refusal;
     return refused;
   }
+  // Ending a transaction, or rolling back to a savepoint, after DDL or a SET may undo them (COMMIT
+  // undoes SET LOCAL), and with them the catalog read since.
+  const bool undoable = s_.ddl_in_transaction || s_.settings_in_transaction;
+  const auto redefines = [undoable](const PlannedStatement& st) {
+    return st.redefines_names || (undoable && st.kind == StatementKind::kTransaction);
+  };
   if (s_.restricted && !plan->refusal) {
-    if (std::optional<std::string> refusal = StaleNamesRefusal(*plan, s_.names_pending, s_.settings_in_transaction)) {
+    std::optional<std::string> refusal = StaleNamesRefusal(*plan, s_.names_pending, redefines);
+    if (!refusal && s_.catalog_outdated()) refusal = OutdatedCatalogRefusal(*plan);
+    if (refusal) {
       auto refused = std::make_shared<QueryPlan>(*plan);
       refused->refusal = std::move(refusal);
       return refused;
     }
   }
   for (const PlannedStatementPtr& st : plan->statements) {
-    if (!RedefinesNames(*st, s_.settings_in_transaction)) continue;
+    // A SET undone by a rollback is settings_in_transaction's.
+    if (st->redefines_names && !st->changes_settings) s_.ddl_in_transaction = true;
+    if (!redefines(*st)) continue;
     s_.names_pending = true;
     s_.catalog_stale = true;
   }

@@ -12,15 +12,9 @@
 
 namespace pgmask::proxy {
 
-// The prepared statement pgmask describes a COPY through in the extended protocol: a dot keeps
-// it apart from the names drivers generate.
-inline constexpr std::string_view kCopyDescribeStatement = "pgmask.copy_columns";
-// The statement and portal pgmask reads the catalog through.
-inline constexpr std::string_view kCatalogStatement = "pgmask.catalog";
-
 class ClientSink final : public FrameSink {
  public:
-  explicit ClientSink(SessionState& s) : s_(s) {}
+  explicit ClientSink(SessionState& s);
 
   bool NeedsWholeFrame(const protocol::FrameHeader& h) override;
   void OnStreamedFrame(const protocol::FrameHeader&) override { s_.idle = false; }
@@ -60,6 +54,11 @@ class ClientSink final : public FrameSink {
   void Expect(protocol::MessageType type, protocol::Bytes body, OutputBatch& out);
 
   SessionState& s_;
+  // The statement and portal pgmask reads the catalog through, and the prepared statement it
+  // describes a COPY through in the extended protocol: per session and unguessable, so a client
+  // cannot take them first. A dot keeps them apart from the names drivers generate.
+  const std::string catalog_statement_;
+  const std::string copy_statement_;
   QueryPlanPtr plan_;  // the plan of the Query or Parse being handled, for Expect
   bool refused_ = false;
 };

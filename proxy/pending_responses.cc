@@ -8,8 +8,7 @@ namespace pgmask::proxy {
 
 void PendingResponses::Push(PendingKind kind, std::string_view portal, bool injected, bool closes_portal) {
   const bool sync = kind == PendingKind::kSync;
-  const bool ignored_in_copy = sync && copy_in_epoch_ == copy_ends_sent_;
-  skipped_last_ = ignored_in_copy || (skipping_to_sync_ && !sync);
+  skipped_last_ = skipping_to_sync_ && !sync;
   if (skipped_last_) {
     skipped_ = {kind, injected, closes_portal, std::string(portal)};
     return;
@@ -17,6 +16,8 @@ void PendingResponses::Push(PendingKind kind, std::string_view portal, bool inje
   if (sync) skipping_to_sync_ = false;
   items_.push_back({kind, injected, closes_portal, std::string(portal)});
   items_.back().copy_epoch = copy_ends_sent_;
+  // The COPY may have failed already, its error still on the way: ignored or answered.
+  items_.back().maybe_ignored = sync && copy_in_epoch_ == copy_ends_sent_;
 }
 
 void PendingResponses::Pop() {
@@ -39,15 +40,69 @@ void PendingResponses::CopyEndSent() {
   copy_in_epoch_.reset();
 }
 
+namespace {
+
+bool SentDuringCopy(const PendingResponse& r, uint32_t epoch) {
+  return r.kind == PendingKind::kSync && !r.injected && r.copy_epoch == epoch;
+}
+
+}  // namespace
+
 void PendingResponses::CopyInStarted() {
   if (empty()) return;
+  front().copy_in = true;
   const uint32_t epoch = front().copy_epoch;
   if (epoch == copy_ends_sent_) copy_in_epoch_ = epoch;  // the client's CopyDone is still to come
-  const auto ignored = [epoch](const PendingResponse& r) {
-    return r.kind == PendingKind::kSync && !r.injected && r.copy_epoch == epoch;
-  };
-  items_.erase(std::remove_if(items_.begin() + static_cast<std::ptrdiff_t>(head_) + 1, items_.end(), ignored),
-               items_.end());
+  for (size_t i = head_ + 1; i < items_.size(); ++i) {
+    if (SentDuringCopy(items_[i], epoch)) items_[i].maybe_ignored = true;
+  }
+}
+
+bool PendingResponses::CopyEnded(bool failed) {
+  if (empty() || !front().copy_in) return true;
+  front().copy_in = false;
+  copy_in_epoch_.reset();  // Syncs sent from now on reach a server out of COPY: answered
+  const auto first = items_.begin() + static_cast<std::ptrdiff_t>(head_) + 1;
+  const uint32_t epoch = front().copy_epoch;
+  if (!failed) {
+    items_.erase(std::remove_if(first, items_.end(),
+                                [epoch](const PendingResponse& r) { return r.maybe_ignored && SentDuringCopy(r, epoch); }),
+                 items_.end());
+    return true;
+  }
+  // A request sent during the COPY was either read by it (and made it fail) or read after the
+  // failure; one after a Sync of unknown fate may be skipped up to that Sync or not.
+  bool unsure = false;
+  for (auto it = first; it != items_.end(); ++it) {
+    if (it->kind == PendingKind::kSync) {
+      unsure = it->maybe_ignored;
+    } else if (unsure || it->copy_epoch == epoch) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void PendingResponses::SettleSyncs(bool ready_for_query) {
+  if (!ready_for_query) {
+    while (!empty() && front().maybe_ignored) Pop();
+    return;
+  }
+  if (empty() || !front().maybe_ignored) return;
+  // ReadyForQuery says nothing about which Sync it answers: one that is certainly answered goes
+  // first, those that may have been ignored stay until a later answer settles them.
+  for (size_t i = head_ + 1; i < items_.size() && items_[i].kind == PendingKind::kSync; ++i) {
+    if (!items_[i].maybe_ignored) {
+      std::swap(items_[head_], items_[i]);
+      return;
+    }
+  }
+}
+
+bool PendingResponses::owes_ready() const {
+  return std::any_of(items_.begin() + static_cast<std::ptrdiff_t>(head_), items_.end(), [](const PendingResponse& r) {
+    return r.kind == PendingKind::kQuery || r.kind == PendingKind::kSync || r.kind == PendingKind::kFunctionCall;
+  });
 }
 
 bool PendingResponses::described(std::string_view portal) const {
@@ -122,6 +177,18 @@ void PendingResponses::RecordStatementColumns(const std::string& portal,
 }
 
 void PendingResponses::DropPortalFields(const std::string& portal) { portal_fields_.erase(portal); }
+
+void PendingResponses::PortalRedefined(const std::string& portal) {
+  DropPortalFields(portal);
+  PortalClosed(portal);
+  ForgetPortal(portal);
+}
+
+void PendingResponses::AllPortalsRedefined() {
+  portal_fields_.clear();
+  server_portals_.clear();
+  bound_.clear();
+}
 
 void PendingResponses::SetPortalFields(const std::string& portal,
                                        const std::vector<protocol::FieldDescription>& fields) {

@@ -53,6 +53,14 @@ struct PendingResponse {
   ColumnsPtr columns;
   // How many COPY data streams the client had ended (CopyDone, CopyFail) when it sent this.
   uint32_t copy_epoch = 0;
+  // kQuery/kExecute: the server answered it with CopyInResponse and its COPY has not ended yet.
+  bool copy_in = false;
+  // kSync sent while the server may have been in COPY FROM STDIN, whose COPY then failed: the
+  // server ignored it if it read it before the error, and answers it if after.
+  bool maybe_ignored = false;
+  // kQuery/kFunctionCall: some answer of its own came (a result, an error): its ReadyForQuery
+  // can come now, and not before.
+  bool answered = false;
 };
 
 class PendingResponses {
@@ -61,6 +69,7 @@ class PendingResponses {
   void Push(PendingKind kind, std::string_view portal = {}, bool injected = false, bool closes_portal = false);
   bool empty() const { return head_ == items_.size(); }
   const PendingResponse& front() const { return items_[head_]; }
+  PendingResponse& front() { return items_[head_]; }
   PendingResponse& back() { return skipped_last_ ? skipped_ : items_.back(); }
   void Pop();
   // After an ErrorResponse in the extended protocol the server skips everything up to Sync,
@@ -69,12 +78,27 @@ class PendingResponses {
   bool DropUntilSync();
 
   // COPY FROM STDIN: while the server is in copy-in mode it ignores Sync and Flush (libpq sends
-  // a Sync right after the Execute of a COPY, before it knows it is one).
+  // a Sync right after the Execute of a COPY, before it knows it is one); once the COPY has
+  // failed (a bad row, CopyFail, a timeout) it answers them again. Which Syncs it read before
+  // the failure only the server knows, so a Sync's fate is settled by what the server does.
   // Client side: the client ended a data stream (CopyDone or CopyFail).
   void CopyEndSent();
   // Server side: CopyInResponse for the request at the front. The Syncs the client sent after
-  // it and before its CopyDone or CopyFail will get no answer.
+  // it and before its CopyDone or CopyFail are ignored while the COPY lasts.
   void CopyInStarted();
+  // Server side: the COPY of the request at the front ended (CommandComplete or ErrorResponse).
+  // After a success the server ignored every Sync sent during it; after a failure each may have
+  // been answered or not. False when that leaves pgmask unable to tell which request later
+  // answers belong to: a request other than a Sync follows such a Sync before a Sync the server
+  // certainly answers (after an extended-protocol error it is skipped or not with the Sync).
+  bool CopyEnded(bool failed);
+  // Server side, before a message that answers a request is matched: Syncs of unknown fate at
+  // the front were ignored if the message is not a ReadyForQuery; a ReadyForQuery answers one
+  // the server certainly answers first, when the Syncs at the front include one.
+  void SettleSyncs(bool ready_for_query);
+  // Whether a Query, Sync or FunctionCall still waits for its ReadyForQuery (Syncs of unknown
+  // fate included).
+  bool owes_ready() const;
 
   // Client side: whether a Describe of `portal` has been sent since its last Bind.
   bool described(std::string_view portal) const;
@@ -102,6 +126,11 @@ class PendingResponses {
   void RecordStatementColumns(const std::string& portal, const std::vector<protocol::FieldDescription>& fields);
   // Server side: a portal was re-bound or closed; its old description no longer applies.
   void DropPortalFields(const std::string& portal);
+  // Server side: SQL changed what a name means (PREPARE, DEALLOCATE, DECLARE, CLOSE, DISCARD, a
+  // transaction end that closes portals). What was learnt about the old one no longer applies,
+  // and the next Execute of the portal gets a Describe of pgmask's own.
+  void PortalRedefined(const std::string& portal);
+  void AllPortalsRedefined();
 
   // Server side: the fields of a portal's RowDescription (names dropped), empty for NoData.
   void SetPortalFields(const std::string& portal, const std::vector<protocol::FieldDescription>& fields);

@@ -58,9 +58,15 @@ void ResultMasker::MaskField(size_t i, const protocol::FieldDescription& f, poli
   active_ = true;
 }
 
+bool ResultMasker::Fits(protocol::Bytes row) const {
+  // A DataRow starts with its number of values.
+  return planned_fields_.has_value() && row.size() >= 2 && protocol::LoadU16(row.data()) == *planned_fields_;
+}
+
 ResultMasker::PlanResult ResultMasker::Plan(const std::vector<protocol::FieldDescription>& fields,
                                             const policy::StatementDecision* decision, DeniedColumn& denied) {
   active_ = false;
+  planned_fields_ = fields.size();
   if (catalog_ == nullptr || actions_ == nullptr) return PlanResult::kPassThrough;
   plan_.assign(fields.size(), FieldPlan{});
   cells_.Begin(fields.size());

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -43,8 +44,11 @@ class ResultMasker {
   bool active() const { return active_; }
   void EndResult() {
     active_ = false;
+    planned_fields_.reset();
     cells_.Flush();
   }
+  // Whether a DataRow has as many values as the current plan has fields (false with no plan).
+  bool Fits(protocol::Bytes row) const;
 
   // Rewrites one DataRow body into `out` as a whole message. False when the row does not match
   // the plan (a protocol violation by the server).
@@ -79,6 +83,7 @@ class ResultMasker {
   std::string text_in_;     // a binary value decoded to text
   std::string binary_out_;  // a masked value encoded back to binary
   bool active_ = false;
+  std::optional<size_t> planned_fields_;  // the fields of the current result's description
   MaskedCellTally cells_;  // pgmask_cells_masked_total
   // Keyed by column, action and type: a plan for a repeated statement costs lookups only.
   using MaskerKey = std::tuple<size_t, size_t, policy::Action, uint32_t, int32_t>;

@@ -33,14 +33,24 @@ bool EndsResult(MessageType type) {
   }
 }
 
-// Whether `type` can answer the request at the front of `pending`. DataRow and CopyData are not
-// asked: they follow a message that was.
-bool Answers(MessageType type, const PendingResponses& pending) {
+// Messages that answer no request: the server sends them whenever it has them.
+bool Asynchronous(MessageType type) {
   switch (type) {
-    case MessageType::kErrorResponse:  // a FATAL one comes whether anything was asked or not
     case MessageType::kNoticeResponse:
     case MessageType::kNotificationResponse:
     case MessageType::kParameterStatus:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Whether `type` can answer the request at the front of `pending`. DataRow and CopyData are not
+// asked: they follow a message that was.
+bool Answers(MessageType type, const PendingResponses& pending) {
+  if (Asynchronous(type)) return true;
+  switch (type) {
+    case MessageType::kErrorResponse:  // a FATAL one comes whether anything was asked or not
     case MessageType::kDataRow:
     case MessageType::kCopyData:
       return true;
@@ -75,7 +85,10 @@ bool Answers(MessageType type, const PendingResponses& pending) {
     case MessageType::kFunctionCallResponse:
       return kind == PendingKind::kFunctionCall;
     case MessageType::kReadyForQuery:
-      return kind == PendingKind::kQuery || kind == PendingKind::kSync || kind == PendingKind::kFunctionCall;
+      // A Query or FunctionCall is answered before its ReadyForQuery (an empty Query with
+      // EmptyQueryResponse): one that comes first answers something pgmask did not see.
+      return kind == PendingKind::kSync ||
+             ((kind == PendingKind::kQuery || kind == PendingKind::kFunctionCall) && pending.front().answered);
     default:
       return false;
   }
@@ -125,7 +138,9 @@ bool ServerSink::NeedsWholeFrame(const protocol::FrameHeader& h) {
   const bool audited = audit_ != nullptr && !s_.all_clear;
   switch (h.type()) {
     case MessageType::kDataRow:
-      return s_.refresh_in_flight() || s_.masker.active() || s_.suppress_until_ready || audited;
+      // A restricted session's rows are checked against their description even when nothing in
+      // them is masked.
+      return s_.restricted || s_.refresh_in_flight() || s_.masker.active() || s_.suppress_until_ready || audited;
     case MessageType::kCopyData:
       return s_.copy_rewriter.has_value() || s_.suppress_until_ready || audited;
     default:
@@ -158,7 +173,6 @@ bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdi
       return !(error.ok() && IsFatal(error->severity()));
     }
     case MessageType::kReadyForQuery: {
-      s_.outstanding_syncs = std::max(0, s_.outstanding_syncs - 1);
       const auto status = protocol::ParseReadyForQuery(body);
       if (status.ok()) s_.transaction_status = *status;
       s_.FinishRefresh();
@@ -257,25 +271,32 @@ void ServerSink::OnStatementDone() {
 }
 
 bool ServerSink::ApplyNamedState(const PlannedStatementPtr& st) {
+  // The descriptions pgmask learnt of the name's old meaning (its result columns, a portal's
+  // RowDescription) go with it.
+  PendingResponses& pending = s_.pending;
   switch (st->kind) {
     case policy::StatementKind::kPrepare:
       s_.prepared[st->name] = st;
+      pending.StatementRedefined(st->name);
       return true;
     case policy::StatementKind::kDeclareCursor:
       s_.portals[st->name] = st;
+      pending.PortalRedefined(st->name);
       return true;
     case policy::StatementKind::kDeallocate:
       if (st->name.empty()) {
-        s_.prepared.clear();  // DEALLOCATE ALL
+        ForgetStatements();  // DEALLOCATE ALL
       } else {
         s_.prepared.erase(st->name);
+        pending.StatementRedefined(st->name);
       }
       return true;
     case policy::StatementKind::kClosePortal:
       if (st->name.empty()) {
-        s_.portals.clear();  // CLOSE ALL
+        ForgetPortals();  // CLOSE ALL
       } else {
         s_.portals.erase(st->name);
+        pending.PortalRedefined(st->name);
       }
       return true;
     default:
@@ -283,13 +304,32 @@ bool ServerSink::ApplyNamedState(const PlannedStatementPtr& st) {
   }
 }
 
+void ServerSink::ForgetStatements() {
+  s_.prepared.clear();
+  s_.pending.AllStatementsRedefined();
+}
+
+void ServerSink::ForgetPortals() {
+  s_.portals.clear();
+  s_.pending.AllPortalsRedefined();
+}
+
+void ServerSink::OnTransactionEnd(bool block_ended) {
+  // What pgmask learnt of the portals goes with them; a holdable cursor is described again.
+  s_.pending.AllPortalsRedefined();
+  // DDL sent since may belong to a transaction that has not ended yet.
+  if (!s_.pending.owes_ready()) s_.ddl_in_transaction = false;
+  // A catalog read that failed inside the transaction block (its snapshot) may succeed now.
+  if (block_ended) s_.refresh_retry_at = {};
+}
+
 void ServerSink::OnExecuteDone(const PlannedStatementPtr& executed, std::string_view tag) {
   // PREPARE, DECLARE, DEALLOCATE and CLOSE sent through the extended protocol change the same
   // names as in a simple Query.
   if (executed != nullptr && ApplyNamedState(executed)) return;
   // A statement pgmask could not follow changed some name: every name of that kind is unknown now.
-  if (tag == "PREPARE" || absl::StartsWith(ToAbsl(tag), "DEALLOCATE")) s_.prepared.clear();
-  if (tag == "DECLARE CURSOR" || absl::StartsWith(ToAbsl(tag), "CLOSE CURSOR")) s_.portals.clear();
+  if (tag == "PREPARE" || absl::StartsWith(ToAbsl(tag), "DEALLOCATE")) ForgetStatements();
+  if (tag == "DECLARE CURSOR" || absl::StartsWith(ToAbsl(tag), "CLOSE CURSOR")) ForgetPortals();
 }
 
 Verdict ServerSink::RewriteErrorOrNotice(MessageType type, protocol::Bytes body, TextPolicy policy, OutputBatch& out) {
@@ -378,7 +418,12 @@ Verdict ServerSink::OnDataRow(protocol::Bytes body, OutputBatch& out) {
                     out);
     }
   }
-  if (!s_.masker.active()) return Verdict::kForward;
+  if (!s_.masker.active()) {
+    // Nothing to mask by this description, but the rows may not be the ones it describes (a
+    // name whose description pgmask kept past a change): never forward what was not described.
+    if (!s_.restricted || s_.masker.Fits(body)) return Verdict::kForward;
+    return Refuse("pgmask: refused rows that do not match the description they would be masked by", out);
+  }
   const size_t start = out.scratch().size();
   if (!s_.masker.MaskRow(body, out.scratch())) {
     s_.server_violation = true;
@@ -467,6 +512,7 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
     case MessageType::kCommandComplete:
     case MessageType::kPortalSuspended:
     case MessageType::kEmptyQueryResponse:
+      pending.CopyEnded(/*failed=*/false);
       if (front.kind == PendingKind::kExecute) {
         end_execute();
       } else {
@@ -476,6 +522,11 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
     case MessageType::kErrorResponse:
       s_.execute_planned = false;
       s_.masker.EndResult();
+      if (!pending.CopyEnded(/*failed=*/true) && s_.restricted) {
+        s_.lost_track = "a COPY FROM STDIN failed while requests sent during it were on their way, which the server "
+                        "may have read as part of it or not";
+        return false;
+      }
       // A simple query or function call still ends with ReadyForQuery; the extended protocol skips
       // everything the client sent up to its Sync.
       if (front.kind == PendingKind::kQuery || front.kind == PendingKind::kFunctionCall) return forward;
@@ -668,6 +719,7 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
   if (type == MessageType::kCommandComplete && !s_.suppress_until_ready) {
     s_.proxy.metrics.StatementCompleted(s_.masker.active());
   }
+  if (s_.policy_enabled() && !Asynchronous(type)) s_.pending.SettleSyncs(type == MessageType::kReadyForQuery);
   // A restricted session's answers must line up with its requests, or rows would be masked by
   // the wrong statement's plan.
   if (s_.restricted && !Answers(type, s_.pending)) {
@@ -689,13 +741,18 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
     const auto it = s_.portals.find(s_.pending.front().portal);
     if (it != s_.portals.end()) executed = it->second;
   }
+  if (s_.policy_enabled() && !s_.pending.empty() && !Asynchronous(type) && type != MessageType::kReadyForQuery) {
+    s_.pending.front().answered = true;
+  }
   // DataRows and RowDescriptions of a simple query are matched in their own handlers.
   if (s_.policy_enabled() && type != MessageType::kDataRow) {
     const bool forward = Account(type, body);
+    if (!s_.lost_track.empty()) return Verdict::kStop;
     if (!forward) return Verdict::kDrop;
   }
   switch (type) {
     case MessageType::kReadyForQuery: {
+      const char was = s_.transaction_status;
       const auto status = protocol::ParseReadyForQuery(body);
       if (status.ok()) s_.transaction_status = *status;
       s_.idle = status.ok() && *status == 'I';
@@ -704,6 +761,7 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
       s_.masker.EndResult();
       s_.EndCopy();
       if (in_query) s_.query_statement = 0;
+      if (s_.transaction_status == 'I') OnTransactionEnd(/*block_ended=*/was != 'I');
       if (s_.transaction_status == 'I' && s_.settings_in_transaction) {
         // The transaction ended: SET LOCAL is undone at COMMIT too.
         s_.settings_in_transaction = false;
@@ -733,6 +791,18 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
       return Verdict::kForward;  // asynchronous: never part of a refused result
     case MessageType::kNotificationResponse:
       return Verdict::kForward;
+    case MessageType::kCommandComplete: {
+      // The statement ran, whether its answer is forwarded or dropped with a refused result.
+      if (in_query) {
+        OnStatementDone();
+        ++s_.query_statement;
+      }
+      const auto tag = protocol::ParseQuery(body);  // same layout: one string
+      if (in_execute) OnExecuteDone(executed, tag.ok() ? *tag : std::string_view());
+      if (tag.ok()) OnCommandTag(*tag);
+      s_.masker.EndResult();
+      return s_.suppress_until_ready ? Verdict::kDrop : Verdict::kForward;
+    }
     default:
       break;
   }
@@ -742,17 +812,6 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
       return OnRowDescription(body, out);
     case MessageType::kDataRow:
       return OnDataRow(body, out);
-    case MessageType::kCommandComplete: {
-      if (in_query) {
-        OnStatementDone();
-        ++s_.query_statement;
-      }
-      const auto tag = protocol::ParseQuery(body);  // same layout: one string
-      if (in_execute) OnExecuteDone(executed, tag.ok() ? *tag : std::string_view());
-      if (tag.ok()) OnCommandTag(*tag);
-      s_.masker.EndResult();
-      return Verdict::kForward;
-    }
     case MessageType::kEmptyQueryResponse:
       if (in_query) ++s_.query_statement;
       s_.masker.EndResult();
@@ -777,10 +836,14 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
 }
 
 void ServerSink::OnCommandTag(std::string_view tag) {
-  if (ChangesCatalog(tag)) s_.catalog_stale = true;
+  if (ChangesCatalog(tag)) {
+    s_.catalog_stale = true;
+    s_.ddl_in_transaction = true;
+  }
   if (tag == "DISCARD ALL") {
     // Prepared statements and cursors are gone, and search_path is back to its default.
-    s_.ForgetNamedState();
+    ForgetStatements();
+    ForgetPortals();
     s_.catalog_stale = true;
   } else if (tag == "ROLLBACK" && s_.settings_in_transaction) {
     s_.catalog_stale = true;  // a SET of the transaction, or of the savepoint, was undone

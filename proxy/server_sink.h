@@ -67,6 +67,13 @@ class ServerSink final : public FrameSink {
   // Named state a PREPARE, DECLARE, DEALLOCATE or CLOSE changes; false for other statements.
   bool ApplyNamedState(const PlannedStatementPtr& st);
   void OnExecuteDone(const PlannedStatementPtr& executed, std::string_view tag);
+  // Every prepared statement, or every portal, is gone or unknown (DEALLOCATE ALL, CLOSE ALL,
+  // DISCARD ALL, a statement pgmask could not follow).
+  void ForgetStatements();
+  void ForgetPortals();
+  // ReadyForQuery 'I': the transaction ended, and with it every portal but holdable cursors;
+  // `block_ended` when it was a transaction block (BEGIN).
+  void OnTransactionEnd(bool block_ended);
   // How an ErrorResponse or NoticeResponse of the request now being answered must be rewritten.
   enum class TextPolicy { kKeep, kHide, kStripContext };
   TextPolicy TextPolicyForFront() const;

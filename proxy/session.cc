@@ -43,14 +43,23 @@ bool HasTimeLimit(const ServeConfig& config) {
          config.max_session_lifetime > zero;
 }
 
-// The startup parameter `replication`: a boolean for physical replication, "database" for
-// logical replication (which also runs SQL).
+// The startup parameter `replication` read as PostgreSQL's parse_bool reads a false value: a
+// prefix of "false" or "no", "of" or "off", or "0", in any case.
+bool IsFalseBoolean(std::string_view value) {
+  const auto prefix_of = [value](std::string_view word, size_t shortest) {
+    return value.size() >= shortest && value.size() <= word.size() &&
+           absl::EqualsIgnoreCase(ToAbsl(value), ToAbsl(word.substr(0, value.size())));
+  };
+  return prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) || value == "0";
+}
+
+// The startup parameter `replication`: "database" for logical replication (which also runs SQL),
+// a false boolean (or none) for none. Anything else is physical replication: PostgreSQL accepts
+// every unique prefix of "true" and "yes" ("t", "ye"), and refuses what it cannot read at all.
 ReplicationMode ReplicationModeOf(std::string_view value) {
+  if (value.empty() || IsFalseBoolean(value)) return ReplicationMode::kNone;
   if (absl::EqualsIgnoreCase(ToAbsl(value), "database")) return ReplicationMode::kLogical;
-  for (std::string_view on : {"true", "on", "yes", "1"}) {
-    if (absl::EqualsIgnoreCase(ToAbsl(value), ToAbsl(on))) return ReplicationMode::kPhysical;
-  }
-  return ReplicationMode::kNone;
+  return ReplicationMode::kPhysical;
 }
 
 // How many SSLRequest/GSSENCRequest rounds a client may make before its StartupMessage.
@@ -625,7 +634,7 @@ awaitable<size_t> Session::ReadPasswordMessage(Ending& ending) {
 
 awaitable<bool> Session::LoadCatalog() {
   state_.policy_generation = proxy_.policies.generation();
-  CatalogRefresh refresh(proxy_.policies.current(), proxy_.catalogs.Get(database_));
+  CatalogRefresh refresh(proxy_.policies.current(), proxy_.catalogs.Get(database_), /*in_transaction=*/false);
   std::string query;
   protocol::MessageWriter w(query);
   w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(refresh.Query());
@@ -799,7 +808,7 @@ awaitable<Session::Ending> Session::Watchdog() {
     }
     // Idle: the server answered all it was sent, and the client has sent nothing since.
     const uint64_t reads = client_pump_.reads();
-    if (state_.outstanding_syncs != 0 || reads != seen_reads) {
+    if (state_.awaiting_ready() || reads != seen_reads) {
       seen_reads = reads;
       quiet_since = now;
       continue;

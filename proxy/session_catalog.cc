@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 
 namespace pgmask::proxy {
 
@@ -17,16 +18,33 @@ void SharedCatalogs::Publish(const std::string& database, Entry entry) {
   entries_[database] = std::move(entry);
 }
 
-CatalogRefresh::CatalogRefresh(std::shared_ptr<const policy::Policy> policy, SharedCatalogs::Entry known)
-    : policy_(std::move(policy)), known_(std::move(known)), reader_(*policy_) {
+namespace {
+
+// The first cell of the row that carries the transaction's isolation level, apart from the rows
+// policy::LiveCatalogReader reads.
+constexpr char kIsolationRow[] = "pgmask.isolation";
+
+}  // namespace
+
+CatalogRefresh::CatalogRefresh(std::shared_ptr<const policy::Policy> policy, SharedCatalogs::Entry known,
+                               bool in_transaction)
+    : policy_(std::move(policy)), known_(std::move(known)), reader_(*policy_), in_transaction_(in_transaction) {
   // Without a snapshot to fall back on, the relations must be read whatever the fingerprint.
   if (known_.snapshot == nullptr) known_.fingerprint.clear();
 }
 
-std::string CatalogRefresh::Query() const { return policy::LiveCatalogQuery(*policy_, known_.fingerprint); }
+std::string CatalogRefresh::Query() const {
+  std::string query = policy::LiveCatalogQuery(*policy_, known_.fingerprint);
+  if (!in_transaction_) return query;
+  return absl::StrCat("SELECT '", kIsolationRow, "', pg_catalog.current_setting('transaction_isolation'); ", query);
+}
 
 void CatalogRefresh::AddRow(const std::vector<protocol::WireValue>& row) {
   if (!status_.ok()) return;
+  if (in_transaction_ && row.size() == 2 && !row[0].is_null() && row[0].text() == kIsolationRow) {
+    isolation_ = row[1].is_null() ? std::string() : std::string(row[1].text());
+    return;
+  }
   cells_.clear();
   for (const protocol::WireValue& v : row) {
     cells_.push_back(v.is_null() ? std::nullopt : std::optional<std::string_view>(v.text()));
@@ -42,7 +60,7 @@ absl::StatusOr<SessionCatalog> CatalogRefresh::Finish(SharedCatalogs& shared, co
   std::shared_ptr<const policy::CatalogSnapshot> snapshot;
   if (live->shared) {
     snapshot = std::make_shared<const policy::CatalogSnapshot>(*std::move(live->shared));
-    shared.Publish(database, {live->fingerprint, snapshot});
+    if (!in_transaction_) shared.Publish(database, {live->fingerprint, snapshot});
   } else if (known_.snapshot != nullptr && live->fingerprint == known_.fingerprint) {
     snapshot = known_.snapshot;
   } else {
@@ -50,6 +68,7 @@ absl::StatusOr<SessionCatalog> CatalogRefresh::Finish(SharedCatalogs& shared, co
   }
   SessionCatalog catalog;
   catalog.policy = policy_;
+  catalog.current = !in_transaction_ || isolation_ == "read committed";
   catalog.roles = std::move(live->roles);
   for (const policy::ProtectedColumnLocation& c : live->protected_columns) {
     catalog.columns[SessionCatalog::Key(c.table_oid, c.attnum)] = c.column;

@@ -29,6 +29,10 @@ struct SessionCatalog {
   absl::flat_hash_map<uint64_t, policy::ProtectedColumnId> columns;
   // Relations and functions of the database through the session's search_path; null until read.
   std::shared_ptr<const policy::CatalogView> view;
+  // Read outside any snapshot older than the read itself: other connections' DDL up to now is in
+  // it. A read inside a REPEATABLE READ or SERIALIZABLE transaction is current only for the
+  // session's own changes.
+  bool current = true;
 
   static uint64_t Key(uint32_t table_oid, int16_t column) {
     return (uint64_t{table_oid} << 16) | static_cast<uint16_t>(column);
@@ -59,15 +63,19 @@ class SharedCatalogs {
 // A catalog read in progress: the query to send and the rows folded so far.
 class CatalogRefresh {
  public:
-  CatalogRefresh(std::shared_ptr<const policy::Policy> policy, SharedCatalogs::Entry known);
+  // `in_transaction`: read inside a transaction block of the client's. Its snapshot may be older
+  // than the catalog the server resolves names against (REPEATABLE READ, SERIALIZABLE, SET
+  // TRANSACTION SNAPSHOT), so the read is `current` only under READ COMMITTED; and what it reads
+  // may be undone, so it is not shared with other sessions.
+  CatalogRefresh(std::shared_ptr<const policy::Policy> policy, SharedCatalogs::Entry known, bool in_transaction);
 
   // The simple-protocol Query text that reads the catalog.
   std::string Query() const;
   // One DataRow's values.
   void AddRow(const std::vector<protocol::WireValue>& row);
   void Fail() { failed_ = true; }
-  // After ReadyForQuery: the new catalog (publishing a newly read snapshot for `database`), or
-  // an error when the read failed.
+  // After ReadyForQuery: the new catalog (publishing a newly read snapshot for `database`, unless
+  // read inside a transaction block), or an error when the read failed.
   absl::StatusOr<SessionCatalog> Finish(SharedCatalogs& shared, const std::string& database) &&;
 
  private:
@@ -77,6 +85,8 @@ class CatalogRefresh {
   absl::Status status_;
   std::vector<std::optional<std::string_view>> cells_;
   bool failed_ = false;
+  bool in_transaction_;
+  std::optional<std::string> isolation_;  // the transaction's, when read inside one
 };
 
 }  // namespace pgmask::proxy

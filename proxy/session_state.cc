@@ -17,7 +17,8 @@ void SessionState::ActivateCatalog(SessionCatalog next) {
   // A reloaded policy (or a changed role) that no longer allows break-glass ends it before the
   // statement this catalog was read for runs.
   if (break_glass.has_value() && BreakGlassRefusal(*this)) EndBreakGlass(*this, "revoked");
-  catalog_read_at = std::chrono::steady_clock::now();
+  // Other connections' DDL is known up to the last read that could see it.
+  if (catalog.current) catalog_read_at = std::chrono::steady_clock::now();
   settings_pending = false;
   names_pending = false;
   refresh_failures = 0;
@@ -59,6 +60,9 @@ void SessionState::FinishRefresh() {
   auto next = std::move(*done).Finish(proxy.catalogs, database);
   if (next.ok()) {
     ActivateCatalog(*std::move(next));
+    // A read that could not bring the catalog up to date would not if repeated for the message
+    // it was read for.
+    if (catalog_outdated()) refresh_retry_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   } else {
     // Keep the catalog we have, and what is pending on it (names_pending, settings_pending)
     // keeps its statements refused or redacted. The held message goes on rather than wait for a

@@ -57,7 +57,9 @@ struct SessionState {
 
   // Where the conversation stands, for injecting pgmask's own statements only at safe points.
   char transaction_status = 'I';
-  int outstanding_syncs = 0;  // Query, Sync and FunctionCall sent, ReadyForQuery not yet back
+  // Query, Sync and FunctionCall sent, ReadyForQuery not yet back: counted as sent when no policy
+  // is loaded (see awaiting_ready).
+  int outstanding_syncs = 0;
   bool in_extended = false;   // extended-protocol messages sent since the last Sync
 
   // The policy as this session applies it.
@@ -88,6 +90,9 @@ struct SessionState {
   // Restricted sessions: a statement sent since the catalog was read may make names resolve
   // differently (DDL, search_path, role); until it is read again, nothing that reads is analysed.
   bool names_pending = false;
+  // DDL was sent since the server was last idle: ending the transaction or rolling back to a
+  // savepoint may undo it, and the catalog read in between.
+  bool ddl_in_transaction = false;
   // Set from the ParameterStatus messages of client_encoding and standard_conforming_strings
   // (at startup, then whenever they change): while the session reads SQL text differently from
   // the parser pgmask uses, every statement of a restricted session is refused.
@@ -108,11 +113,16 @@ struct SessionState {
   std::chrono::steady_clock::time_point catalog_read_at;
   std::unique_ptr<CatalogRefresh> refresh;  // a read in flight
   int refresh_failures = 0;  // reads failed in a row
-  std::chrono::steady_clock::time_point refresh_retry_at;  // after a failed read: not before
+  // After a failed read, or one that was not current: not before.
+  std::chrono::steady_clock::time_point refresh_retry_at;
   // The message now held was planned against a catalog without a relation it names, and the
   // catalog is being read again for it.
   bool catalog_read_for_message = false;
   bool refresh_in_flight() const { return refresh != nullptr; }
+  // The catalog in force was read, as current, longer than catalog_recheck ago.
+  bool catalog_outdated() const {
+    return std::chrono::steady_clock::now() - catalog_read_at > absl::ToChronoNanoseconds(proxy.config.catalog_recheck);
+  }
   // Lets the client's frames flow again once a catalog read completes (FramePump::Release).
   std::function<void()> release_client;
 
@@ -125,8 +135,14 @@ struct SessionState {
     absl::Time expires;
   };
   std::optional<BreakGlass> break_glass;
+  // A ReadyForQuery is still to come: for a message of the client's, or for pgmask's catalog
+  // read. With a policy loaded, from what the server still owes, which knows the Queries and
+  // Syncs the server skips after an error and ignores during COPY FROM STDIN.
+  bool awaiting_ready() const {
+    return refresh_in_flight() || (policy_enabled() ? pending.owes_ready() : outstanding_syncs != 0);
+  }
   // Nothing of the client's is in flight: actions may change without touching a result.
-  bool between_statements() const { return outstanding_syncs == 0 && !in_extended; }
+  bool between_statements() const { return !awaiting_ready() && !in_extended; }
 
   // Makes `next` the session's catalog and derives the session's actions from it.
   void ActivateCatalog(SessionCatalog next);

@@ -166,14 +166,19 @@ def test_sync_ignored_during_copy_in_leaves_pgmask_in_step(masked, secrets, writ
     assert b"SELECT 3\0" in received
 
 
-def test_copy_from_stdin_the_way_libpq_sends_it_in_the_extended_protocol(masked, secrets, writable):
-    # libpq sends Sync right after the Execute, before it learns that it started a COPY.
-    sock = open_session(masked.port)
+def start_copy_the_way_libpq_does(sock: socket.socket) -> None:
+    """COPY intake FROM STDIN in the extended protocol, up to the server's CopyInResponse: libpq
+    sends Sync right after the Execute, before it learns that it started a COPY."""
     sock.sendall(wire.parse_message("", "COPY intake FROM STDIN") + wire.bind_message("", "")
                  + wire.execute_message("") + SYNC)
     tags = []
     while not tags or tags[-1] != b"G":
         tags.append(wire.read_message(sock)[0])
+
+
+def test_copy_from_stdin_the_way_libpq_sends_it_in_the_extended_protocol(masked, secrets, writable):
+    sock = open_session(masked.port)
+    start_copy_the_way_libpq_does(sock)
     sock.sendall(wire.message(b"d", b"one\ntwo\n") + wire.message(b"c") + SYNC)
     received = read_through(sock)
     assert b"COPY 2\0" in received
@@ -304,13 +309,25 @@ def test_a_catalog_read_the_session_makes_fail_is_not_retried_in_a_loop(pgmask_f
     assert query(sock, select)[1] == {}
     assert query(sock, "SET statement_timeout = 1")[1] == {}
     time.sleep(1.2)
+    # Answered, not held: refused, since the catalog in force is older than catalog_recheck and
+    # other connections' DDL since is unknown. (pgmask's refusal is itself a statement, which the
+    # 1 ms timeout may cancel before it raises.)
+    refused = ("42501", "57014")
+    received, error = query(sock, select)
+    assert_no_secret(received, secrets)
+    assert error.get("C") in refused and b"SELECT" not in received, error
+    assert error.get("C") == "57014" or "could not read the catalog" in error.get("M", ""), error
+    time.sleep(0.5)
+    received, error = query(sock, "SELECT 1")
+    assert error.get("C") in refused and b"SELECT" not in received, error
+    failures = proxy.log_text().count("catalog refresh failed")
+    assert 1 <= failures <= 5, failures
+    # Settings stay possible, and once a read succeeds statements run again.
+    assert query(sock, "SET statement_timeout = 0")[1] == {}
+    time.sleep(1.1)
     received, error = query(sock, select)
     assert error == {} and b"SELECT 3\0" in received
     assert_no_secret(received, secrets)
-    time.sleep(0.5)
-    assert query(sock, "SELECT 1")[1] == {}
-    failures = proxy.log_text().count("catalog refresh failed")
-    assert 1 <= failures <= 5, failures
 
 
 def test_the_catalog_recheck_leaves_the_unnamed_statement_and_portal_alone(pgmask_factory, clinic, tmp_path, secrets):
@@ -379,3 +396,203 @@ def test_a_bind_of_a_statement_refused_after_ddl_gets_the_refusal_and_the_sessio
     messages = messages_through(sock)
     assert error_of_or_none(messages) is None, messages
     assert b"SELECT 1\0" in b"".join(tag + body for tag, body in messages)
+
+
+def test_a_sync_sent_after_a_copy_failed_on_the_server_is_answered(masked, secrets, writable):
+    sock = open_session(masked.port)
+    sock.sendall(wire.query_message("COPY intake FROM STDIN"))
+    assert wire.read_message(sock)[0] == b"G"
+    # A row with one field too many: the server leaves copy-in and answers, and answers the Syncs
+    # it reads from then on, where it ignored them during the COPY.
+    sock.sendall(wire.message(b"d", b"a\tb\n"))
+    assert error_of(messages_through(sock)).get("C") == "22P04"
+    sock.sendall(SYNC + wire.query_message(EVIL) + wire.query_message(DECOY))
+    messages = messages_through(sock, ready=3)
+    received = b"".join(tag + body for tag, body in messages)
+    assert_no_secret(received, secrets)
+    assert error_of_or_none(messages) is None, messages
+    assert b"SELECT 3\0" in received and [tag for tag, _ in messages].count(b"Z") == 3
+
+
+def test_a_request_sent_during_a_copy_that_fails_ends_the_session(masked, secrets, writable):
+    # Sent before the failure was known: whether the server read the Sync during the COPY (and
+    # ignored it) or after it (and answered it) only the server knows.
+    sock = open_session(masked.port)
+    sock.sendall(wire.query_message("COPY intake FROM STDIN") + wire.message(b"d", b"a\tb\n") + SYNC
+                 + wire.message(b"c") + wire.query_message(EVIL) + wire.query_message(DECOY))
+    messages = messages_through(sock, ready=4)
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    fatal = [wire.error_fields(body) for tag, body in messages if tag == b"E"][-1]
+    assert fatal.get("S") == "FATAL" and fatal.get("C") == "08P01", fatal
+    assert "COPY FROM STDIN failed" in fatal.get("M", "")
+
+
+def test_a_failed_copy_the_way_libpq_sends_it_leaves_pgmask_in_step(masked, secrets, writable):
+    sock = open_session(masked.port)
+    start_copy_the_way_libpq_does(sock)
+    # The Sync after the Execute was read during the COPY; the one after CopyDone ends the error.
+    sock.sendall(wire.message(b"d", b"a\tb\n") + wire.message(b"c") + SYNC)
+    assert error_of(messages_through(sock)).get("C") == "22P04"
+    for sql in (EVIL, ""):
+        received, error = query(sock, sql)
+        assert error == {}
+        assert_no_secret(received, secrets)
+    assert b"SELECT 3\0" in query(sock, EVIL)[0]
+
+
+def test_an_empty_query_still_ends_with_its_ready_for_query(masked):
+    # A Query is answered before its ReadyForQuery; an empty one with EmptyQueryResponse.
+    sock = open_session(masked.port)
+    for sql in ("", ";", "-- nothing"):
+        received, error = query(sock, sql)
+        assert error == {} and received.startswith(b"I"), received
+    assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
+
+
+def run_batch(sock: socket.socket, *steps: bytes) -> list[tuple[bytes, bytes]]:
+    sock.sendall(b"".join(steps) + SYNC)
+    return messages_through(sock)
+
+
+@pytest.mark.parametrize("redefine", ["close", "rollback"])
+def test_a_cursor_declared_again_is_described_again(masked, secrets, redefine):
+    sock = open_session(masked.port)
+    assert query(sock, "BEGIN; DECLARE c CURSOR FOR SELECT")[1] == {}
+    # pgmask learns that c has no columns: rows described so would pass as they are.
+    assert error_of_or_none(run_batch(sock, wire.describe_message(b"P", "c"))) is None
+    ending = "CLOSE c" if redefine == "close" else "ROLLBACK; BEGIN"
+    assert query(sock, f"{ending}; DECLARE c CURSOR FOR {EVIL}")[1] == {}
+    messages = run_batch(sock, wire.execute_message("c"))
+    received = b"".join(tag + body for tag, body in messages)
+    assert_no_secret(received, secrets)
+    assert error_of_or_none(messages) is None and b"SELECT 3\0" in received
+
+
+def zero_column_statement(sock: socket.socket) -> None:
+    """Prepares s as a statement with no columns, and lets pgmask learn them from a portal."""
+    messages = run_batch(sock, wire.parse_message("s", "SELECT"), wire.bind_message("p1", "s"),
+                         wire.describe_message(b"P", "p1"), wire.execute_message("p1"), wire.close_message(b"P", "p1"))
+    assert error_of_or_none(messages) is None
+
+
+def redefine_s_by_sql() -> bytes:
+    return (wire.parse_message("x1", "DEALLOCATE s") + wire.bind_message("", "x1") + wire.execute_message("")
+            + wire.parse_message("x2", f"PREPARE s AS {EVIL}") + wire.bind_message("", "x2")
+            + wire.execute_message(""))
+
+
+def test_a_statement_prepared_again_by_sql_is_described_again(masked, secrets):
+    sock = open_session(masked.port)
+    zero_column_statement(sock)
+    assert error_of_or_none(run_batch(sock, redefine_s_by_sql())) is None
+    messages = run_batch(sock, wire.bind_message("p2", "s"), wire.execute_message("p2"))
+    received = b"".join(tag + body for tag, body in messages)
+    assert_no_secret(received, secrets)
+    assert error_of_or_none(messages) is None and b"SELECT 3\0" in received
+
+
+def test_rows_that_do_not_match_their_description_are_refused(masked, secrets):
+    # In one batch the Bind of s is sent before the server has run the PREPARE that redefines it:
+    # pgmask takes s for the statement it described, whose rows have no columns.
+    sock = open_session(masked.port)
+    zero_column_statement(sock)
+    messages = run_batch(sock, redefine_s_by_sql(), wire.bind_message("p2", "s"), wire.execute_message("p2"))
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    error = error_of(messages)
+    assert error.get("C") == "42501" and "do not match the description" in error.get("M", ""), error
+    assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
+
+
+@pytest.fixture
+def notes(clinic):
+    """A table auditor reads, that another connection turns into a view of ssn."""
+    clinic.psql("DROP VIEW IF EXISTS notes; DROP TABLE IF EXISTS notes; CREATE TABLE notes (id int, note text);"
+                "INSERT INTO notes SELECT g, 'n' FROM generate_series(1, 3) g; GRANT SELECT ON notes TO auditor",
+                dbname=DB)
+
+    def redefine():
+        clinic.psql("DROP TABLE notes; CREATE VIEW notes AS SELECT id, ssn AS note FROM patients;"
+                    "GRANT SELECT ON notes TO auditor", dbname=DB)
+    return redefine
+
+
+def skip_a_query(sock: socket.socket) -> None:
+    # The server skips the Query after the Execute's error; it answers only the Sync.
+    sock.sendall(wire.execute_message("no_such_portal") + wire.query_message("SELECT 1") + SYNC)
+    assert error_of(messages_through(sock)).get("C") == "34000"
+
+
+FREEZES = {
+    "own statement name": lambda sock: query(sock, 'PREPARE "pgmask.catalog" AS SELECT 1'),
+    "skipped query": skip_a_query,
+    "repeatable read": lambda sock: query(sock, "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1"),
+}
+
+
+@pytest.mark.parametrize("freeze", FREEZES)
+def test_other_connections_ddl_is_seen_within_catalog_recheck(pgmask_factory, clinic, tmp_path, secrets, notes,
+                                                             freeze):
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    assert query(sock, "SELECT note FROM notes")[1] == {}
+    FREEZES[freeze](sock)
+    notes()
+    time.sleep(1.5)
+    received, error = query(sock, "SELECT note FROM notes WHERE id < 4")
+    assert_no_secret(received, secrets)
+    if freeze == "repeatable read":
+        # Its snapshot predates the view: the catalog cannot be read in it, and nothing that
+        # names a relation runs on the one read before, until the transaction ends.
+        assert error.get("C") == "42501" and "catalog" in error.get("M", ""), error
+        assert query(sock, "COMMIT")[1] == {}
+        received, error = query(sock, "SELECT note FROM notes WHERE id < 4")
+        assert_no_secret(received, secrets)
+    assert error == {} and b"SELECT 3\0" in received, (error, received)
+
+
+def test_statement_names_like_pgmask_own_are_the_clients(masked, secrets):
+    # pgmask's own names are per session: taking the names it once used disturbs nothing.
+    sock = open_session(masked.port)
+    for name in ("pgmask.catalog", "pgmask.copy_columns"):
+        assert query(sock, f'PREPARE "{name}" AS SELECT 1')[1] == {}
+    copy = f"COPY ({EVIL}) TO STDOUT"
+    messages = run_batch(sock, wire.parse_message("", copy), wire.bind_message("", ""), wire.execute_message(""))
+    received = b"".join(tag + body for tag, body in messages)
+    assert_no_secret(received, secrets)
+    assert error_of_or_none(messages) is None and b"COPY 3\0" in received, messages
+
+
+@pytest.mark.parametrize("undo", ["rollback", "rollback to savepoint", "failed transaction"])
+def test_ddl_the_session_rolls_back_is_rolled_back_in_the_catalog(masked, secrets, shadow, undo):
+    sock = open_session(masked.port)
+    for sql in ("DROP VIEW shadow.v", "CREATE VIEW shadow.v AS SELECT id, ssn AS x FROM public.patients"):
+        assert query(sock, sql)[1] == {}
+    assert query(sock, "BEGIN; SAVEPOINT s")[1] == {}
+    assert query(sock, "CREATE OR REPLACE VIEW shadow.v AS SELECT id, 'x'::text AS x FROM public.patients")[1] == {}
+    # Read again before this statement: the replaced view, with nothing protected in x.
+    assert query(sock, "SELECT 1")[1] == {}
+    if undo == "rollback":
+        assert query(sock, "ROLLBACK")[1] == {}
+    elif undo == "rollback to savepoint":
+        assert query(sock, "ROLLBACK TO SAVEPOINT s")[1] == {}
+    else:
+        assert query(sock, "SELECT 1/0")[1].get("C") == "22012"
+        assert query(sock, "COMMIT")[1] == {}  # answered ROLLBACK
+    received, error = query(sock, "SELECT upper(x) FROM shadow.v WHERE id < 4")
+    assert_no_secret(received, secrets)
+    assert error == {} and b"SELECT 3\0" in received, (error, received)
+
+
+@pytest.mark.parametrize("value", ["t", "TRU", "ye", "On", "1", "nonsense"])
+def test_every_spelling_of_physical_replication_is_refused(masked, value):
+    sock = wire.connect(masked.port)
+    sock.sendall(wire.startup_message("auditor", DB, replication=value))
+    error = wire.read_error_then_close(sock)
+    assert error.get("C") == "42501" and "physical replication" in error.get("M", ""), error
+
+
+@pytest.mark.parametrize("value", ["f", "FALSE", "n", "of", "Off", "0"])
+def test_a_false_replication_value_is_an_ordinary_session(masked, value):
+    sock = wire.connect(masked.port)
+    wire.login(sock, "auditor", DB, startup=wire.startup_message("auditor", DB, replication=value))
+    assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]

@@ -33,6 +33,81 @@ TEST(PendingResponsesTest, AnErrorBeforeAnySyncWaitsForTheClientsSync) {
   EXPECT_TRUE(pending.empty());
 }
 
+TEST(PendingResponsesTest, AQueryTheServerSkipsAfterAnErrorOwesNoReadyForQuery) {
+  PendingResponses pending;
+  pending.Push(PendingKind::kExecute, "nosuch");
+  pending.Push(PendingKind::kQuery);
+  pending.Push(PendingKind::kSync);
+  EXPECT_TRUE(pending.DropUntilSync());
+  pending.Pop();  // the Sync's ReadyForQuery
+  EXPECT_FALSE(pending.owes_ready());
+}
+
+// libpq's COPY FROM STDIN in the extended protocol: Execute, Sync, then the data, CopyDone, Sync.
+void StartLibpqCopy(PendingResponses& pending) {
+  pending.Push(PendingKind::kExecute, "");
+  pending.Push(PendingKind::kSync);
+  pending.CopyInStarted();
+}
+
+TEST(CopyInTest, SyncsSentDuringACopyThatSucceedsAreIgnored) {
+  PendingResponses pending;
+  StartLibpqCopy(pending);
+  pending.Push(PendingKind::kSync);  // during copy-in
+  pending.CopyEndSent();
+  pending.Push(PendingKind::kSync);
+  EXPECT_TRUE(pending.CopyEnded(/*failed=*/false));
+  pending.Pop();  // CommandComplete ends the Execute
+  ASSERT_FALSE(pending.empty());
+  EXPECT_FALSE(pending.front().maybe_ignored);
+  pending.Pop();
+  EXPECT_TRUE(pending.empty());
+}
+
+TEST(CopyInTest, AReadyForQueryAfterAFailedCopyAnswersTheCertainSyncFirst) {
+  PendingResponses pending;
+  StartLibpqCopy(pending);
+  pending.CopyEndSent();
+  pending.Push(PendingKind::kSync);
+  EXPECT_TRUE(pending.CopyEnded(/*failed=*/true));
+  EXPECT_TRUE(pending.DropUntilSync());
+  pending.SettleSyncs(/*ready_for_query=*/true);
+  EXPECT_FALSE(pending.front().maybe_ignored);
+  pending.Pop();
+  // The Sync read during the COPY: the next answer says whether it was ignored.
+  ASSERT_FALSE(pending.empty());
+  EXPECT_TRUE(pending.owes_ready());
+  pending.Push(PendingKind::kQuery);
+  pending.SettleSyncs(/*ready_for_query=*/false);
+  EXPECT_EQ(pending.front().kind, PendingKind::kQuery);
+}
+
+TEST(CopyInTest, ASyncSentOnceTheCopyFailedIsAnswered) {
+  PendingResponses pending;
+  pending.Push(PendingKind::kQuery);
+  pending.CopyInStarted();
+  EXPECT_TRUE(pending.CopyEnded(/*failed=*/true));
+  pending.Pop();  // the Query's ReadyForQuery
+  pending.Push(PendingKind::kSync);
+  EXPECT_FALSE(pending.front().maybe_ignored);
+}
+
+TEST(CopyInTest, ARequestSentDuringACopyThatFailsCannotBeFollowed) {
+  PendingResponses pending;
+  pending.Push(PendingKind::kQuery);
+  pending.Push(PendingKind::kSync);
+  pending.CopyEndSent();
+  pending.Push(PendingKind::kQuery);
+  pending.CopyInStarted();
+  EXPECT_FALSE(pending.CopyEnded(/*failed=*/true));
+
+  PendingResponses during;
+  during.Push(PendingKind::kQuery);
+  during.CopyInStarted();
+  during.Push(PendingKind::kQuery);  // read by the COPY, or after its failure
+  EXPECT_FALSE(during.CopyEnded(/*failed=*/true));
+}
+
 }  // namespace
 }  // namespace pgmask::proxy
 
@@ -91,6 +166,20 @@ TEST(StatementColumnsTest, APortalWhoseBindFailedDescribesNothing) {
   BindAndDescribe(p, "p1", "s1", Columns(1000));
   p.PortalClosed("p1");
   p.RecordStatementColumns("p1", Columns(2000));  // no BindComplete since: not s1's columns
+  p.MarkBound("p2", "s1", {});
+  ASSERT_NE(p.KnownColumns("p2"), nullptr);
+  EXPECT_EQ(p.KnownColumns("p2")->at(0).table_oid, 1000u);
+}
+
+TEST(StatementColumnsTest, SqlThatRedefinesAPortalForgetsItsDescription) {
+  PendingResponses p;
+  BindAndDescribe(p, "c", "s1", Columns(1000));
+  p.MarkDescribed("c");
+  p.SetPortalFields("c", Columns(1000));
+  p.PortalRedefined("c");  // CLOSE c; DECLARE c CURSOR FOR ...
+  EXPECT_FALSE(p.described("c"));
+  EXPECT_EQ(p.PortalFields("c"), nullptr);
+  p.RecordStatementColumns("c", Columns(2000));  // the cursor's columns are not s1's
   p.MarkBound("p2", "s1", {});
   ASSERT_NE(p.KnownColumns("p2"), nullptr);
   EXPECT_EQ(p.KnownColumns("p2")->at(0).table_oid, 1000u);
