@@ -435,15 +435,7 @@ Verdict ServerSink::OnDataRow(protocol::Bytes body, OutputBatch& out) {
 
 bool ServerSink::Account(MessageType type, protocol::Bytes body) {
   PendingResponses& pending = s_.pending;
-  if (pending.empty()) return true;
-  switch (type) {
-    case MessageType::kNoticeResponse:
-    case MessageType::kNotificationResponse:
-    case MessageType::kParameterStatus:
-      return true;  // asynchronous: answers nothing
-    default:
-      break;
-  }
+  if (pending.empty() || Asynchronous(type)) return true;
   const PendingResponse& front = pending.front();
   // pgmask's own messages (a Describe before an Execute or a COPY, with its Parse and Sync):
   // their answers go nowhere.
