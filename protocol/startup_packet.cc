@@ -1,5 +1,8 @@
 #include "protocol/startup_packet.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "protocol/byte_order.h"
@@ -71,6 +74,14 @@ absl::StatusOr<StartupPacket> ParseStartupPacket(Bytes packet) {
   const std::string_view raw(reinterpret_cast<const char*>(packet.data()) + 8, packet.size() - 8);
   if (!ValidParams(raw)) return absl::InvalidArgumentError("invalid startup packet layout");
   out.params = StartupParams(raw);
+  // PostgreSQL lets the last of a repeated key win; a proxy that read the first would check one
+  // user (or replication mode) and let the server log in another.
+  std::vector<std::string_view> keys;
+  out.params.ForEach([&](std::string_view k, std::string_view) { keys.push_back(k); });
+  std::sort(keys.begin(), keys.end());
+  if (const auto repeated = std::adjacent_find(keys.begin(), keys.end()); repeated != keys.end()) {
+    return absl::InvalidArgumentError(absl::StrFormat("startup parameter \"%s\" is given more than once", *repeated));
+  }
   if (!out.params.Get("user").has_value()) {
     return absl::InvalidArgumentError("no PostgreSQL user name specified in startup packet");
   }

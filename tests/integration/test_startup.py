@@ -58,3 +58,20 @@ def test_startup_parameters_reported(pgmask):
     assert messages[-1] == (b"Z", b"I")
     assert struct.unpack("!i", keys[0][:4])[0] != upstream_pid, \
         "pgmask passed the upstream backend's key through instead of its own"
+
+
+@pytest.mark.parametrize("key", ["user", "replication", "options"])
+def test_repeated_startup_parameter_refused(pgmask, key):
+    """PostgreSQL lets the last of a repeated key win: a proxy reading the first would check one
+    user (or replication mode) while the server logs in another, so pgmask refuses the packet."""
+    pairs = [("user", "postgres"), ("database", "postgres"), (key, "postgres" if key == "user" else "off"),
+             (key, "nobody" if key == "user" else "database")]
+    body = struct.pack("!i", wire.PROTOCOL_3_0)
+    for k, v in pairs:
+        body += k.encode() + b"\0" + v.encode() + b"\0"
+    body += b"\0"
+    with wire.connect(pgmask.port) as sock:
+        sock.sendall(struct.pack("!i", len(body) + 4) + body)
+        fields = wire.read_error_then_close(sock)
+    assert fields.get("C") == "08P01", fields
+    assert "more than once" in fields.get("M", ""), fields

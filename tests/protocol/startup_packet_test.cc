@@ -112,6 +112,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"Unterminated", Startup("user"), absl::StatusCode::kInvalidArgument},
         BadCase{"ProtocolTwo", Packet(2u << 16, CStr("user") + CStr("x") + std::string(1, '\0')),
                 absl::StatusCode::kUnimplemented},
+        // PostgreSQL takes the last of a repeated key: pgmask must not check another.
+        BadCase{"RepeatedUser",
+                Startup(CStr("user") + CStr("a") + CStr("database") + CStr("d") + CStr("user") + CStr("b") +
+                        std::string(1, '\0')),
+                absl::StatusCode::kInvalidArgument},
+        BadCase{"RepeatedReplication",
+                Startup(CStr("user") + CStr("a") + CStr("replication") + CStr("off") + CStr("replication") +
+                        CStr("database") + std::string(1, '\0')),
+                absl::StatusCode::kInvalidArgument},
         BadCase{"LengthDisagrees", Startup(CStr("user") + CStr("x") + std::string(1, '\0')) + "extra",
                 absl::StatusCode::kInvalidArgument}),
     [](const auto& info) { return info.param.name; });
