@@ -484,8 +484,10 @@ std::vector<OutputColumn> Analyzer::Select(const PgQuery__SelectStmt& s, const S
       // them (substr(ssn, 1, 1)) or for rows mixed with a literal.
       for (const OutputColumn& c : out) Use(UsageClause::kDistinct, c.lineage.DirectColumn().has_value(), c.lineage);
     } else {
+      // DISTINCT ON keeps the first row of each group after sorting on the values, and returns
+      // them in that order: more than equality.
       for (size_t i = 0; i < s.n_distinct_clause; ++i) {
-        ClauseItem(s.distinct_clause[i], scope, out, UsageClause::kDistinctOn, true);
+        ClauseItem(s.distinct_clause[i], scope, out, UsageClause::kDistinctOn, false);
       }
     }
     SortAndLimit(s, scope, out);
@@ -655,6 +657,7 @@ void Analyzer::WriteColumns(const RangeItem& target, PgQuery__Node* const* targe
     const std::string_view column = Str(t->res_target->name);
     Write(absl::StrFormat("table %s (column %s)", target.name, column), lineage);
     Store(target, &column);
+    Use(UsageClause::kReplaced, false, NamedColumn(target.columns, column));
   }
 }
 
@@ -1005,6 +1008,7 @@ void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
       if (checked->unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
       Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*checked));
     }
+    if (stored && c.stored == nullptr) Use(UsageClause::kForeignKeyCheck, false, target.view_foreign_keys);
     if (column != nullptr && !c.unlisted && c.name == *column) return;
   }
   // A column the catalog does not list may be any of the unlisted ones.

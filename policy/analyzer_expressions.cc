@@ -465,10 +465,9 @@ bool Analyzer::ArgumentCannotFail(const PgQuery__FuncCall& call, std::string_vie
 
 void Analyzer::Window(const PgQuery__WindowDef& w, const Scope* scope) {
   Restore<UsageClause> current(clause_, UsageClause::kWindow);
-  for (size_t i = 0; i < w.n_partition_clause; ++i) {
-    const Lineage l = Expr(w.partition_clause[i], scope);
-    Use(UsageClause::kWindow, l.DirectColumn().has_value(), l);
-  }
+  // Partitions are formed by sorting on the values, and the rows come out in that order: more
+  // than equality (as DISTINCT ON).
+  for (size_t i = 0; i < w.n_partition_clause; ++i) Use(UsageClause::kWindow, false, Expr(w.partition_clause[i], scope));
   for (size_t i = 0; i < w.n_order_clause; ++i) {
     const PgQuery__Node* s = w.order_clause[i];
     if (s == nullptr || s->node_case != PG_QUERY__NODE__NODE_SORT_BY) continue;

@@ -19,16 +19,6 @@ const RangeColumn* FindColumn(const std::vector<RangeColumn>& columns, std::stri
   return nullptr;
 }
 
-// A column of one side of a join by name; a side with unlisted columns may hold it there.
-Lineage SideColumn(const std::vector<RangeColumn>& side, std::string_view name) {
-  if (const RangeColumn* c = FindColumn(side, name)) return c->lineage;
-  Lineage open;
-  for (const RangeColumn& c : side) {
-    if (c.unlisted) open.Merge(c.lineage);
-  }
-  return open;
-}
-
 std::vector<RangeColumn> FromOutputs(const std::vector<OutputColumn>& outputs) {
   std::vector<RangeColumn> columns;
   columns.reserve(outputs.size());
@@ -37,6 +27,15 @@ std::vector<RangeColumn> FromOutputs(const std::vector<OutputColumn>& outputs) {
 }
 
 }  // namespace
+
+Lineage NamedColumn(const std::vector<RangeColumn>& columns, std::string_view name) {
+  if (const RangeColumn* c = FindColumn(columns, name)) return c->lineage;
+  Lineage open;
+  for (const RangeColumn& c : columns) {
+    if (c.unlisted) open.Merge(c.lineage);
+  }
+  return open;
+}
 
 const RangeItem* FindItem(const Scope* scope, std::string_view schema, std::string_view name) {
   for (const Scope* s = scope; s != nullptr; s = s->parent) {
@@ -142,6 +141,30 @@ void Analyzer::Join(const PgQuery__JoinExpr& join, Scope& scope, std::vector<Ran
     Scope on{scope.parent, {scope.items.begin() + static_cast<ptrdiff_t>(first), scope.items.end()}, {}};
     Condition(join.quals, &on, UsageClause::kJoin);
   }
+  auto has_unlisted = [](const std::vector<RangeColumn>& side) {
+    return std::any_of(side.begin(), side.end(), [](const RangeColumn& c) { return c.unlisted; });
+  };
+  if (join.is_natural && (has_unlisted(left) || has_unlisted(right))) {
+    // NATURAL joins on every name the two sides share and lists those columns first. A side whose
+    // columns are not all known (a set-returning function, a table the catalog does not list)
+    // may share any name: every column may be in the join condition, and the order of the join's
+    // columns is unknown, so they are one unlisted column as strict as all of them.
+    Lineage all;
+    for (const std::vector<RangeColumn>* side : {&left, &right}) {
+      for (const RangeColumn& c : *side) {
+        Use(UsageClause::kJoin, false, c.lineage);
+        all.MergeDerived(c.lineage);
+      }
+    }
+    std::vector<RangeColumn> columns{{"*", std::move(all), true}};
+    if (join.alias != nullptr) {
+      RangeItem item{"", std::string(Str(join.alias->aliasname)), columns};
+      scope.items.erase(scope.items.begin() + static_cast<ptrdiff_t>(first), scope.items.end());
+      scope.items.push_back(std::move(item));
+    }
+    star.insert(star.end(), columns.begin(), columns.end());
+    return;
+  }
   std::vector<std::string> merged_names;
   if (join.is_natural) {
     for (const RangeColumn& l : left) {
@@ -153,8 +176,8 @@ void Analyzer::Join(const PgQuery__JoinExpr& join, Scope& scope, std::vector<Ran
   // USING and NATURAL: each merged column once, first; then the rest of each side.
   std::vector<RangeColumn> columns;
   for (const std::string& name : merged_names) {
-    const Lineage l = SideColumn(left, name);
-    const Lineage r = SideColumn(right, name);
+    const Lineage l = NamedColumn(left, name);
+    const Lineage r = NamedColumn(right, name);
     Lineage both = l;
     both.Merge(r);
     Use(UsageClause::kJoin, l.DirectColumn().has_value() && r.DirectColumn().has_value(), both);
@@ -259,9 +282,15 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
     // Its row security policies' conditions run too, and their errors reach the statement.
     if (rel->row_security) out_.computed = Lineage::Everything();
     if (rel->kind == RelationKind::kView || rel->kind == RelationKind::kMaterializedView) {
+      Lineage* const outer = std::exchange(view_foreign_keys_, &item.view_foreign_keys);
       item.columns = ViewColumns(*rel);
+      view_foreign_keys_ = outer;
+      if (outer != nullptr) outer->Merge(item.view_foreign_keys);
     } else {
-      for (const CatalogColumn& c : rel->columns) item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false, &c});
+      for (const CatalogColumn& c : rel->columns) {
+        item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false, &c});
+        if (view_foreign_keys_ != nullptr && !c.references.empty()) view_foreign_keys_->Merge(ReferencedLineage(c));
+      }
     }
     if (!rel->columns_complete) item.columns.push_back({"*", {}, true});
   } else {
@@ -352,7 +381,7 @@ size_t Analyzer::PushWith(const PgQuery__WithClause* with, const Scope* outer) {
     const std::vector<RangeColumn> columns = FromOutputs(outputs);
     Lineage compared;
     for (std::string_view name : Names(cte.cycle_clause->cycle_col_list, cte.cycle_clause->n_cycle_col_list)) {
-      compared.MergeDerived(SideColumn(columns, name));
+      compared.MergeDerived(NamedColumn(columns, name));
     }
     Use(UsageClause::kCondition, false, compared);
   };

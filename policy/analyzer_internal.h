@@ -40,7 +40,14 @@ struct RangeItem {
   // A stored relation: it also has the system columns (ctid, xmin, tableoid...), which hold no
   // row data.
   bool system_columns = false;
+  // A view: the protected columns that foreign keys of the relations under it reference. A
+  // write through the view is checked against them, and the analysis follows only protected
+  // columns through a view, so it cannot tell which column a write lands in.
+  Lineage view_foreign_keys;
 };
+
+// A column of a FROM item (or a join's side) by name; with unlisted columns it may be any of them.
+Lineage NamedColumn(const std::vector<RangeColumn>& columns, std::string_view name);
 
 // tableoid, xmin, xmax, cmin, cmax, ctid.
 bool IsSystemColumn(std::string_view name);
@@ -179,6 +186,8 @@ class Analyzer {
   // Inside an expression the server keeps and runs later, in statements pgmask does not see
   // (StoredExpressions, row security policies).
   bool stored_expression_ = false;
+  // While a view's definition is analysed: where the foreign keys of the relations it reads go.
+  Lineage* view_foreign_keys_ = nullptr;
   Lineage fallible_;
 };
 

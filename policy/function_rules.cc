@@ -69,7 +69,20 @@ constexpr std::array kFunctionRules = {
     Rule{"pg_mcv_list_items", false, kStatistics},
     Rule{"pg_logical_slot_", true, kDecoding},
     Rule{"pg_current_wal_", true, kWalSize},  // pg_current_wal_lsn, _insert_lsn, _flush_lsn
-    Rule{"pg_stat_get_wal", false, kWalSize},
+    Rule{"pg_stat_get_wal", true, kWalSize},  // pg_stat_get_wal, _senders, _receiver
+    // These return the position in the write-ahead log they reached, which reads its size too.
+    Rule{"pg_logical_emit_message", false, kWalSize},
+    Rule{"pg_create_physical_replication_slot", false, kWalSize},
+    Rule{"pg_create_logical_replication_slot", false, kWalSize},
+    Rule{"pg_copy_physical_replication_slot", false, kWalSize},
+    Rule{"pg_copy_logical_replication_slot", false, kWalSize},
+    Rule{"pg_replication_slot_advance", false, kWalSize},
+    Rule{"pg_get_replication_slots", false, kWalSize},
+    Rule{"pg_last_wal_", true, kWalSize},  // pg_last_wal_receive_lsn, _replay_lsn
+    Rule{"pg_create_restore_point", false, kWalSize},
+    Rule{"pg_backup_start", false, kWalSize},
+    Rule{"pg_start_backup", false, kWalSize},
+    Rule{"pg_switch_wal", false, kWalSize},
 };
 
 constexpr std::array kRelationRules = {
@@ -80,7 +93,9 @@ constexpr std::array kRelationRules = {
     Rule{"pg_stat_activity", false, kQueryText},
     Rule{"pg_stat_statements", false, kQueryText},
     Rule{"pg_stat_monitor", false, kQueryText},
-    Rule{"pg_stat_wal", false, kWalSize},
+    Rule{"pg_stat_wal", true, kWalSize},  // pg_stat_wal, pg_stat_wal_receiver
+    Rule{"pg_stat_replication", false, kWalSize},
+    Rule{"pg_replication_slots", false, kWalSize},
 };
 
 template <size_t N>
@@ -110,7 +125,6 @@ std::optional<std::string_view> OutOfBandChannel(std::string_view name) {
   static constexpr std::pair<std::string_view, std::string_view> kChannels[] = {
       {"pg_notify", "a notification payload"},
       {"set_config", "a setting"},
-      {"pg_logical_emit_message", "the write-ahead log"},
       {"setval", "a sequence (last_value)"},
       {"setseed", "the session's random seed (random())"},
       {"set_limit", "a pg_trgm setting (show_limit())"},
@@ -124,17 +138,10 @@ std::optional<std::string_view> OutOfBandChannel(std::string_view name) {
       {"pg_try_advisory_xact_lock_shared", "an advisory lock key (pg_locks)"},
       {"pg_advisory_unlock", "an advisory lock key (pg_locks)"},
       {"pg_advisory_unlock_shared", "an advisory lock key (pg_locks)"},
-      {"pg_create_physical_replication_slot", "a replication slot name"},
-      {"pg_create_logical_replication_slot", "a replication slot name"},
-      {"pg_copy_physical_replication_slot", "a replication slot name"},
-      {"pg_copy_logical_replication_slot", "a replication slot name"},
       {"pg_replication_origin_create", "a replication origin name"},
       {"pg_replication_origin_session_setup", "a replication origin"},
       {"pg_replication_origin_advance", "a replication origin"},
       {"pg_replication_origin_xact_setup", "a replication origin"},
-      {"pg_backup_start", "a backup label"},
-      {"pg_start_backup", "a backup label"},
-      {"pg_create_restore_point", "a restore point name"},
       {"pg_cancel_backend", "another session (which backend is signalled)"},
       {"pg_terminate_backend", "another session (which backend is signalled)"},
   };

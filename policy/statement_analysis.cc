@@ -18,6 +18,7 @@ std::string_view UsageClauseName(UsageClause clause) {
     case UsageClause::kFallible: return "a computation that can fail on its value";
     case UsageClause::kUniqueCheck: return "a write checked against a unique index";
     case UsageClause::kForeignKeyCheck: return "a write checked against a foreign key to it";
+    case UsageClause::kReplaced: return "an update that compares it with its new value";
   }
   return "a condition";
 }

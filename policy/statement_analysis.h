@@ -47,6 +47,10 @@ enum class UsageClause {
   // A write to a column with a foreign key to a protected one: whether it fails tells whether
   // the referenced value exists.
   kForeignKeyCheck,
+  // An UPDATE (or ON CONFLICT DO UPDATE, MERGE ... UPDATE) of the column: PostgreSQL compares the
+  // new value with the one it replaces, and shows the outcome (a HOT update, the size of the
+  // write-ahead log record, a trigger that skips unchanged rows).
+  kReplaced,
 };
 
 std::string_view UsageClauseName(UsageClause clause);

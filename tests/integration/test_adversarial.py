@@ -1055,6 +1055,30 @@ NAMED = [
          Q("SELECT wal_bytes FROM pg_stat_wal", REFUSED)),
     case("oracle/unique-check-through-a-view", CL,
          Q(f"UPDATE patient_contacts SET email = '{EMAIL}' WHERE id = 1", INFER)),
+    # Oracles found by the sixth probe.
+    # NATURAL joins on every shared name; a set-returning function's columns are not listed.
+    case("oracle/natural-join-with-a-function", SU,
+         Q("SELECT key FROM (SELECT substr(diagnosis, 1, 7) AS value FROM visits WHERE id = 90001) a "
+           "NATURAL JOIN jsonb_each_text('{\"A\": \"X99.1 G\", \"B\": \"X99.1 H\"}')", REFUSED)),
+    case("oracle/natural-join-count", A,
+         Q(f"SELECT count(*) FROM (SELECT ssn AS unnest FROM patients {W}) a NATURAL JOIN unnest(ARRAY['{SSN}'])",
+           INFER)),
+    # PostgreSQL compares an updated value with the one it replaces: a HOT update, the WAL
+    # record's size and suppress_redundant_updates_trigger all tell whether the guess was right.
+    case("oracle/update-compares-with-the-stored-value", CL, Q("BEGIN"),
+         Q(f"UPDATE patients SET dob = '{DOB.isoformat()}' {W}", INFER), Q("ROLLBACK"),
+         Q("SELECT pg_logical_emit_message(false, 'a', '')", REFUSED),
+         Q("SELECT confirmed_flush_lsn FROM pg_replication_slots", REFUSED)),
+    # DISTINCT ON and PARTITION BY sort on the clear values: the order of the rows compares them.
+    case("oracle/distinct-on-sorts-on-the-clear-value", AN,
+         Q("SELECT string_agg(id::text, ',') FROM (SELECT DISTINCT ON (ssn) id FROM patients "
+           "WHERE id IN (1, 2, 3, 90001)) s", INFER)),
+    case("oracle/partition-by-sorts-on-the-clear-value", AN,
+         Q("SELECT string_agg(id::text, ',') FROM (SELECT id, row_number() OVER (PARTITION BY ssn) FROM patients "
+           "WHERE id IN (1, 2, 3, 90001)) s", INFER)),
+    # A write through a view of unprotected columns lands in a column with a foreign key to email.
+    case("oracle/foreign-key-through-a-view", CL, Q("BEGIN"),
+         Q(f"INSERT INTO email_ref_view VALUES (5, '{EMAIL}')", INFER), Q("ROLLBACK")),
     # A view created in pg_temp however it is named is found before every relation of its name.
     case("temp/view-in-pg-temp-by-name", SU,
          Q(f"CREATE VIEW pg_temp.pg_roles AS SELECT notes AS rolname FROM visits {W}", REFUSED),
@@ -1427,6 +1451,8 @@ CREATE VIEW patient_contacts AS SELECT id, name AS full_name, ssn AS tax_id, ema
 CREATE VIEW patient_shout AS SELECT id, upper(ssn) AS loud_ssn, lower(email) AS quiet_email FROM patients;
 CREATE VIEW patient_contacts_v2 AS SELECT * FROM patient_contacts;
 CREATE VIEW visit_texts AS SELECT id, diagnosis AS txt FROM visits UNION ALL SELECT id, notes FROM visits;
+CREATE TABLE email_refs (id int PRIMARY KEY, email text REFERENCES patients (email));
+CREATE VIEW email_ref_view AS SELECT id, email AS contact FROM email_refs;
 CREATE MATERIALIZED VIEW mv_diagnoses AS SELECT id, patient_id, diagnosis AS dx FROM visits;
 CREATE MATERIALIZED VIEW mv_emails AS SELECT id, upper(email) AS e FROM patients;
 

@@ -163,6 +163,7 @@ inline std::string_view ClauseCode(UsageClause c) {
     case UsageClause::kFallible: return "FALLIBLE";
     case UsageClause::kUniqueCheck: return "UNIQUE";
     case UsageClause::kForeignKeyCheck: return "FOREIGN_KEY";
+    case UsageClause::kReplaced: return "REPLACED";
   }
   return "?";
 }
