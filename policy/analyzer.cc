@@ -1,5 +1,6 @@
 #include "policy/analyzer.h"
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -658,6 +659,11 @@ void Analyzer::WriteColumns(const RangeItem& target, PgQuery__Node* const* targe
     Write(absl::StrFormat("table %s (column %s)", target.name, column), lineage);
     Store(target, &column);
     Use(UsageClause::kReplaced, false, NamedColumn(target.columns, column));
+    // A generated column computed from it is replaced too, and compared the same way.
+    for (const RangeColumn& c : target.columns) {
+      if (c.stored == nullptr || c.name != column) continue;
+      for (const RangeColumn* g : GeneratedFrom(target, *c.stored)) Use(UsageClause::kReplaced, false, g->lineage);
+    }
   }
 }
 
@@ -987,6 +993,16 @@ const CatalogColumn* Analyzer::ProtectedCatalogColumn(ProtectedColumnId id) cons
   return nullptr;
 }
 
+std::vector<const RangeColumn*> Analyzer::GeneratedFrom(const RangeItem& target, const CatalogColumn& source) {
+  std::vector<const RangeColumn*> generated;
+  for (const RangeColumn& g : target.columns) {
+    if (g.stored == nullptr || g.stored == &source) continue;
+    const std::vector<int16_t>& from = g.stored->generated_from;
+    if (std::find(from.begin(), from.end(), source.attnum) != from.end()) generated.push_back(&g);
+  }
+  return generated;
+}
+
 void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
   const RangeColumn* unlisted = nullptr;
   for (const RangeColumn& c : target.columns) {
@@ -1009,6 +1025,13 @@ void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
       Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*checked));
     }
     if (stored && c.stored == nullptr) Use(UsageClause::kForeignKeyCheck, false, target.view_foreign_keys);
+    // PostgreSQL recomputes the generated columns that read it, and checks them in its place.
+    if (stored && c.stored != nullptr) {
+      for (const RangeColumn* g : GeneratedFrom(target, *c.stored)) {
+        if (g->stored->unique) Use(UsageClause::kUniqueCheck, false, g->lineage);
+        Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*g->stored));
+      }
+    }
     if (column != nullptr && !c.unlisted && c.name == *column) return;
   }
   // A column the catalog does not list may be any of the unlisted ones.

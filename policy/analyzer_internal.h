@@ -101,6 +101,8 @@ class Analyzer {
   void ClauseItem(const PgQuery__Node* node, const Scope& scope, const std::vector<OutputColumn>& outputs,
                   UsageClause clause, bool equality_kind);
   void WriteColumns(const RangeItem& target, PgQuery__Node* const* targets, size_t n, const Scope& scope);
+  // The stored columns of `target` generated from `source`.
+  static std::vector<const RangeColumn*> GeneratedFrom(const RangeItem& target, const CatalogColumn& source);
   // CREATE OR REPLACE VIEW: refused when a column of the existing view would carry protected
   // data it did not (views and policies over it were analysed with the old lineage).
   // Whether a relation created under this name goes to a temporary schema.

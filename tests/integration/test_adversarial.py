@@ -1079,6 +1079,9 @@ NAMED = [
     # A write through a view of unprotected columns lands in a column with a foreign key to email.
     case("oracle/foreign-key-through-a-view", CL, Q("BEGIN"),
          Q(f"INSERT INTO email_ref_view VALUES (5, '{EMAIL}')", INFER), Q("ROLLBACK")),
+    # The generated column computed from the written one is checked against the foreign key.
+    case("oracle/foreign-key-of-a-generated-column", CL, Q("BEGIN"),
+         Q(f"INSERT INTO email_keys (id, raw_email) VALUES (5, '{EMAIL}')", INFER), Q("ROLLBACK")),
     # A view created in pg_temp however it is named is found before every relation of its name.
     case("temp/view-in-pg-temp-by-name", SU,
          Q(f"CREATE VIEW pg_temp.pg_roles AS SELECT notes AS rolname FROM visits {W}", REFUSED),
@@ -1453,6 +1456,8 @@ CREATE VIEW patient_contacts_v2 AS SELECT * FROM patient_contacts;
 CREATE VIEW visit_texts AS SELECT id, diagnosis AS txt FROM visits UNION ALL SELECT id, notes FROM visits;
 CREATE TABLE email_refs (id int PRIMARY KEY, email text REFERENCES patients (email));
 CREATE VIEW email_ref_view AS SELECT id, email AS contact FROM email_refs;
+CREATE TABLE email_keys (id int PRIMARY KEY, raw_email text,
+  email_key text GENERATED ALWAYS AS (lower(raw_email)) STORED REFERENCES patients (email));
 CREATE MATERIALIZED VIEW mv_diagnoses AS SELECT id, patient_id, diagnosis AS dx FROM visits;
 CREATE MATERIALIZED VIEW mv_emails AS SELECT id, upper(email) AS e FROM patients;
 

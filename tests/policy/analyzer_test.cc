@@ -719,6 +719,37 @@ TEST(AnalyzerForeignKeys, AWriteToAReferencingColumnTestsTheReferencedOne) {
   EXPECT_EQ(usages("SELECT contact FROM visit_contacts"), "");
 }
 
+// PostgreSQL recomputes a generated column from the columns it reads, and checks it in their place.
+TEST(AnalyzerGeneratedColumns, AWriteCountsForTheColumnsGeneratedFromIt) {
+  const auto policy = testing::TestPolicy();
+  ASSERT_NE(policy, nullptr);
+  CatalogData data = testing::TestCatalogData();
+  CatalogRelation& patients = data.relations.front();
+  ASSERT_EQ(patients.name, "patients");
+  ASSERT_EQ(patients.columns[3].name, "email");
+  patients.columns.push_back({"email_override", 8});
+  CatalogColumn effective{"effective_email", 9};
+  effective.generated = true;
+  effective.generated_from = {4, 8};
+  effective.unique = true;
+  patients.columns.push_back(effective);
+  CatalogRelation* visits = nullptr;
+  for (CatalogRelation& r : data.relations) visits = r.name == "visits" ? &r : visits;
+  ASSERT_NE(visits, nullptr);
+  CatalogColumn lowered{"note_lower", 5};
+  lowered.generated = true;
+  lowered.generated_from = {4};
+  lowered.references.push_back({"public", "patients", "email"});
+  visits->columns.push_back(lowered);
+  const CatalogView catalog(std::move(data));
+  const auto usages = [&](const std::string& sql) { return AnalyseOne(*policy, catalog, sql, RenderUsages); };
+  EXPECT_EQ(usages("UPDATE patients SET email_override = $1 WHERE id = 1"),
+            "REPLACED:patients.email; UNIQUE:patients.email");
+  EXPECT_EQ(usages("INSERT INTO patients (id, email_override) VALUES (1, 'a@b')"), "UNIQUE:patients.email");
+  EXPECT_EQ(usages("INSERT INTO visits (id, note) VALUES (1, 'a@b')"), "FOREIGN_KEY:patients.email");
+  EXPECT_EQ(usages("UPDATE patients SET name = 'x' WHERE id = 1"), "");
+}
+
 struct KindCase {
   std::string name;
   std::string sql;
