@@ -46,7 +46,9 @@ harmless values, unprotected) for search_path games; scratch (unprotected, writa
 functions peek_ssn(int) (SQL, reads an SSN; not trusted), operator ### backed by leak_op (not
 trusted), add_one(int), noisy_note(text) (RAISE NOTICE of its argument) and picky_check(text)
 (RAISE EXCEPTION quoting its argument), the last three listed in settings.trusted_functions; the
-dblink and hstore extensions; a unique index on patients.email.
+dblink and hstore extensions; a unique index on patients.email; table intake_log with an
+administrator's rule intake_log_echo (ON INSERT DO ALSO SELECT of a patient's ssn, email and
+diagnosis).
 
 Policy: the demo policy (tests/testdata/policy/clinic.yaml: inference deny) plus
 public."Patients"."SSN" (PII), public.lab_results.result (PHI, redact, declared on the partitioned
@@ -1371,8 +1373,16 @@ UTILITY = [
          {"client_encoding": "UTF8", "options": "-c search_path=public", "application_name": "adversarial"}),
 ]
 
+# An administrator's rule whose action returns rows (intake_log_echo): the server sends them after
+# the INSERT that fires it, described with no table, and the INSERT names no protected column.
+RULES = [
+    case("rules/do-also-select", SU, *in_transaction(Q("INSERT INTO intake_log VALUES (90001)", OK))),
+    case("rules/do-also-select-execute", CL, *in_transaction(Q("PREPARE ri AS INSERT INTO intake_log VALUES ($1)", OK),
+                                                             Q("EXECUTE ri(90001)", OK))),
+]
+
 ALL_CASES = (LINEAGE + DENIED_CLASS + RELATIONS + RETURNING + COPYING + REFUSALS + SETTINGS + STARTUP + PARSER
-             + NAMED + EXTENDED + BINARY + CHANNELS + INFERENCE + UTILITY)
+             + NAMED + EXTENDED + BINARY + CHANNELS + INFERENCE + UTILITY + RULES)
 assert len({c.id for c in ALL_CASES}) == len(ALL_CASES), "case ids must be unique"
 
 # ----------------------------------------------------------------------------------------------
@@ -1441,11 +1451,16 @@ CREATE FUNCTION public.picky_check(text) RETURNS boolean LANGUAGE plpgsql
 CREATE EXTENSION IF NOT EXISTS dblink;
 CREATE EXTENSION IF NOT EXISTS hstore;
 CREATE STATISTICS patients_contact_stats (mcv) ON email, ssn FROM patients;
+CREATE TABLE intake_log (pid int);
+CREATE RULE intake_log_echo AS ON INSERT TO intake_log DO ALSO
+  SELECT p.ssn || '' AS s, p.email, v.diagnosis FROM patients p JOIN visits v ON v.patient_id = p.id
+  WHERE p.id = NEW.pid AND v.id = 90001;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO analyst, support, auditor, clerk, tinkerer;
 GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO clerk;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO clerk;
 GRANT CREATE ON SCHEMA public TO clerk;
+GRANT INSERT ON intake_log TO support;
 GRANT CREATE ON DATABASE clinic_adversarial TO clerk;
 GRANT USAGE ON SCHEMA decoy TO analyst, support, auditor, clerk;
 GRANT SELECT ON decoy.patients TO analyst, support, auditor, clerk;
