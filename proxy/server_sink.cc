@@ -169,8 +169,8 @@ bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdi
     case MessageType::kEmptyQueryResponse:
       return true;
     case MessageType::kErrorResponse: {
-      s_.refresh->Fail();
       const auto error = protocol::ParseErrorNotice(body);
+      s_.refresh->Fail(error.ok() ? error->sqlstate() : std::string_view());
       // A FATAL error ends the session: the client must see it.
       return !(error.ok() && IsFatal(error->severity()));
     }

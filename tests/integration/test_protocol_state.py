@@ -596,3 +596,44 @@ def test_a_false_replication_value_is_an_ordinary_session(masked, value):
     sock = wire.connect(masked.port)
     wire.login(sock, "auditor", DB, startup=wire.startup_message("auditor", DB, replication=value))
     assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
+
+
+def test_a_lock_on_a_view_fails_catalog_reads_within_catalog_timeout(pgmask_factory, clinic, tmp_path, connect):
+    """Reading a view's definition waits for locks on it: a transaction holding one (a prepared
+    transaction holds it across restarts) made every catalog read, so every login and every
+    restricted session's next statement, wait forever."""
+    clinic.psql("DROP VIEW IF EXISTS locked_v; DROP TABLE IF EXISTS locked_bump;"
+                "CREATE VIEW locked_v AS SELECT 1 AS x", dbname=DB)
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", "--catalog-timeout", "1",
+                           *key_flags(tmp_path))
+    restricted = open_session(proxy.port)
+    clear = open_session(proxy.port, "app_backend")
+    holder = connect(clinic.port, dbname=DB)
+    holder.execute("BEGIN")
+    holder.execute("LOCK TABLE locked_v IN ACCESS EXCLUSIVE MODE")
+    # Any DDL changes the catalog's fingerprint, after which the views are read again.
+    connect(clinic.port, dbname=DB).execute("CREATE TABLE locked_bump (i int)")
+    try:
+        started = time.monotonic()
+        with wire.connect(proxy.port, timeout=15) as sock:
+            with pytest.raises(wire.ServerError) as refused:
+                wire.login(sock, "auditor", DB)
+        assert refused.value.sqlstate == "55P03" and "catalog" in refused.value.fields["M"], refused.value.fields
+        assert time.monotonic() - started < 10
+        # A restricted session's next read fails the same way, and its statement is refused.
+        time.sleep(1.5)
+        started = time.monotonic()
+        _, error = query(restricted, "SELECT count(*) FROM patients")
+        assert error.get("C") == "42501" and "catalog" in error.get("M", ""), error
+        assert time.monotonic() - started < 10
+        # A clear session reads the catalog only at login: it keeps working.
+        received, error = query(clear, "SELECT count(*) FROM patients")
+        assert error == {} and b"SELECT 1\0" in received, (error, received)
+    finally:
+        holder.execute("ROLLBACK")
+    time.sleep(0.5)  # the failed read is tried again after 200 ms
+    received, error = query(restricted, "SELECT count(*) FROM patients")
+    assert error == {} and b"SELECT 1\0" in received, (error, received)
+    later = open_session(proxy.port)
+    assert query(later, "SELECT count(*) FROM patients")[1] == {}
+    clinic.psql("DROP TABLE locked_bump; DROP VIEW locked_v", dbname=DB)
