@@ -46,7 +46,7 @@ struct ServeConfig {
   // How old a restricted session's view of the catalog (relations, views, functions) may grow
   // before it checks, at its next statement, whether another connection changed it.
   absl::Duration catalog_recheck = absl::Seconds(10);
-  // How long one catalog read may wait for a lock, and run each of its statements.
+  // How long one catalog read may wait for a lock; each of its statements may run twice as long.
   absl::Duration catalog_timeout = policy::kDefaultCatalogTimeout;
   // The admin HTTP listener (/metrics, /healthz, /readyz); nullopt: none.
   std::optional<HostPort> admin;
