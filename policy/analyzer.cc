@@ -299,6 +299,10 @@ void Analyzer::StatementBody(const PgQuery__Node& statement) {
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
       Setting(*statement.variable_set_stmt);
       return;
+    case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+      // Settings, in one column (three for SHOW ALL): fields the analysis accounts for.
+      out_.outputs = {OutputColumn{"*", {}, true}};
+      return;
     // Settings for later sessions: held to the same rules, so no later session starts with them.
     case PG_QUERY__NODE__NODE_ALTER_ROLE_SET_STMT:
       if (statement.alter_role_set_stmt->setstmt != nullptr) Setting(*statement.alter_role_set_stmt->setstmt);

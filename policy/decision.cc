@@ -101,7 +101,12 @@ ColumnPlan StatementDecision::ForField(size_t field, size_t field_count) const {
     if (!columns[i].unlisted) continue;
     if (unlisted++ == 0) first = i;
   }
-  if (unlisted == 0) return field_count == columns.size() && field < columns.size() ? columns[field] : Strictest(columns, 0);
+  if (unlisted == 0) {
+    if (field_count == columns.size() && field < columns.size()) return columns[field];
+    // Fields the analysis does not account for, such as the rows of an administrator's DO ALSO
+    // SELECT rule after an INSERT analysed as returning nothing, could hold anything.
+    return ColumnPlan{.treatment = Treatment::kRedact, .unlisted = true};
+  }
   if (unlisted == 1 && field_count + 1 >= columns.size()) {
     const size_t width = field_count + 1 - columns.size();
     if (field < first) return columns[field];

@@ -60,8 +60,9 @@ struct StatementDecision {
 
   // The plan for field `field` of a RowDescription (or COPY row) of `field_count` fields. Maps
   // an unlisted output over the fields it stands for when it is the only one; otherwise every
-  // field from the first unlisted one on, and every field when the count does not match,
-  // gets the strictest plan among the candidates (redact unless all are clear).
+  // field from the first unlisted one on gets the strictest plan among the candidates (redact
+  // unless all are clear). Without unlisted outputs, a count that does not match redacts every
+  // field: the analysis does not account for them.
   ColumnPlan ForField(size_t field, size_t field_count) const;
 };
 

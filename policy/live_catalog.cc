@@ -77,14 +77,24 @@ absl::Status BadRow(std::string_view what) {
 
 }  // namespace
 
-std::string LiveCatalogQuery(const Policy& policy, std::string_view known_fingerprint) {
+std::string LiveCatalogQuery(const Policy& policy, std::string_view known_fingerprint, absl::Duration timeout) {
   const std::string changed = absl::StrFormat(
       "pg_catalog.current_setting('pgmask.catalog_fingerprint') <> %s", EscapeStringLiteral(known_fingerprint));
+  const int64_t wait_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout));
+  // A statement may wait for a lock, then run: twice as long, so that a lock wait ends as such.
+  const std::string wait = absl::StrFormat("'%dms'", wait_ms);
+  const std::string run = absl::StrFormat("'%dms'", 2 * wait_ms);
   std::string sql;
-  // The session's own search_path first, then none while the catalog is read.
+  // The session's own search_path and timeouts first (saved, to be restored inside a transaction
+  // block of the client's), then none and the read's own.
   absl::StrAppend(&sql,
                   "SELECT 'x', pg_catalog.set_config('pgmask.saved_search_path', "
-                  "pg_catalog.current_setting('search_path'), true);"
+                  "pg_catalog.current_setting('search_path'), true),"
+                  " pg_catalog.set_config('pgmask.saved_lock_timeout', pg_catalog.current_setting('lock_timeout'), true),"
+                  " pg_catalog.set_config('pgmask.saved_statement_timeout', "
+                  "pg_catalog.current_setting('statement_timeout'), true),"
+                  " pg_catalog.set_config('lock_timeout', ", wait, ", true),"
+                  " pg_catalog.set_config('statement_timeout', ", run, ", true);"
                   " SELECT 's', u.s::pg_catalog.text, u.n::pg_catalog.text FROM "
                   "pg_catalog.unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS u(s, n);"
                   " SELECT 'x', pg_catalog.set_config('search_path', '', true);");
@@ -157,7 +167,10 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   changed, ";");
   absl::StrAppend(&sql,
                   " SELECT 'x', pg_catalog.set_config('search_path', "
-                  "pg_catalog.current_setting('pgmask.saved_search_path'), true)");
+                  "pg_catalog.current_setting('pgmask.saved_search_path'), true),"
+                  " pg_catalog.set_config('lock_timeout', pg_catalog.current_setting('pgmask.saved_lock_timeout'), true),"
+                  " pg_catalog.set_config('statement_timeout', "
+                  "pg_catalog.current_setting('pgmask.saved_statement_timeout'), true)");
   return sql;
 }
 

@@ -12,6 +12,11 @@
 // so a function or operator a client defines in its own schemas can never stand in for the
 // catalog functions the query calls, and view definitions come back fully schema-qualified,
 // meaning the same under every session's search_path.
+//
+// It also runs with lock_timeout set to `timeout` and statement_timeout to twice that (restored
+// at the end): reading a view's definition takes a lock on it and on what it reads, and a
+// transaction that holds one (a prepared transaction holds it across restarts) would otherwise
+// stop every read.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "policy/catalog_view.h"
 #include "policy/lineage.h"
@@ -30,9 +36,13 @@
 
 namespace pgmask::policy {
 
+inline constexpr absl::Duration kDefaultCatalogTimeout = absl::Seconds(5);
+
 // One simple-protocol Query (several statements; every row is text and starts with a tag).
-// `known_fingerprint` empty: always return the relations and functions.
-std::string LiveCatalogQuery(const Policy& policy, std::string_view known_fingerprint);
+// `known_fingerprint` empty: always return the relations and functions. The server answers
+// 55P03 (lock_not_available) or 57014 (query_canceled) when `timeout` runs out.
+std::string LiveCatalogQuery(const Policy& policy, std::string_view known_fingerprint,
+                             absl::Duration timeout = kDefaultCatalogTimeout);
 
 struct ProtectedColumnLocation {
   uint32_t table_oid = 0;

@@ -68,6 +68,12 @@ StatementKind StatementKindOf(const PgQuery__Node& statement) {
 }
 
 bool MayRedefineNames(const PgQuery__Node& statement) {
+  if (statement.node_case == PG_QUERY__NODE__NODE_TRANSACTION_STMT) {
+    // They commit or undo a prepared transaction pgmask did not follow, whose DDL may be anyone's.
+    const PgQuery__TransactionStmtKind kind = statement.transaction_stmt->kind;
+    return kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED ||
+           kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED;
+  }
   if (StatementKindOf(statement) != StatementKind::kUtility) return false;
   switch (statement.node_case) {
     case PG_QUERY__NODE__NODE_VACUUM_STMT:

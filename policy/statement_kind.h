@@ -41,8 +41,9 @@ std::string_view StatementKindName(StatementKind kind);
 StatementKind StatementKindOf(const PgQuery__Node& statement);
 
 // Whether running the statement may change what names in later statements resolve to: DDL,
-// GRANT, DISCARD and every other utility statement, except the few that cannot (VACUUM, LOCK,
-// CREATE INDEX, ...). pgmask analyses a message before the server runs any of it.
+// GRANT, DISCARD, COMMIT PREPARED, ROLLBACK PREPARED and every other utility statement, except
+// the few that cannot (VACUUM, LOCK, CREATE INDEX, ...). pgmask analyses a message before the
+// server runs any of it.
 bool MayRedefineNames(const PgQuery__Node& statement);
 
 }  // namespace pgmask::policy

@@ -336,7 +336,8 @@ bool ClientSink::MaybeRefreshCatalog(OutputBatch& out) {
   s_.policy_generation = s_.proxy.policies.generation();
   s_.catalog_stale = false;
   auto refresh = std::make_unique<CatalogRefresh>(s_.proxy.policies.current(), s_.proxy.catalogs.Get(s_.database),
-                                                  /*in_transaction=*/s_.transaction_status != 'I');
+                                                  /*in_transaction=*/s_.transaction_status != 'I',
+                                                  s_.proxy.config.catalog_timeout);
   const auto statements = policy::SplitStatements(refresh->Query());
   if (!statements.ok()) {
     // pgmask's own query: cannot happen unless it is broken, and then every read would fail.

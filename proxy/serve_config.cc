@@ -128,6 +128,8 @@ const std::vector<Setting>& Settings() {
        [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.policy_poll); }},
       {"catalog_recheck", "--catalog-recheck",
        [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.catalog_recheck); }},
+      {"catalog_timeout", "--catalog-timeout",
+       [](std::string_view v, ServeConfig& c) { return ParseSeconds(v, c.catalog_timeout); }},
       {"admin", "--admin",
        [](std::string_view v, ServeConfig& c) -> absl::Status {
          if (v == "off") {

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "policy/live_catalog.h"
 #include "proxy/log.h"
 
 namespace pgmask::proxy {
@@ -45,6 +46,8 @@ struct ServeConfig {
   // How old a restricted session's view of the catalog (relations, views, functions) may grow
   // before it checks, at its next statement, whether another connection changed it.
   absl::Duration catalog_recheck = absl::Seconds(10);
+  // How long one catalog read may wait for a lock; each of its statements may run twice as long.
+  absl::Duration catalog_timeout = policy::kDefaultCatalogTimeout;
   // The admin HTTP listener (/metrics, /healthz, /readyz); nullopt: none.
   std::optional<HostPort> admin;
   // The audit trail (proxy/audit_service.h starts the sinks).

@@ -94,9 +94,11 @@ bool Answers(MessageType type, const PendingResponses& pending) {
   }
 }
 
-// Commands after which the protected columns or the role's memberships may have changed.
+// Commands after which the protected columns or the role's memberships may have changed. COMMIT
+// PREPARED and ROLLBACK PREPARED end a transaction whose DDL pgmask may not have seen.
 bool ChangesCatalog(std::string_view tag) {
-  for (std::string_view prefix : {"CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "IMPORT"}) {
+  for (std::string_view prefix :
+       {"CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "IMPORT", "COMMIT PREPARED", "ROLLBACK PREPARED"}) {
     if (absl::StartsWith(ToAbsl(tag), ToAbsl(prefix))) return true;
   }
   return false;
@@ -167,8 +169,8 @@ bool ServerSink::OnRefreshResponse(MessageType type, protocol::Bytes body, Verdi
     case MessageType::kEmptyQueryResponse:
       return true;
     case MessageType::kErrorResponse: {
-      s_.refresh->Fail();
       const auto error = protocol::ParseErrorNotice(body);
+      s_.refresh->Fail(error.ok() ? error->sqlstate() : std::string_view());
       // A FATAL error ends the session: the client must see it.
       return !(error.ok() && IsFatal(error->severity()));
     }
@@ -754,6 +756,8 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
       s_.EndCopy();
       if (in_query) s_.query_statement = 0;
       if (s_.transaction_status == 'I') OnTransactionEnd(/*block_ended=*/was != 'I');
+      // A transaction this session prepared with DDL may have been committed since, by anyone.
+      if (s_.ddl_prepared) s_.catalog_stale = true;
       if (s_.transaction_status == 'I' && s_.settings_in_transaction) {
         // The transaction ended: SET LOCAL is undone at COMMIT too.
         s_.settings_in_transaction = false;
@@ -828,6 +832,7 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
 }
 
 void ServerSink::OnCommandTag(std::string_view tag) {
+  if (tag == "PREPARE TRANSACTION" && s_.ddl_in_transaction) s_.ddl_prepared = true;
   if (ChangesCatalog(tag)) {
     s_.catalog_stale = true;
     s_.ddl_in_transaction = true;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <utility>
 #include <variant>
 
 #include "absl/strings/match.h"
@@ -60,6 +61,20 @@ ReplicationMode ReplicationModeOf(std::string_view value) {
   if (value.empty() || IsFalseBoolean(value)) return ReplicationMode::kNone;
   if (absl::EqualsIgnoreCase(ToAbsl(value), "database")) return ReplicationMode::kLogical;
   return ReplicationMode::kPhysical;
+}
+
+// What the client is told when its login's catalog read fails: the server's SQLSTATE when the
+// read ran out of catalog_timeout, so that the cause is plain.
+std::pair<std::string_view, std::string> CatalogReadFailure(std::string_view server_sqlstate) {
+  constexpr std::string_view kCannotRead = "pgmask could not read the catalog it needs to apply the policy";
+  if (server_sqlstate == "55P03") {
+    return {"55P03", absl::StrFormat("%s: another transaction holds a lock on a relation it reads (waited "
+                                     "catalog_timeout)", kCannotRead)};
+  }
+  if (server_sqlstate == "57014") {
+    return {"57014", absl::StrFormat("%s: the read was canceled or ran longer than catalog_timeout", kCannotRead)};
+  }
+  return {"XX000", std::string(kCannotRead)};
 }
 
 // How many SSLRequest/GSSENCRequest rounds a client may make before its StartupMessage.
@@ -551,9 +566,11 @@ awaitable<Session::Ending> Session::RelayAuthentication() {
     upstream_pump_.Consume(size);
     if (done && state_.policy_enabled()) {
       const ReplicationMode replication = ReplicationModeOf(replication_);
-      const bool loaded = co_await LoadCatalog();
+      std::string failed_sqlstate;
+      const bool loaded = co_await LoadCatalog(failed_sqlstate);
       if (!loaded) {
-        co_await SendClientError("FATAL", "XX000", "pgmask could not read the catalog it needs to apply the policy");
+        const std::pair<std::string_view, std::string> failure = CatalogReadFailure(failed_sqlstate);
+        co_await SendClientError("FATAL", failure.first, failure.second);
         co_return Ending{"catalog could not be read"};
       }
       std::string refusal;
@@ -632,9 +649,10 @@ awaitable<size_t> Session::ReadPasswordMessage(Ending& ending) {
   co_return answer.header.frame_size();
 }
 
-awaitable<bool> Session::LoadCatalog() {
+awaitable<bool> Session::LoadCatalog(std::string& failed_sqlstate) {
   state_.policy_generation = proxy_.policies.generation();
-  CatalogRefresh refresh(proxy_.policies.current(), proxy_.catalogs.Get(database_), /*in_transaction=*/false);
+  CatalogRefresh refresh(proxy_.policies.current(), proxy_.catalogs.Get(database_), /*in_transaction=*/false,
+                         proxy_.config.catalog_timeout);
   std::string query;
   protocol::MessageWriter w(query);
   w.Begin(protocol::FrontendTag(MessageType::kQuery)).CString(refresh.Query());
@@ -655,11 +673,14 @@ awaitable<bool> Session::LoadCatalog() {
           refresh.Fail();
         }
         break;
-      case MessageType::kErrorResponse:
-        refresh.Fail();
+      case MessageType::kErrorResponse: {
+        const auto error = protocol::ParseErrorNotice(body);
+        refresh.Fail(error.ok() ? error->sqlstate() : std::string_view());
         break;
+      }
       case MessageType::kReadyForQuery: {
         upstream_pump_.Consume(size);
+        failed_sqlstate = refresh.failed_sqlstate();
         auto catalog = std::move(refresh).Finish(proxy_.catalogs, database_);
         if (!catalog.ok()) {
           Logf(LogLevel::kWarn, "session=%s catalog could not be read: %s", state_.id, catalog.status().message());

@@ -89,8 +89,9 @@ class Session {
   // Tell the client why the SCRAM exchange with it, or pgmask's with the upstream, failed.
   awaitable<void> RefuseClientScram(const absl::Status& status, Ending& ending);
   awaitable<void> RefuseUpstreamScram(const absl::Status& status, Ending& ending);
-  // Reads the session catalog before the client sees its first ReadyForQuery.
-  awaitable<bool> LoadCatalog();
+  // Reads the session catalog before the client sees its first ReadyForQuery; on failure sets
+  // `failed_sqlstate` to the server's SQLSTATE, if the server answered one.
+  awaitable<bool> LoadCatalog(std::string& failed_sqlstate);
   awaitable<Ending> RelayTraffic();
 
   // Writes a message pgmask made to the client, as a whole, between the pump's batches.

@@ -27,14 +27,18 @@ constexpr char kIsolationRow[] = "pgmask.isolation";
 }  // namespace
 
 CatalogRefresh::CatalogRefresh(std::shared_ptr<const policy::Policy> policy, SharedCatalogs::Entry known,
-                               bool in_transaction)
-    : policy_(std::move(policy)), known_(std::move(known)), reader_(*policy_), in_transaction_(in_transaction) {
+                               bool in_transaction, absl::Duration timeout)
+    : policy_(std::move(policy)),
+      known_(std::move(known)),
+      reader_(*policy_),
+      in_transaction_(in_transaction),
+      timeout_(timeout) {
   // Without a snapshot to fall back on, the relations must be read whatever the fingerprint.
   if (known_.snapshot == nullptr) known_.fingerprint.clear();
 }
 
 std::string CatalogRefresh::Query() const {
-  std::string query = policy::LiveCatalogQuery(*policy_, known_.fingerprint);
+  std::string query = policy::LiveCatalogQuery(*policy_, known_.fingerprint, timeout_);
   if (!in_transaction_) return query;
   return absl::StrCat("SELECT '", kIsolationRow, "', pg_catalog.current_setting('transaction_isolation'); ", query);
 }
@@ -53,7 +57,11 @@ void CatalogRefresh::AddRow(const std::vector<protocol::WireValue>& row) {
 }
 
 absl::StatusOr<SessionCatalog> CatalogRefresh::Finish(SharedCatalogs& shared, const std::string& database) && {
-  if (failed_) return absl::UnavailableError("the catalog query failed");
+  if (failed_) {
+    return absl::UnavailableError(failed_sqlstate_.empty()
+                                      ? std::string("the catalog query failed")
+                                      : absl::StrCat("the catalog query failed with SQLSTATE ", failed_sqlstate_));
+  }
   if (!status_.ok()) return status_;
   auto live = std::move(reader_).Finish();
   if (!live.ok()) return live.status();

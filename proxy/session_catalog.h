@@ -10,10 +10,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "policy/catalog_view.h"
 #include "policy/live_catalog.h"
 #include "policy/lineage.h"
@@ -67,13 +69,21 @@ class CatalogRefresh {
   // than the catalog the server resolves names against (REPEATABLE READ, SERIALIZABLE, SET
   // TRANSACTION SNAPSHOT), so the read is `current` only under READ COMMITTED; and what it reads
   // may be undone, so it is not shared with other sessions.
-  CatalogRefresh(std::shared_ptr<const policy::Policy> policy, SharedCatalogs::Entry known, bool in_transaction);
+  // `timeout`: how long the read may wait for a lock and run each statement.
+  CatalogRefresh(std::shared_ptr<const policy::Policy> policy, SharedCatalogs::Entry known, bool in_transaction,
+                 absl::Duration timeout);
 
   // The simple-protocol Query text that reads the catalog.
   std::string Query() const;
   // One DataRow's values.
   void AddRow(const std::vector<protocol::WireValue>& row);
-  void Fail() { failed_ = true; }
+  // The server answered an error (its SQLSTATE), or a row pgmask could not read (none).
+  void Fail(std::string_view sqlstate = {}) {
+    if (!failed_) failed_sqlstate_ = std::string(sqlstate);
+    failed_ = true;
+  }
+  // The SQLSTATE of the error that failed the read, empty if none did.
+  const std::string& failed_sqlstate() const { return failed_sqlstate_; }
   // After ReadyForQuery: the new catalog (publishing a newly read snapshot for `database`, unless
   // read inside a transaction block), or an error when the read failed.
   absl::StatusOr<SessionCatalog> Finish(SharedCatalogs& shared, const std::string& database) &&;
@@ -85,7 +95,9 @@ class CatalogRefresh {
   absl::Status status_;
   std::vector<std::optional<std::string_view>> cells_;
   bool failed_ = false;
+  std::string failed_sqlstate_;
   bool in_transaction_;
+  absl::Duration timeout_;
   std::optional<std::string> isolation_;  // the transaction's, when read inside one
 };
 

@@ -93,6 +93,9 @@ struct SessionState {
   // DDL was sent since the server was last idle: ending the transaction or rolling back to a
   // savepoint may undo it, and the catalog read in between.
   bool ddl_in_transaction = false;
+  // The session prepared a transaction that ran DDL: any session may commit it at any moment, so
+  // the catalog is read again after every ReadyForQuery from then on.
+  bool ddl_prepared = false;
   // Set from the ParameterStatus messages of client_encoding and standard_conforming_strings
   // (at startup, then whenever they change): while the session reads SQL text differently from
   // the parser pgmask uses, every statement of a restricted session is refused.

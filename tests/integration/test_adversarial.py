@@ -46,7 +46,9 @@ harmless values, unprotected) for search_path games; scratch (unprotected, writa
 functions peek_ssn(int) (SQL, reads an SSN; not trusted), operator ### backed by leak_op (not
 trusted), add_one(int), noisy_note(text) (RAISE NOTICE of its argument) and picky_check(text)
 (RAISE EXCEPTION quoting its argument), the last three listed in settings.trusted_functions; the
-dblink and hstore extensions; a unique index on patients.email.
+dblink and hstore extensions; a unique index on patients.email; table intake_log with an
+administrator's rule intake_log_echo (ON INSERT DO ALSO SELECT of a patient's ssn, email and
+diagnosis). The suite runs on a cluster of its own with max_prepared_transactions = 10.
 
 Policy: the demo policy (tests/testdata/policy/clinic.yaml: inference deny) plus
 public."Patients"."SSN" (PII), public.lab_results.result (PHI, redact, declared on the partitioned
@@ -90,8 +92,8 @@ import yaml
 
 import wire
 from wire import bind_message, close_message, cstr, describe_message, execute_message, parse_message
-from conftest import DEMO_POLICY, key_flags, load_demo
-from pgharness import Pgmask
+from conftest import DEMO_POLICY, HBA_HOST_RULES, key_flags, load_demo
+from pgharness import Pgmask, PostgresCluster
 
 DB = "clinic_adversarial"
 READ_TIMEOUT_SECONDS = 20
@@ -438,6 +440,18 @@ def X(sql: str, params: tuple[str | None, ...] = (), *, fmt: int = 0, expect: st
 def RAW(label: str, build: Callable[[Context], list[bytes]], expect: str = SAFE) -> Step:
     """Protocol messages built at run time, up to ReadyForQuery."""
     return Step(label, lambda s, c: s.exchange(*build(c)), expect)
+
+
+def DIRECT_AS(role: str, *sql: str) -> Step:
+    """Statements straight to PostgreSQL as `role`, in autocommit: another session of the role
+    that pgmask does not see. What they return does not reach the case's client."""
+    def send(s: Session, c: Context) -> Result:
+        with psycopg.connect(host="127.0.0.1", port=c.pg_port, user=role, dbname=DB, autocommit=True,
+                             connect_timeout=10) as conn:
+            for statement in sql:
+                conn.execute(statement)
+        return Result([])
+    return Step(f"direct as {role}: {' ; '.join(sql)[:80]}", send, OK)
 
 
 def FN(label: str, oid_key: str, args: tuple[bytes, ...]) -> Step:
@@ -1398,8 +1412,48 @@ UTILITY = [
          {"client_encoding": "UTF8", "options": "-c search_path=public", "application_name": "adversarial"}),
 ]
 
+
+
+def swap_for_view(name: str) -> tuple[str, str]:
+    """A table replaced by a view of protected columns under the same name."""
+    return (f"DROP TABLE {name}",
+            f"CREATE VIEW {name} AS SELECT v.id, v.notes AS note, pay.card_number AS card FROM visits v, payments pay "
+            "WHERE v.id = 90001 AND pay.id = 90001")
+
+
+def dropped(name: str) -> tuple[str]:
+    """Drops `name`, a table or a view by then. A prepared transaction a failed case left behind
+    would hold its locks: fail rather than wait."""
+    return (f"SET lock_timeout = '5s'; DO $$DECLARE r record; BEGIN FOR r IN SELECT c.oid::regclass AS rel, c.relkind "
+            f"FROM pg_class c WHERE c.relname = '{name}' AND c.relnamespace = 'public'::regnamespace LOOP "
+            "EXECUTE format(CASE r.relkind WHEN 'v' THEN 'DROP VIEW %s' ELSE 'DROP TABLE %s' END, r.rel); END LOOP; END$$",)
+
+
+# Two-phase commit: DDL becomes visible at COMMIT PREPARED (or is undone at ROLLBACK PREPARED),
+# whichever session sends it, long after the statements that ran it.
+TWO_PHASE = [
+    case("2pc/commit-prepared-own-ddl", CL, Q("CREATE TABLE tp_own (id int, note text, card text)", OK),
+         Q("BEGIN", OK), *(Q(sql, OK) for sql in swap_for_view("tp_own")), Q("PREPARE TRANSACTION 'tp_own'", OK),
+         Q("COMMIT PREPARED 'tp_own'", OK), Q("SELECT note, card FROM tp_own", OK), cleanup_sql=dropped("tp_own")),
+    case("2pc/commit-prepared-of-another-session", CL, Q("CREATE TABLE tp_other (id int, note text, card text)", OK),
+         DIRECT_AS(CL, "BEGIN", *swap_for_view("tp_other"), "PREPARE TRANSACTION 'tp_other'"),
+         Q("COMMIT PREPARED 'tp_other'", OK), Q("SELECT note, card FROM tp_other", OK), cleanup_sql=dropped("tp_other")),
+    case("2pc/prepared-here-committed-elsewhere", CL, Q("CREATE TABLE tp_late (id int, note text, card text)", OK),
+         Q("BEGIN", OK), *(Q(sql, OK) for sql in swap_for_view("tp_late")), Q("PREPARE TRANSACTION 'tp_late'", OK),
+         Q("SELECT 1", OK), DIRECT_AS(CL, "COMMIT PREPARED 'tp_late'"), Q("SELECT note, card FROM tp_late", OK),
+         cleanup_sql=dropped("tp_late")),
+]
+
+# An administrator's rule whose action returns rows (intake_log_echo): the server sends them after
+# the INSERT that fires it, described with no table, and the INSERT names no protected column.
+RULES = [
+    case("rules/do-also-select", SU, *in_transaction(Q("INSERT INTO intake_log VALUES (90001)", OK))),
+    case("rules/do-also-select-execute", CL, *in_transaction(Q("PREPARE ri AS INSERT INTO intake_log VALUES ($1)", OK),
+                                                             Q("EXECUTE ri(90001)", OK))),
+]
+
 ALL_CASES = (LINEAGE + DENIED_CLASS + RELATIONS + RETURNING + COPYING + REFUSALS + SETTINGS + STARTUP + PARSER
-             + NAMED + EXTENDED + BINARY + CHANNELS + INFERENCE + UTILITY)
+             + NAMED + EXTENDED + BINARY + CHANNELS + INFERENCE + UTILITY + TWO_PHASE + RULES)
 assert len({c.id for c in ALL_CASES}) == len(ALL_CASES), "case ids must be unique"
 
 # ----------------------------------------------------------------------------------------------
@@ -1472,11 +1526,16 @@ CREATE FUNCTION public.picky_check(text) RETURNS boolean LANGUAGE plpgsql
 CREATE EXTENSION IF NOT EXISTS dblink;
 CREATE EXTENSION IF NOT EXISTS hstore;
 CREATE STATISTICS patients_contact_stats (mcv) ON email, ssn FROM patients;
+CREATE TABLE intake_log (pid int);
+CREATE RULE intake_log_echo AS ON INSERT TO intake_log DO ALSO
+  SELECT p.ssn || '' AS s, p.email, v.diagnosis FROM patients p JOIN visits v ON v.patient_id = p.id
+  WHERE p.id = NEW.pid AND v.id = 90001;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO analyst, support, auditor, clerk, tinkerer;
 GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO clerk;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO clerk;
 GRANT CREATE ON SCHEMA public TO clerk;
+GRANT INSERT ON intake_log TO support;
 GRANT CREATE ON DATABASE clinic_adversarial TO clerk;
 GRANT USAGE ON SCHEMA decoy TO analyst, support, auditor, clerk;
 GRANT SELECT ON decoy.patients TO analyst, support, auditor, clerk;
@@ -1495,6 +1554,19 @@ def suite_policy() -> dict:
     policy.setdefault("settings", {})["inference"] = "deny"
     policy["settings"]["trusted_functions"] = ["public.add_one", "public.noisy_note", "public.picky_check"]
     return policy
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A cluster of the suite's own, with prepared transactions enabled (PostgreSQL allows none by
+    default) for the two-phase cases; the other suites' shared cluster keeps the default."""
+    cluster = PostgresCluster(HBA_HOST_RULES, {"max_prepared_transactions": "10"})
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -297,21 +297,26 @@ def test_statements_prepared_through_the_extended_protocol_are_tracked(masked, s
     assert_no_secret(received, secrets)
 
 
-def test_a_catalog_read_the_session_makes_fail_is_not_retried_in_a_loop(pgmask_factory, clinic, tmp_path, secrets):
-    # statement_timeout = 1 ms makes pgmask's catalog read on the session's connection fail.
-    # The statement that waited for it must still be answered, judged against the catalog in
-    # force, and the read tried again later rather than at once, over and over.
-    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+def test_a_catalog_read_that_fails_is_not_retried_in_a_loop(pgmask_factory, clinic, tmp_path, secrets, connect):
+    # A lock held on a view makes pgmask's catalog read fail after catalog_timeout (the session's
+    # own statement_timeout no longer can: the read sets its own). The statement that waited for
+    # it must still be answered, judged against the catalog in force, and the read tried again
+    # later rather than at once, over and over.
+    clinic.psql("DROP VIEW IF EXISTS retry_v; DROP TABLE IF EXISTS retry_bump;"
+                "CREATE VIEW retry_v AS SELECT 1 AS x", dbname=DB)
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", "--catalog-timeout", "0.2",
+                           *key_flags(tmp_path))
     sock = open_session(proxy.port)
     select = "SELECT upper(ssn), lower(email) FROM patients WHERE id < 4"
-    # Run once first: a backend's first read of a table fills its caches and can itself take
-    # longer than 1 ms, which would time out the statement instead of only pgmask's read.
     assert query(sock, select)[1] == {}
-    assert query(sock, "SET statement_timeout = 1")[1] == {}
+    holder = connect(clinic.port, dbname=DB)
+    holder.execute("BEGIN")
+    holder.execute("LOCK TABLE retry_v IN ACCESS EXCLUSIVE MODE")
+    # Any DDL changes the catalog's fingerprint, after which the views are read again.
+    connect(clinic.port, dbname=DB).execute("CREATE TABLE retry_bump (i int)")
     time.sleep(1.2)
     # Answered, not held: refused, since the catalog in force is older than catalog_recheck and
-    # other connections' DDL since is unknown. (pgmask's refusal is itself a statement, which the
-    # 1 ms timeout may cancel before it raises.)
+    # other connections' DDL since is unknown.
     refused = ("42501", "57014")
     received, error = query(sock, select)
     assert_no_secret(received, secrets)
@@ -324,10 +329,12 @@ def test_a_catalog_read_the_session_makes_fail_is_not_retried_in_a_loop(pgmask_f
     assert 1 <= failures <= 5, failures
     # Settings stay possible, and once a read succeeds statements run again.
     assert query(sock, "SET statement_timeout = 0")[1] == {}
+    holder.execute("ROLLBACK")
     time.sleep(1.1)
     received, error = query(sock, select)
     assert error == {} and b"SELECT 3\0" in received
     assert_no_secret(received, secrets)
+    clinic.psql("DROP TABLE retry_bump; DROP VIEW retry_v", dbname=DB)
 
 
 def test_the_catalog_recheck_leaves_the_unnamed_statement_and_portal_alone(pgmask_factory, clinic, tmp_path, secrets):
@@ -596,3 +603,44 @@ def test_a_false_replication_value_is_an_ordinary_session(masked, value):
     sock = wire.connect(masked.port)
     wire.login(sock, "auditor", DB, startup=wire.startup_message("auditor", DB, replication=value))
     assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
+
+
+def test_a_lock_on_a_view_fails_catalog_reads_within_catalog_timeout(pgmask_factory, clinic, tmp_path, connect):
+    """Reading a view's definition waits for locks on it: a transaction holding one (a prepared
+    transaction holds it across restarts) made every catalog read, so every login and every
+    restricted session's next statement, wait forever."""
+    clinic.psql("DROP VIEW IF EXISTS locked_v; DROP TABLE IF EXISTS locked_bump;"
+                "CREATE VIEW locked_v AS SELECT 1 AS x", dbname=DB)
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", "--catalog-timeout", "1",
+                           *key_flags(tmp_path))
+    restricted = open_session(proxy.port)
+    clear = open_session(proxy.port, "app_backend")
+    holder = connect(clinic.port, dbname=DB)
+    holder.execute("BEGIN")
+    holder.execute("LOCK TABLE locked_v IN ACCESS EXCLUSIVE MODE")
+    # Any DDL changes the catalog's fingerprint, after which the views are read again.
+    connect(clinic.port, dbname=DB).execute("CREATE TABLE locked_bump (i int)")
+    try:
+        started = time.monotonic()
+        with wire.connect(proxy.port, timeout=15) as sock:
+            with pytest.raises(wire.ServerError) as refused:
+                wire.login(sock, "auditor", DB)
+        assert refused.value.sqlstate == "55P03" and "catalog" in refused.value.fields["M"], refused.value.fields
+        assert time.monotonic() - started < 10
+        # A restricted session's next read fails the same way, and its statement is refused.
+        time.sleep(1.5)
+        started = time.monotonic()
+        _, error = query(restricted, "SELECT count(*) FROM patients")
+        assert error.get("C") == "42501" and "catalog" in error.get("M", ""), error
+        assert time.monotonic() - started < 10
+        # A clear session reads the catalog only at login: it keeps working.
+        received, error = query(clear, "SELECT count(*) FROM patients")
+        assert error == {} and b"SELECT 1\0" in received, (error, received)
+    finally:
+        holder.execute("ROLLBACK")
+    time.sleep(0.5)  # the failed read is tried again after 200 ms
+    received, error = query(restricted, "SELECT count(*) FROM patients")
+    assert error == {} and b"SELECT 1\0" in received, (error, received)
+    later = open_session(proxy.port)
+    assert query(later, "SELECT count(*) FROM patients")[1] == {}
+    clinic.psql("DROP TABLE locked_bump; DROP VIEW locked_v", dbname=DB)

@@ -181,8 +181,16 @@ TEST(StatementDecision, ForFieldWithoutUnlistedColumns) {
   d.columns = {{Treatment::kClear, Action::kClear, std::nullopt}, {Treatment::kAction, Action::kMask, ProtectedColumnId{0, 0}}};
   EXPECT_EQ(d.ForField(0, 2).treatment, Treatment::kClear);
   EXPECT_EQ(d.ForField(1, 2).treatment, Treatment::kAction);
-  // The server sent a different shape than the analysis saw: the strictest plan for every field.
+  // The server sent a different shape than the analysis saw: every field redacted.
   EXPECT_EQ(d.ForField(0, 3).treatment, Treatment::kRedact);
+}
+
+TEST(StatementDecision, ForFieldOfAStatementAnalysedAsReturningNothingRedacts) {
+  // An INSERT returns the rows of an administrator's DO ALSO SELECT rule, which it does not name.
+  EXPECT_EQ(StatementDecision{}.ForField(0, 3).treatment, Treatment::kRedact);
+  StatementDecision clear;
+  clear.columns = {{Treatment::kClear, Action::kClear, std::nullopt}};
+  EXPECT_EQ(clear.ForField(1, 2).treatment, Treatment::kRedact);
 }
 
 TEST(StatementDecision, ForFieldSpreadsOneUnlistedColumn) {

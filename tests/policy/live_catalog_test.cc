@@ -34,6 +34,18 @@ TEST(LiveCatalogQuery, ReadsTheSharedPartOnlyWhenTheFingerprintChanged) {
   EXPECT_NE(sql.find("E'public', E'patients', E'ssn'"), std::string::npos) << sql;
 }
 
+// A lock held on a view (by a prepared transaction, for one) must not stop the read for good.
+TEST(LiveCatalogQuery, WaitsForLocksOnlyAsLongAsItsTimeout) {
+  const auto policy = testing::TestPolicy();
+  const std::string sql = LiveCatalogQuery(*policy, "", absl::Milliseconds(1500));
+  const size_t viewdef = sql.find("pg_get_viewdef");
+  EXPECT_LT(sql.find("set_config('lock_timeout', '1500ms', true)"), viewdef) << sql;
+  EXPECT_LT(sql.find("set_config('statement_timeout', '3000ms', true)"), viewdef) << sql;
+  // The client's own values are back at the end, for the rest of its transaction block.
+  EXPECT_GT(sql.rfind("current_setting('pgmask.saved_lock_timeout')"), viewdef) << sql;
+  EXPECT_GT(sql.rfind("current_setting('pgmask.saved_statement_timeout')"), viewdef) << sql;
+}
+
 // The String nodes of a name list, joined with dots.
 std::string DottedName(PgQuery__Node* const* nodes, size_t n) {
   std::string out;
