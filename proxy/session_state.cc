@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/strings/str_format.h"
 #include "proxy/break_glass.h"
@@ -18,7 +19,10 @@ void SessionState::ActivateCatalog(SessionCatalog next) {
   // statement this catalog was read for runs.
   if (break_glass.has_value() && BreakGlassRefusal(*this)) EndBreakGlass(*this, "revoked");
   // Other connections' DDL is known up to the last read that could see it.
-  if (catalog.current) catalog_read_at = std::chrono::steady_clock::now();
+  if (catalog.current) {
+    catalog_read_at = std::chrono::steady_clock::now();
+    current_read_through = catalog.read_through;
+  }
   settings_pending = false;
   names_pending = false;
   refresh_failures = 0;
@@ -58,6 +62,13 @@ void SessionState::NoteParameter(std::string_view name, std::string_view value) 
 void SessionState::FinishRefresh() {
   std::unique_ptr<CatalogRefresh> done = std::move(refresh);
   auto next = std::move(*done).Finish(proxy.catalogs, database);
+  // Seen through the transaction's snapshot: what other connections changed since it was taken is
+  // missing, which must not undo what an earlier read saw.
+  if (next.ok() && !next->current &&
+      (!current_read_through.has_value() || !next->read_through.SeesAllOf(*current_read_through))) {
+    next = absl::FailedPreconditionError(
+        "the transaction's snapshot is older than the catalog already read, as after SET TRANSACTION SNAPSHOT");
+  }
   if (next.ok()) {
     ActivateCatalog(*std::move(next));
     // A read that could not bring the catalog up to date would not if repeated for the message

@@ -111,6 +111,9 @@ struct SessionState {
   uint64_t policy_generation = 0;
   bool catalog_stale = false;
   std::chrono::steady_clock::time_point catalog_read_at;
+  // The snapshot of the last current read: a read inside a transaction whose snapshot does not see
+  // all it saw (SET TRANSACTION SNAPSHOT of an older one) would take the catalog back in time.
+  std::optional<XidSnapshot> current_read_through;
   std::unique_ptr<CatalogRefresh> refresh;  // a read in flight
   int refresh_failures = 0;  // reads failed in a row
   // After a failed read, or one that was not current: not before.

@@ -596,3 +596,26 @@ def test_a_false_replication_value_is_an_ordinary_session(masked, value):
     sock = wire.connect(masked.port)
     wire.login(sock, "auditor", DB, startup=wire.startup_message("auditor", DB, replication=value))
     assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
+
+
+def test_a_transaction_on_an_older_imported_snapshot_does_not_take_the_catalog_back(masked, clinic, connect,
+                                                                                      secrets, notes):
+    # A snapshot exported before another connection renamed notes away and made a view of ssn in
+    # its place. Read through it, the catalog says notes is the harmless table; the server
+    # resolves the name against the current catalog: the view.
+    exporter = connect(clinic.port, dbname=DB)
+    exporter.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    snapshot = exporter.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    clinic.psql("ALTER TABLE notes RENAME TO notes_old; CREATE VIEW notes AS SELECT id, ssn AS note FROM patients;"
+                "GRANT SELECT ON notes TO auditor", dbname=DB)
+    sock = open_session(masked.port)
+    select = "SELECT upper(note) FROM notes WHERE id < 4"
+    received, error = query(sock, select)
+    assert_no_secret(received, secrets)
+    assert query(sock, f"BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT '{snapshot}'")[1] == {}
+    assert query(sock, "SELECT 1")[1] == {}  # the SET made a catalog read due: it ran now
+    received, error = query(sock, select)
+    assert_no_secret(received, secrets)
+    assert "older than the catalog already read" in masked.log_text()
+    assert query(sock, "COMMIT")[1] == {}
+    exporter.execute("COMMIT")
