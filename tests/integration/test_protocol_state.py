@@ -619,3 +619,57 @@ def test_a_transaction_on_an_older_imported_snapshot_does_not_take_the_catalog_b
     assert "older than the catalog already read" in masked.log_text()
     assert query(sock, "COMMIT")[1] == {}
     exporter.execute("COMMIT")
+
+
+def test_a_bind_after_a_failed_catalog_read_of_an_outdated_catalog_is_refused(pgmask_factory, clinic, tmp_path,
+                                                                              secrets, notes):
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    select = "SELECT upper(note) FROM notes WHERE id < 4"
+    assert query(sock, select)[1] == {}
+    sock.sendall(wire.parse_message("st", select) + SYNC)
+    assert error_of_or_none(messages_through(sock)) is None
+    # Every catalog read of this session fails from now on (or, if pgmask guards its read
+    # against it, succeeds: either way the Bind must not run on the old analysis).
+    assert query(sock, "SET statement_timeout = 1")[1] == {}
+    notes()
+    time.sleep(1.5)
+    for _ in range(2):
+        sock.sendall(wire.bind_message("", "st") + wire.describe_message(b"P", "") + wire.execute_message("") + SYNC)
+        messages = messages_through(sock)
+        assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+        error = error_of_or_none(messages)
+        assert error is not None and error.get("C") in ("42501", "57014"), error
+    assert query(sock, "SET statement_timeout = 0")[1] == {}
+
+
+def read_until_result(sock: socket.socket) -> list[tuple[bytes, bytes]]:
+    """Messages up to the first CommandComplete or ErrorResponse (the batch has no Sync yet)."""
+    messages = []
+    while not messages or messages[-1][0] not in (b"C", b"E"):
+        messages.append(wire.read_message(sock))
+    return messages
+
+
+def test_a_bind_in_a_batch_never_synced_is_refused_once_the_catalog_is_outdated(pgmask_factory, clinic, tmp_path,
+                                                                                 secrets, notes):
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    select = "SELECT upper(note) FROM notes WHERE id < 4"
+    assert query(sock, select)[1] == {}
+    # The COMMIT inside the batch releases the statement's lock on notes: another connection can
+    # redefine it while the batch stays open, and no catalog read can run before its Sync.
+    sock.sendall(wire.parse_message("st", select) + wire.parse_message("c", "COMMIT") + wire.bind_message("", "c")
+                 + wire.execute_message("") + FLUSH)
+    assert error_of_or_none(read_until_result(sock)) is None
+    notes()
+    time.sleep(1.5)
+    sock.sendall(wire.bind_message("p1", "st") + wire.describe_message(b"P", "p1") + wire.execute_message("p1")
+                 + FLUSH)
+    messages = read_until_result(sock)
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    assert error_of(messages).get("C") == "42501"
+    sock.sendall(SYNC)
+    messages_through(sock)
+    assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
+
