@@ -86,6 +86,12 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     return Verdict::kForwardAndStop;
   }
   if (s_.policy_enabled() && MaybeRefreshCatalog(out)) return Verdict::kHold;
+  // A reload reaches the session even when no read can start (a pipeline without Sync) or succeed,
+  // once nothing of the client's is being answered under the old policy.
+  if (s_.policy_enabled() && s_.policy_behind() && s_.pending.empty()) {
+    s_.policy_generation = s_.proxy.policies.generation();
+    s_.AdoptPolicy(s_.proxy.policies.current());
+  }
   Verdict verdict = Verdict::kForward;
   plan_.reset();
   refused_ = false;
@@ -236,6 +242,7 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       }
       pending.Push(PendingKind::kExecute, portal);
       pending.back().columns = std::move(known);
+      pending.back().untraceable = s_.policy_behind();
       if (s_.audit != nullptr) pending.back().arrived = absl::Now();
       break;
     }
@@ -528,9 +535,9 @@ constexpr char kStaleNames[] =
     "undoes one, which the server has not run when pgmask analyses it; send it after the server has answered (a new "
     "Query, or after Sync)";
 constexpr char kOutdatedCatalog[] =
-    "pgmask: statement refused: pgmask could not read the catalog again within catalog_recheck (it cannot be read "
-    "inside a REPEATABLE READ or SERIALIZABLE transaction, a pipeline without Sync, or the read failed); end the "
-    "transaction, send Sync, or fix what makes the read fail";
+    "pgmask: statement refused: pgmask could not read the catalog again within catalog_recheck, or since the policy "
+    "was reloaded (it cannot be read inside a REPEATABLE READ or SERIALIZABLE transaction, a pipeline without Sync, "
+    "or the read failed); end the transaction, send Sync, or fix what makes the read fail";
 
 // A statement that follows, in the same message or batch, one that may change what names resolve
 // to would be analysed against names the server no longer uses.
@@ -545,8 +552,9 @@ std::optional<std::string> StaleNamesRefusal(const QueryPlan& plan, bool names_p
 }
 
 // The catalog was read longer than catalog_recheck ago and could not be read since (a read that
-// failed, or none possible, as inside a REPEATABLE READ transaction): other connections' DDL
-// since then is unknown, so nothing that resolves a name is analysed against it.
+// failed, or none possible, as inside a REPEATABLE READ transaction), or not for the policy in
+// force: other connections' DDL since then is unknown, so nothing that resolves a name is
+// analysed against it.
 std::optional<std::string> OutdatedCatalogRefusal(const QueryPlan& plan) {
   for (const PlannedStatementPtr& st : plan.statements) {
     if (!ResolvesNothing(st->kind)) return std::string(kOutdatedCatalog);
@@ -566,9 +574,10 @@ bool OnlySettings(const QueryPlan& plan) {
 
 std::optional<std::string> ClientSink::StaleBindRefusal(std::string_view statement) const {
   const bool names_pending = s_.names_pending;
-  if (!names_pending && !s_.catalog_outdated()) return std::nullopt;
+  const bool outdated = s_.catalog_outdated() || s_.policy_behind();
+  if (!names_pending && !outdated) return std::nullopt;
   // PostgreSQL plans the statement again at Bind when a relation it reads or search_path changed;
-  // pgmask could not follow. One pgmask never planned may name anything.
+  // pgmask could not follow. One pgmask never planned (forgotten at a reload) may name anything.
   const auto it = s_.prepared.find(ToAbsl(statement));
   if (it != s_.prepared.end() && it->second != nullptr && ResolvesNothing(it->second->kind)) return std::nullopt;
   return absl::StrFormat("pgmask: statement refused: prepared statement \"%s\" cannot run now: %s", statement,
@@ -591,7 +600,7 @@ QueryPlanPtr ClientSink::Plan(std::string_view sql) {
   };
   if (s_.restricted && !plan->refusal) {
     std::optional<std::string> refusal = StaleNamesRefusal(*plan, s_.names_pending, redefines);
-    if (!refusal && s_.catalog_outdated()) refusal = OutdatedCatalogRefusal(*plan);
+    if (!refusal && (s_.catalog_outdated() || s_.policy_behind())) refusal = OutdatedCatalogRefusal(*plan);
     if (refusal) {
       auto refused = std::make_shared<QueryPlan>(*plan);
       refused->refusal = std::move(refusal);

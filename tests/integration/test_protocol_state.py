@@ -673,3 +673,35 @@ def test_a_bind_in_a_batch_never_synced_is_refused_once_the_catalog_is_outdated(
     messages_through(sock)
     assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
 
+
+def demo_policy_without_ssn_and_email() -> str:
+    lines = [line for line in DEMO_POLICY.read_text().splitlines(keepends=True)
+             if not line.lstrip().startswith(("ssn:", "email:"))]
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("hold", ["failing read", "open batch"])
+def test_a_policy_reload_reaches_a_session_whose_catalog_cannot_be_read(pgmask_factory, clinic, tmp_path, secrets,
+                                                                        hold):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(demo_policy_without_ssn_and_email())
+    proxy = pgmask_factory("--policy", str(policy), *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    if hold == "failing read":
+        sock.sendall(wire.parse_message("st", EVIL) + SYNC)
+        assert error_of_or_none(messages_through(sock)) is None
+        assert query(sock, "SET statement_timeout = 1")[1] == {}
+    else:
+        sock.sendall(wire.parse_message("st", EVIL) + FLUSH)
+        assert wire.read_message(sock)[0] == b"1"
+    # The columns are protected from now on: rows of plans made before are redacted whole.
+    policy.write_text(DEMO_POLICY.read_text())
+    proxy.wait_for_log("policy reloaded")
+    tail = SYNC if hold == "failing read" else FLUSH
+    sock.sendall(wire.bind_message("", "st") + wire.describe_message(b"P", "") + wire.execute_message("") + tail)
+    messages = messages_through(sock) if hold == "failing read" else read_until_result(sock)
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    if hold == "open batch":
+        sock.sendall(SYNC)
+        messages_through(sock)
+    assert query(sock, "SET statement_timeout = 0")[1] == {}
