@@ -280,6 +280,27 @@ std::vector<std::string> SplitOptions(std::string_view options) {
   return words;
 }
 
+// The name=value arguments of -c and -- in the words of `options`, read as PostgreSQL's getopt
+// reads its backend switches ("B:bc:C:D:d:EeFf:h:ijk:lN:nOPp:r:S:sTt:v:W:-:"): switches cluster
+// (-ec name=value is -e, then -c), and one that takes an argument takes the rest of its word, or
+// else the next word.
+std::vector<std::string> OptionAssignments(const std::vector<std::string>& words) {
+  constexpr std::string_view kTakesArgument = "BcCDdfhkNprStvW-";
+  std::vector<std::string> assignments;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string_view w = words[i];
+    if (w.size() < 2 || w[0] != '-') continue;
+    for (size_t j = 1; j < w.size(); ++j) {
+      if (kTakesArgument.find(w[j]) == std::string_view::npos) continue;
+      std::string_view argument = w.substr(j + 1);
+      if (argument.empty() && i + 1 < words.size()) argument = words[++i];
+      if (w[j] == 'c' || w[j] == '-') assignments.emplace_back(argument);
+      break;
+    }
+  }
+  return assignments;
+}
+
 std::optional<std::string> OptionReason(std::string_view assignment) {
   const size_t eq = assignment.find('=');
   if (eq == std::string_view::npos) return std::nullopt;
@@ -300,18 +321,8 @@ std::optional<std::string> StartupSettingReason(
       if (std::optional<std::string> reason = SettingChangeReason(key, value)) return reason;
       continue;
     }
-    const std::vector<std::string> words = SplitOptions(value);
-    for (size_t i = 0; i < words.size(); ++i) {
-      std::string_view w = words[i];
-      std::optional<std::string> reason;
-      if (w == "-c" && i + 1 < words.size()) {
-        reason = OptionReason(words[++i]);
-      } else if (w.substr(0, 2) == "-c") {
-        reason = OptionReason(w.substr(2));
-      } else if (w.substr(0, 2) == "--") {
-        reason = OptionReason(w.substr(2));
-      }
-      if (reason) return reason;
+    for (const std::string& assignment : OptionAssignments(SplitOptions(value))) {
+      if (std::optional<std::string> reason = OptionReason(assignment)) return reason;
     }
   }
   return std::nullopt;

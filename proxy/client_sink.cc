@@ -86,6 +86,12 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     return Verdict::kForwardAndStop;
   }
   if (s_.policy_enabled() && MaybeRefreshCatalog(out)) return Verdict::kHold;
+  // A reload reaches the session even when no read can start (a pipeline without Sync) or succeed,
+  // once nothing of the client's is being answered under the old policy.
+  if (s_.policy_enabled() && s_.policy_behind() && s_.pending.empty()) {
+    s_.policy_generation = s_.proxy.policies.generation();
+    s_.AdoptPolicy(s_.proxy.policies.current());
+  }
   Verdict verdict = Verdict::kForward;
   plan_.reset();
   refused_ = false;
@@ -150,6 +156,9 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         // Prepared while the server read SQL text as pgmask does; its results now come in an
         // encoding pgmask does not read.
         ReplaceRefusedStatement(*bind, s_.text_settings_refusal, out);
+      } else if (const auto stale = StaleBindRefusal(bind->statement);
+                 stale && !s_.refused_statements.contains(ToAbsl(bind->statement))) {
+        ReplaceRefusedStatement(*bind, *stale, out);
       }
     }
     if (bind.ok()) verdict = NullBindIfRefused(*bind, out);
@@ -233,6 +242,7 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       }
       pending.Push(PendingKind::kExecute, portal);
       pending.back().columns = std::move(known);
+      pending.back().untraceable = s_.policy_behind();
       if (s_.audit != nullptr) pending.back().arrived = absl::Now();
       break;
     }
@@ -521,33 +531,34 @@ bool ResolvesNothing(policy::StatementKind kind) {
   }
 }
 
+constexpr char kStaleNames[] =
+    "pgmask: statement refused: it follows DDL, a change of search_path or role, or the end of a transaction that "
+    "undoes one, which the server has not run when pgmask analyses it; send it after the server has answered (a new "
+    "Query, or after Sync)";
+constexpr char kOutdatedCatalog[] =
+    "pgmask: statement refused: pgmask could not read the catalog again within catalog_recheck, or since the policy "
+    "was reloaded (it cannot be read inside a REPEATABLE READ or SERIALIZABLE transaction, a pipeline without Sync, "
+    "or the read failed); end the transaction, send Sync, or fix what makes the read fail";
+
 // A statement that follows, in the same message or batch, one that may change what names resolve
 // to would be analysed against names the server no longer uses.
 template <typename Redefines>
 std::optional<std::string> StaleNamesRefusal(const QueryPlan& plan, bool names_pending, Redefines redefines) {
   bool stale = names_pending;
   for (const PlannedStatementPtr& st : plan.statements) {
-    if (stale && !ResolvesNothing(st->kind)) {
-      return std::string(
-          "pgmask: statement refused: it follows DDL, a change of search_path or role, or the end of a transaction "
-          "that undoes one, which the server has not run when pgmask analyses it; send it after the server has "
-          "answered (a new Query, or after Sync)");
-    }
+    if (stale && !ResolvesNothing(st->kind)) return std::string(kStaleNames);
     stale = stale || redefines(*st);
   }
   return std::nullopt;
 }
 
 // The catalog was read longer than catalog_recheck ago and could not be read since (a read that
-// failed, or none possible, as inside a REPEATABLE READ transaction): other connections' DDL
-// since then is unknown, so nothing that resolves a name is analysed against it.
+// failed, or none possible, as inside a REPEATABLE READ transaction), or not for the policy in
+// force: other connections' DDL since then is unknown, so nothing that resolves a name is
+// analysed against it.
 std::optional<std::string> OutdatedCatalogRefusal(const QueryPlan& plan) {
   for (const PlannedStatementPtr& st : plan.statements) {
-    if (ResolvesNothing(st->kind)) continue;
-    return std::string(
-        "pgmask: statement refused: pgmask could not read the catalog again within catalog_recheck (it cannot be "
-        "read inside a REPEATABLE READ or SERIALIZABLE transaction, or the read failed); end the transaction or "
-        "fix what makes the read fail");
+    if (!ResolvesNothing(st->kind)) return std::string(kOutdatedCatalog);
   }
   return std::nullopt;
 }
@@ -561,6 +572,19 @@ bool OnlySettings(const QueryPlan& plan) {
 }
 
 }  // namespace
+
+std::optional<std::string> ClientSink::StaleBindRefusal(std::string_view statement) const {
+  const bool names_pending = s_.names_pending;
+  const bool outdated = s_.catalog_outdated() || s_.policy_behind();
+  if (!names_pending && !outdated) return std::nullopt;
+  // PostgreSQL plans the statement again at Bind when a relation it reads or search_path changed;
+  // pgmask could not follow. One pgmask never planned (forgotten at a reload) may name anything.
+  const auto it = s_.prepared.find(ToAbsl(statement));
+  if (it != s_.prepared.end() && it->second != nullptr && ResolvesNothing(it->second->kind)) return std::nullopt;
+  return absl::StrFormat("pgmask: statement refused: prepared statement \"%s\" cannot run now: %s", statement,
+                         std::string_view(names_pending ? kStaleNames : kOutdatedCatalog)
+                             .substr(std::string_view("pgmask: statement refused: ").size()));
+}
 
 QueryPlanPtr ClientSink::Plan(std::string_view sql) {
   QueryPlanPtr plan = PlanQuery(sql, s_.catalog.policy, s_.catalog.view, *s_.actions);
@@ -577,7 +601,7 @@ QueryPlanPtr ClientSink::Plan(std::string_view sql) {
   };
   if (s_.restricted && !plan->refusal) {
     std::optional<std::string> refusal = StaleNamesRefusal(*plan, s_.names_pending, redefines);
-    if (!refusal && s_.catalog_outdated()) refusal = OutdatedCatalogRefusal(*plan);
+    if (!refusal && (s_.catalog_outdated() || s_.policy_behind())) refusal = OutdatedCatalogRefusal(*plan);
     if (refusal) {
       auto refused = std::make_shared<QueryPlan>(*plan);
       refused->refusal = std::move(refusal);

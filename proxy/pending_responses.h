@@ -61,6 +61,9 @@ struct PendingResponse {
   // kQuery/kFunctionCall: some answer of its own came (a result, an error): its ReadyForQuery
   // can come now, and not before.
   bool answered = false;
+  // kExecute sent after a policy reload the session could not apply yet: its portal's plan is the
+  // old policy's, so its rows are redacted whole.
+  bool untraceable = false;
 };
 
 class PendingResponses {

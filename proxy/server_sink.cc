@@ -218,7 +218,9 @@ PlannedStatementPtr ServerSink::Portal(const std::string& name) const {
 PlannedStatementPtr ServerSink::CurrentStatement() const {
   if (s_.all_clear || s_.pending.empty()) return nullptr;
   const PendingResponse& front = s_.pending.front();
-  if (front.kind == PendingKind::kExecute) return Resolved(Portal(front.portal));
+  if (front.kind == PendingKind::kExecute) {
+    return front.untraceable ? PlannedStatement::Untraceable() : Resolved(Portal(front.portal));
+  }
   if (front.kind != PendingKind::kQuery) return nullptr;
   // More results than statements (the analysis and the server disagree): fail closed.
   if (front.plan == nullptr || s_.query_statement >= front.plan->statements.size()) {

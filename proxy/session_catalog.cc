@@ -20,9 +20,9 @@ void SharedCatalogs::Publish(const std::string& database, Entry entry) {
 
 namespace {
 
-// The first cell of the row that carries the transaction's isolation level, apart from the rows
-// policy::LiveCatalogReader reads.
-constexpr char kIsolationRow[] = "pgmask.isolation";
+// The first cell of the row that carries the isolation level and snapshot the catalog was read
+// under, apart from the rows policy::LiveCatalogReader reads.
+constexpr char kSnapshotRow[] = "pgmask.snapshot";
 
 }  // namespace
 
@@ -38,15 +38,17 @@ CatalogRefresh::CatalogRefresh(std::shared_ptr<const policy::Policy> policy, Sha
 }
 
 std::string CatalogRefresh::Query() const {
-  std::string query = policy::LiveCatalogQuery(*policy_, known_.fingerprint, timeout_);
-  if (!in_transaction_) return query;
-  return absl::StrCat("SELECT '", kIsolationRow, "', pg_catalog.current_setting('transaction_isolation'); ", query);
+  // Last: under READ COMMITTED each statement sees more, and this one at least what the others saw.
+  return absl::StrCat(policy::LiveCatalogQuery(*policy_, known_.fingerprint, timeout_), "; SELECT '", kSnapshotRow,
+                      "', pg_catalog.current_setting('transaction_isolation'),"
+                      " pg_catalog.pg_current_snapshot()::pg_catalog.text");
 }
 
 void CatalogRefresh::AddRow(const std::vector<protocol::WireValue>& row) {
   if (!status_.ok()) return;
-  if (in_transaction_ && row.size() == 2 && !row[0].is_null() && row[0].text() == kIsolationRow) {
+  if (row.size() == 3 && !row[0].is_null() && row[0].text() == kSnapshotRow) {
     isolation_ = row[1].is_null() ? std::string() : std::string(row[1].text());
+    if (!row[2].is_null()) read_through_ = std::string(row[2].text());
     return;
   }
   cells_.clear();
@@ -63,6 +65,9 @@ absl::StatusOr<SessionCatalog> CatalogRefresh::Finish(SharedCatalogs& shared, co
                                       : absl::StrCat("the catalog query failed with SQLSTATE ", failed_sqlstate_));
   }
   if (!status_.ok()) return status_;
+  if (!read_through_) return absl::DataLossError("the catalog query returned no snapshot");
+  auto read_through = XidSnapshot::Parse(*read_through_);
+  if (!read_through.ok()) return read_through.status();
   auto live = std::move(reader_).Finish();
   if (!live.ok()) return live.status();
   std::shared_ptr<const policy::CatalogSnapshot> snapshot;
@@ -77,6 +82,7 @@ absl::StatusOr<SessionCatalog> CatalogRefresh::Finish(SharedCatalogs& shared, co
   SessionCatalog catalog;
   catalog.policy = policy_;
   catalog.current = !in_transaction_ || isolation_ == "read committed";
+  catalog.read_through = *std::move(read_through);
   catalog.roles = std::move(live->roles);
   for (const policy::ProtectedColumnLocation& c : live->protected_columns) {
     catalog.columns[SessionCatalog::Key(c.table_oid, c.attnum)] = c.column;

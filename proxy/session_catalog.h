@@ -21,6 +21,7 @@
 #include "policy/lineage.h"
 #include "policy/policy.h"
 #include "protocol/messages.h"
+#include "proxy/xid_snapshot.h"
 
 namespace pgmask::proxy {
 
@@ -35,6 +36,8 @@ struct SessionCatalog {
   // it. A read inside a REPEATABLE READ or SERIALIZABLE transaction is current only for the
   // session's own changes.
   bool current = true;
+  // The snapshot the read saw the catalog through (its last statement's, under READ COMMITTED).
+  XidSnapshot read_through;
 
   static uint64_t Key(uint32_t table_oid, int16_t column) {
     return (uint64_t{table_oid} << 16) | static_cast<uint16_t>(column);
@@ -75,6 +78,7 @@ class CatalogRefresh {
 
   // The simple-protocol Query text that reads the catalog.
   std::string Query() const;
+  const std::shared_ptr<const policy::Policy>& policy() const { return policy_; }
   // One DataRow's values.
   void AddRow(const std::vector<protocol::WireValue>& row);
   // The server answered an error (its SQLSTATE), or a row pgmask could not read (none).
@@ -98,7 +102,8 @@ class CatalogRefresh {
   std::string failed_sqlstate_;
   bool in_transaction_;
   absl::Duration timeout_;
-  std::optional<std::string> isolation_;  // the transaction's, when read inside one
+  std::optional<std::string> isolation_;  // read last, with the snapshot
+  std::optional<std::string> read_through_;
 };
 
 }  // namespace pgmask::proxy

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/strings/str_format.h"
 #include "proxy/break_glass.h"
@@ -18,7 +19,11 @@ void SessionState::ActivateCatalog(SessionCatalog next) {
   // statement this catalog was read for runs.
   if (break_glass.has_value() && BreakGlassRefusal(*this)) EndBreakGlass(*this, "revoked");
   // Other connections' DDL is known up to the last read that could see it.
-  if (catalog.current) catalog_read_at = std::chrono::steady_clock::now();
+  if (catalog.current) {
+    catalog_read_at = std::chrono::steady_clock::now();
+    current_read_through = catalog.read_through;
+  }
+  policy_unread = false;
   settings_pending = false;
   names_pending = false;
   refresh_failures = 0;
@@ -39,7 +44,8 @@ void SessionState::ApplyActions() {
   }
   // A session that sees everything in clear is still analysed when its reads of protected columns
   // are recorded (break-glass, or any trail kept), but nothing of it is masked or refused.
-  const bool recorded = break_glass.has_value() || (proxy.audit != nullptr && !catalog.columns.empty());
+  const bool recorded =
+      break_glass.has_value() || (proxy.audit != nullptr && (!catalog.columns.empty() || policy_unread));
   all_clear = !restricted && !recorded;
   masker.Reset(restricted ? &catalog : nullptr, &*actions, &proxy.policies.keys());
 }
@@ -55,9 +61,32 @@ void SessionState::NoteParameter(std::string_view name, std::string_view value) 
   text_settings_refusal = !encoding_refusal.empty() ? encoding_refusal : quoting_refusal;
 }
 
+void SessionState::AdoptPolicy(std::shared_ptr<const policy::Policy> policy) {
+  ForgetNamedState();
+  catalog.policy = std::move(policy);
+  // Indexes into the old policy; the next read finds the new one's.
+  catalog.columns.clear();
+  policy_unread = true;
+  catalog_stale = true;
+  if (break_glass.has_value() && BreakGlassRefusal(*this)) EndBreakGlass(*this, "revoked");
+  ApplyActions();
+  Logf(LogLevel::kInfo,
+       "session=%s policy applied before the catalog could be read for it; statements naming relations are refused "
+       "until it is",
+       id);
+}
+
 void SessionState::FinishRefresh() {
   std::unique_ptr<CatalogRefresh> done = std::move(refresh);
+  const std::shared_ptr<const policy::Policy> read_for = done->policy();
   auto next = std::move(*done).Finish(proxy.catalogs, database);
+  // Seen through the transaction's snapshot: what other connections changed since it was taken is
+  // missing, which must not undo what an earlier read saw.
+  if (next.ok() && !next->current &&
+      (!current_read_through.has_value() || !next->read_through.SeesAllOf(*current_read_through))) {
+    next = absl::FailedPreconditionError(
+        "the transaction's snapshot is older than the catalog already read, as after SET TRANSACTION SNAPSHOT");
+  }
   if (next.ok()) {
     ActivateCatalog(*std::move(next));
     // A read that could not bring the catalog up to date would not if repeated for the message
@@ -75,6 +104,8 @@ void SessionState::FinishRefresh() {
     refresh_retry_at = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(wait);
     Logf(LogLevel::kWarn, "session=%s catalog refresh failed (%s); keeping the previous catalog, next try in %s", id,
          next.status().message(), absl::FormatDuration(wait));
+    // A reload the read was for takes effect without it.
+    if (read_for != catalog.policy) AdoptPolicy(read_for);
   }
   if (release_client) release_client();
 }

@@ -114,6 +114,12 @@ struct SessionState {
   uint64_t policy_generation = 0;
   bool catalog_stale = false;
   std::chrono::steady_clock::time_point catalog_read_at;
+  // The snapshot of the last current read: a read inside a transaction whose snapshot does not see
+  // all it saw (SET TRANSACTION SNAPSHOT of an older one) would take the catalog back in time.
+  std::optional<XidSnapshot> current_read_through;
+  // The policy in force was adopted without a read (a reload while no read could succeed or
+  // start): where its protected columns are, and the plans made before it, are unknown.
+  bool policy_unread = false;
   std::unique_ptr<CatalogRefresh> refresh;  // a read in flight
   int refresh_failures = 0;  // reads failed in a row
   // After a failed read, or one that was not current: not before.
@@ -122,10 +128,14 @@ struct SessionState {
   // catalog is being read again for it.
   bool catalog_read_for_message = false;
   bool refresh_in_flight() const { return refresh != nullptr; }
-  // The catalog in force was read, as current, longer than catalog_recheck ago.
+  // The catalog in force was read, as current, longer than catalog_recheck ago, or not for the
+  // policy in force.
   bool catalog_outdated() const {
-    return std::chrono::steady_clock::now() - catalog_read_at > absl::ToChronoNanoseconds(proxy.config.catalog_recheck);
+    return policy_unread ||
+           std::chrono::steady_clock::now() - catalog_read_at > absl::ToChronoNanoseconds(proxy.config.catalog_recheck);
   }
+  // A policy was loaded after the one this session applies.
+  bool policy_behind() const { return proxy.policies.generation() != policy_generation; }
   // Lets the client's frames flow again once a catalog read completes (FramePump::Release).
   std::function<void()> release_client;
 
@@ -154,6 +164,11 @@ struct SessionState {
   void ApplyActions();
   // The read in flight ended (ReadyForQuery): activate its result or keep the previous catalog.
   void FinishRefresh();
+  // Applies `policy` with the roles and relations last read, until a
+  // read for it succeeds: the plans made before are forgotten (their rows redacted whole), and
+  // statements that name relations are refused meanwhile (catalog_outdated). Only between
+  // statements.
+  void AdoptPolicy(std::shared_ptr<const policy::Policy> policy);
   // Drops the plans of named state (DISCARD ALL, a policy that changed class indexes).
   void ForgetNamedState() {
     prepared.clear();

@@ -905,6 +905,9 @@ STARTUP = [
     Case("startup/client-encoding-sjis", A, [Q(f"SELECT upper(ssn) FROM patients {W}")], {"client_encoding": "SJIS"}, refuse_startup=True),
     Case("startup/client-encoding-latin1", A, [Q(f"SELECT upper(ssn) FROM patients {W}")], {"client_encoding": "LATIN1"}, refuse_startup=True),
     Case("startup/options-client-encoding", A, [Q(f"SELECT upper(ssn) FROM patients {W}")], {"options": "-c client_encoding=BIG5"}, refuse_startup=True),
+    # PostgreSQL's getopt clusters switches: -ec is -e, then -c with the next word.
+    Case("startup/options-clustered-c", A, [Q("SELECT 1")], {"options": "-ec extra_float_digits=-15"}, refuse_startup=True),
+    Case("startup/options-clustered-c-joined", A, [Q("SELECT 1")], {"options": "-ecextra_float_digits=-15"}, refuse_startup=True),
 ]
 
 LONG_A = "a" * 63

@@ -644,3 +644,119 @@ def test_a_lock_on_a_view_fails_catalog_reads_within_catalog_timeout(pgmask_fact
     later = open_session(proxy.port)
     assert query(later, "SELECT count(*) FROM patients")[1] == {}
     clinic.psql("DROP TABLE locked_bump; DROP VIEW locked_v", dbname=DB)
+
+
+def test_a_transaction_on_an_older_imported_snapshot_does_not_take_the_catalog_back(masked, clinic, connect,
+                                                                                      secrets, notes):
+    # A snapshot exported before another connection renamed notes away and made a view of ssn in
+    # its place. Read through it, the catalog says notes is the harmless table; the server
+    # resolves the name against the current catalog: the view.
+    exporter = connect(clinic.port, dbname=DB)
+    exporter.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    snapshot = exporter.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    clinic.psql("ALTER TABLE notes RENAME TO notes_old; CREATE VIEW notes AS SELECT id, ssn AS note FROM patients;"
+                "GRANT SELECT ON notes TO auditor", dbname=DB)
+    sock = open_session(masked.port)
+    select = "SELECT upper(note) FROM notes WHERE id < 4"
+    received, error = query(sock, select)
+    assert_no_secret(received, secrets)
+    assert query(sock, f"BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT '{snapshot}'")[1] == {}
+    assert query(sock, "SELECT 1")[1] == {}  # the SET made a catalog read due: it ran now
+    received, error = query(sock, select)
+    assert_no_secret(received, secrets)
+    assert "older than the catalog already read" in masked.log_text()
+    assert query(sock, "COMMIT")[1] == {}
+    exporter.execute("COMMIT")
+
+
+def test_a_bind_after_a_failed_catalog_read_of_an_outdated_catalog_is_refused(pgmask_factory, clinic, tmp_path,
+                                                                              secrets, notes, connect):
+    clinic.psql("DROP VIEW IF EXISTS bind_locked_v; CREATE VIEW bind_locked_v AS SELECT 1 AS x", dbname=DB)
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", "--catalog-timeout", "1",
+                           *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    select = "SELECT upper(note) FROM notes WHERE id < 4"
+    assert query(sock, select)[1] == {}
+    sock.sendall(wire.parse_message("st", select) + SYNC)
+    assert error_of_or_none(messages_through(sock)) is None
+    # Every catalog read fails from now on: reading the views waits for a lock held elsewhere.
+    holder = connect(clinic.port, dbname=DB)
+    holder.execute("BEGIN")
+    holder.execute("LOCK TABLE bind_locked_v IN ACCESS EXCLUSIVE MODE")
+    try:
+        notes()
+        time.sleep(1.5)
+        for _ in range(2):
+            sock.sendall(wire.bind_message("", "st") + wire.describe_message(b"P", "") + wire.execute_message("")
+                         + SYNC)
+            messages = messages_through(sock)
+            assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+            error = error_of_or_none(messages)
+            assert error is not None and error.get("C") == "42501", error
+    finally:
+        holder.execute("ROLLBACK")
+    clinic.psql("DROP VIEW bind_locked_v", dbname=DB)
+
+
+def read_until_result(sock: socket.socket) -> list[tuple[bytes, bytes]]:
+    """Messages up to the first CommandComplete or ErrorResponse (the batch has no Sync yet)."""
+    messages = []
+    while not messages or messages[-1][0] not in (b"C", b"E"):
+        messages.append(wire.read_message(sock))
+    return messages
+
+
+def test_a_bind_in_a_batch_never_synced_is_refused_once_the_catalog_is_outdated(pgmask_factory, clinic, tmp_path,
+                                                                                 secrets, notes):
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    select = "SELECT upper(note) FROM notes WHERE id < 4"
+    assert query(sock, select)[1] == {}
+    # The COMMIT inside the batch releases the statement's lock on notes: another connection can
+    # redefine it while the batch stays open, and no catalog read can run before its Sync.
+    sock.sendall(wire.parse_message("st", select) + wire.parse_message("c", "COMMIT") + wire.bind_message("", "c")
+                 + wire.execute_message("") + FLUSH)
+    assert error_of_or_none(read_until_result(sock)) is None
+    notes()
+    time.sleep(1.5)
+    sock.sendall(wire.bind_message("p1", "st") + wire.describe_message(b"P", "p1") + wire.execute_message("p1")
+                 + FLUSH)
+    messages = read_until_result(sock)
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    assert error_of(messages).get("C") == "42501"
+    sock.sendall(SYNC)
+    messages_through(sock)
+    assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
+
+
+def demo_policy_without_ssn_and_email() -> str:
+    lines = [line for line in DEMO_POLICY.read_text().splitlines(keepends=True)
+             if not line.lstrip().startswith(("ssn:", "email:"))]
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("hold", ["failing read", "open batch"])
+def test_a_policy_reload_reaches_a_session_whose_catalog_cannot_be_read(pgmask_factory, clinic, tmp_path, secrets,
+                                                                        hold):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(demo_policy_without_ssn_and_email())
+    proxy = pgmask_factory("--policy", str(policy), *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    if hold == "failing read":
+        sock.sendall(wire.parse_message("st", EVIL) + SYNC)
+        assert error_of_or_none(messages_through(sock)) is None
+        assert query(sock, "SET statement_timeout = 1")[1] == {}
+    else:
+        sock.sendall(wire.parse_message("st", EVIL) + FLUSH)
+        assert wire.read_message(sock)[0] == b"1"
+    # The columns are protected from now on: rows of plans made before are redacted whole.
+    policy.write_text(DEMO_POLICY.read_text())
+    proxy.wait_for_log("policy reloaded")
+    tail = SYNC if hold == "failing read" else FLUSH
+    sock.sendall(wire.bind_message("", "st") + wire.describe_message(b"P", "") + wire.execute_message("") + tail)
+    messages = messages_through(sock) if hold == "failing read" else read_until_result(sock)
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    if hold == "open batch":
+        sock.sendall(SYNC)
+        messages_through(sock)
+    assert query(sock, "SET statement_timeout = 0")[1] == {}
