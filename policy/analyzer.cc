@@ -1028,6 +1028,13 @@ void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
       if (checked->unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
       Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*checked));
     }
+    // A row written through a partitioned or inheritance parent lands in (or an UPDATE reaches)
+    // a child, whose own unique indexes and foreign keys check it.
+    for (const CatalogColumn* below : c.below) {
+      if (!stored) break;
+      if (below->unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
+      Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*below));
+    }
     if (stored && c.stored == nullptr) Use(UsageClause::kForeignKeyCheck, false, target.view_foreign_keys);
     // PostgreSQL recomputes the generated columns that read it, and checks them in its place.
     if (stored && c.stored != nullptr) {

@@ -287,9 +287,17 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
       view_foreign_keys_ = outer;
       if (outer != nullptr) outer->Merge(item.view_foreign_keys);
     } else {
+      const std::vector<const CatalogRelation*> descendants = Descendants(*rel);
       for (const CatalogColumn& c : rel->columns) {
-        item.columns.push_back({c.name, StoredColumnLineage(*rel, c), false, &c});
-        if (view_foreign_keys_ != nullptr && !c.references.empty()) view_foreign_keys_->Merge(ReferencedLineage(c));
+        RangeColumn& column = item.columns.emplace_back(RangeColumn{c.name, StoredColumnLineage(*rel, c), false, &c});
+        for (const CatalogRelation* d : descendants) {
+          for (const CatalogColumn& dc : d->columns) {
+            if (dc.name == c.name) column.below.push_back(&dc);
+          }
+        }
+        if (view_foreign_keys_ == nullptr) continue;
+        view_foreign_keys_->Merge(ReferencedLineage(c));
+        for (const CatalogColumn* dc : column.below) view_foreign_keys_->Merge(ReferencedLineage(*dc));
       }
     }
     if (!rel->columns_complete) item.columns.push_back({"*", {}, true});
@@ -323,6 +331,15 @@ Lineage Analyzer::StoredColumnLineage(const CatalogRelation& relation, const Cat
     }
   }
   return l;
+}
+
+std::vector<const CatalogRelation*> Analyzer::Descendants(const CatalogRelation& relation) const {
+  const std::vector<const CatalogRelation*>& children = catalog_.Children(relation);
+  std::vector<const CatalogRelation*> out(children.begin(), children.end());
+  for (size_t i = 0; i < out.size() && out.size() <= kMaxInheritanceRelations; ++i) {
+    for (const CatalogRelation* c : catalog_.Children(*out[i])) out.push_back(c);
+  }
+  return out;
 }
 
 Lineage Analyzer::ReferencedLineage(const CatalogColumn& column) {

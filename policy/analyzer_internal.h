@@ -30,6 +30,9 @@ struct RangeColumn {
   // A stored relation's column (not a view's): whether COPY sends it, what a write to it is
   // checked against.
   const CatalogColumn* stored = nullptr;
+  // A stored relation's column: the same-named columns of its partitions and inheritance
+  // children, whose unique indexes and foreign keys a write through it meets as well.
+  std::vector<const CatalogColumn*> below;
 };
 
 // A FROM item that names can refer to: a relation, subquery, function, CTE or aliased join.
@@ -131,6 +134,8 @@ class Analyzer {
   // ProtectionLineage, and for a generated column what it is computed from, as derived.
   Lineage StoredColumnLineage(const CatalogRelation& relation, const CatalogColumn& column);
   // The protection of the columns `column`'s foreign keys reference.
+  // Partitions and inheritance children, all levels down (bounded by kMaxInheritanceRelations).
+  std::vector<const CatalogRelation*> Descendants(const CatalogRelation& relation) const;
   Lineage ReferencedLineage(const CatalogColumn& column);
   size_t PushWith(const PgQuery__WithClause* with, const Scope* outer);
   const CteEntry* FindCte(std::string_view name) const;

@@ -750,6 +750,24 @@ TEST(AnalyzerGeneratedColumns, AWriteCountsForTheColumnsGeneratedFromIt) {
   EXPECT_EQ(usages("UPDATE patients SET name = 'x' WHERE id = 1"), "");
 }
 
+// A unique index or foreign key that only a partition has still checks rows written through the
+// partitioned table (PostgreSQL allows a unique index on the parent only with the partition key).
+TEST(AnalyzerPartitions, AWriteThroughTheParentMeetsThePartitionsConstraints) {
+  const auto policy = testing::TestPolicy();
+  ASSERT_NE(policy, nullptr);
+  CatalogData data = testing::TestCatalogData();
+  for (CatalogRelation& r : data.relations) {
+    if (r.name != "measurements_2024") continue;
+    r.columns[1].unique = true;
+    r.columns[0].references.push_back({"public", "patients", "email"});
+  }
+  const CatalogView catalog(std::move(data));
+  const auto usages = [&](const std::string& sql) { return AnalyseOne(*policy, catalog, sql, RenderUsages); };
+  EXPECT_EQ(usages("INSERT INTO measurements (reading) VALUES ($1)"), "UNIQUE:measurements.reading");
+  EXPECT_EQ(usages("INSERT INTO measurements (id) VALUES (1)"), "FOREIGN_KEY:patients.email");
+  EXPECT_EQ(usages("UPDATE measurements SET id = 2"), "FOREIGN_KEY:patients.email");
+}
+
 struct KindCase {
   std::string name;
   std::string sql;
