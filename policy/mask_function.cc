@@ -6,8 +6,11 @@
 #include <limits>
 #include <optional>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "policy/date_time.h"
 #include "policy/utf8.h"
+#include "protocol/string_view_bridge.h"
 
 namespace pgmask::policy {
 namespace {
@@ -189,6 +192,19 @@ void AppendUuid(const uint8_t* bytes, std::string& out) {
   }
 }
 
+// What may stand after the last dot of a domain: 2 to 24 ASCII letters, or an IDNA "xn--" label.
+// Anything else after the dot (a space, a line, a name) is not a domain but data, and is dropped.
+bool IsTopLevelDomain(std::string_view label) {
+  const auto letters = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isalpha(static_cast<unsigned char>(c)); });
+  };
+  if (label.size() >= 2 && label.size() <= 24 && letters(label)) return true;
+  if (label.size() <= 4 || label.size() > 63 || !absl::StartsWithIgnoreCase(ToAbsl(label), "xn--")) return false;
+  return std::all_of(label.begin() + 4, label.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+  });
+}
+
 }  // namespace
 
 MaskOutput AppendRedaction(PgType type, std::string_view text, std::string& out) {
@@ -243,9 +259,7 @@ MaskOutput AppendEmail(PgType type, std::string_view in, std::string& out) {
   out.append(local.substr(0, CodePointOffset(local, 1)));
   out.append("***@***");
   const size_t dot = domain.rfind('.');
-  if (dot != std::string_view::npos && dot + 1 < domain.size()) {
-    out.append(domain.substr(dot));
-  }
+  if (dot != std::string_view::npos && IsTopLevelDomain(domain.substr(dot + 1))) out.append(domain.substr(dot));
   return MaskOutput::kValue;
 }
 
@@ -313,7 +327,8 @@ MaskOutput AppendHashValue(const KeyedHash::Digest& digest, int hex_chars, Colum
       AppendUuid(bytes, out);
       break;
     }
-    case PgType::kBool: out.append(digest[0] & 1 ? "t" : "f"); break;
+    // A keyed function of one bit is the bit, its negation or a constant: only a constant hides it.
+    case PgType::kBool: out.append("f"); break;
     case PgType::kInet:
       out.append("fd");
       for (size_t i = 0; i < 15; ++i) {

@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "policy/date_time.h"
 #include "policy/utf8.h"
 #include "protocol/string_view_bridge.h"
 
@@ -101,9 +102,24 @@ MaskOutput Masker::Mask(std::string_view in, std::string& out) {
     case MaskKind::kPartial: return AppendPartial(spec_, type_, value, out);
     case MaskKind::kEmail: return AppendEmail(type_, value, out);
     case MaskKind::kGeneralize: return AppendGeneralized(spec_, column_, type_, value, out);
-    case MaskKind::kHash:
-      return AppendHashValue(hash_->Compute(value), spec_.hash_chars, column_, type_, out);
+    case MaskKind::kHash: {
+      if (type_ != PgType::kTimestamptz) return AppendHashValue(hash_->Compute(value), spec_.hash_chars, column_, type_, out);
+      // The text carries the session's TimeZone offset, which under a daylight-saving rule the
+      // client sets depends on the instant: hash the instant, in UTC.
+      IsoTimestamp instant;
+      if (!ParseIsoInstant(value, instant)) return AppendRedaction(type_, kDefaultRedaction, out);
+      std::string& utc = scratch_;
+      utc.clear();
+      AppendDate(instant.date, utc);
+      utc.push_back(' ');
+      AppendTime(instant.time, utc);
+      utc.append(instant.zone);
+      return AppendHashValue(hash_->Compute(utc), spec_.hash_chars, column_, type_, out);
+    }
     case MaskKind::kTokenize:
+      // Tokenizing is slow per byte and runs on the session's thread, which other sessions share:
+      // a value past the cap is redacted rather than stall them.
+      if (in.size() > kMaxTokenizedBytes) return AppendRedaction(type_, kDefaultRedaction, out);
       // A token the column cannot hold is redacted, as generalize's results are.
       if (tokenizer_->Tokenize(type_, in, out) &&
           (type_ != PgType::kNumeric || FitsNumericTypmod(out, column_.typmod))) {

@@ -36,6 +36,9 @@ namespace pgmask::policy {
 // function; nullopt for clear and deny, which mask nothing.
 std::optional<MaskSpec> MaskSpecForAction(Action action, const ColumnRule& rule);
 
+// Longer values are redacted instead of tokenized (see Masker::Mask).
+inline constexpr size_t kMaxTokenizedBytes = 64 * 1024;
+
 class Masker {
  public:
   // FailedPrecondition when the spec needs a key `keys` does not hold.
@@ -61,6 +64,7 @@ class Masker {
   PgType type_;
   std::optional<Tokenizer> tokenizer_;
   std::optional<KeyedHash> hash_;
+  std::string scratch_;  // a timestamptz in UTC, to hash
 };
 
 }  // namespace pgmask::policy

@@ -101,6 +101,12 @@ const MaskCase kCases[] = {
     {"EmailNoAt", "email", type_oid::kText, "nobody", "***"},
     {"EmailNoLocal", "email", type_oid::kText, "@example.com", "***"},
     {"EmailNoDot", "email", type_oid::kText, "bob@localhost", "b***@***"},
+    // What follows the last dot is kept only when it looks like a top-level domain.
+    {"EmailIdnTld", "email", type_oid::kText, "a@example.xn--p1ai", "a***@***.xn--p1ai"},
+    {"EmailTextAfterTheDot", "email", type_oid::kText, "a@b.c Confided passphrase", "a***@***"},
+    {"EmailLineAfterTheDot", "email", type_oid::kText, "a@b.com\nsecond line", "a***@***"},
+    {"EmailNameAfterTheDot", "email", type_oid::kText, "z@host.Quaxwright-77", "z***@***"},
+    {"EmailOneLetterTld", "email", type_oid::kText, "a@b.c", "a***@***"},
     {"EmailEmpty", "email", type_oid::kText, "", "***"},
     {"EmailNull", "email", type_oid::kText, std::nullopt, std::nullopt},
     {"EmailInvalidUtf8", "email", type_oid::kText, "\xc3@x.com", "***"},
@@ -502,6 +508,42 @@ TEST(MaskerTest, TimestamptzMasksTheInstantNotTheOffset) {
       EXPECT_EQ(out, expected) << mask << " of " << text;
     }
   }
+}
+
+// Hashed text of a timestamptz is the server's, with the session's TimeZone offset in it; under
+// a daylight-saving rule the client sets, the hash would change where the switch passes the value.
+TEST(MaskerTest, HashOfATimestamptzIsOfTheInstant) {
+  std::unique_ptr<Masker> masker = MakeMasker("hash", type_oid::kTimestamptz, -1);
+  ASSERT_NE(masker, nullptr);
+  std::string expected, out;
+  ASSERT_EQ(masker->Apply("1987-06-05 13:14:15.161718+00", expected), MaskOutput::kValue);
+  for (const char* same : {"1987-06-05 14:14:15.161718+01", "1987-06-05 08:44:15.161718-04:30"}) {
+    ASSERT_EQ(masker->Apply(same, out), MaskOutput::kValue);
+    EXPECT_EQ(out, expected) << same;
+  }
+  ASSERT_EQ(masker->Apply("1987-06-05 13:14:16.161718+00", out), MaskOutput::kValue);
+  EXPECT_NE(out, expected);
+}
+
+// A keyed function of a bool is the bool, its negation or a constant.
+TEST(MaskerTest, HashOfABoolIsConstant) {
+  std::unique_ptr<Masker> masker = MakeMasker("hash", type_oid::kBool, -1);
+  ASSERT_NE(masker, nullptr);
+  std::string t, f;
+  ASSERT_EQ(masker->Apply("t", t), MaskOutput::kValue);
+  ASSERT_EQ(masker->Apply("f", f), MaskOutput::kValue);
+  EXPECT_EQ(t, f);
+}
+
+// Tokenizing runs on a thread other sessions share: a huge value is redacted instead.
+TEST(MaskerTest, TokenizeRedactsValuesPastTheCap) {
+  std::unique_ptr<Masker> masker = MakeMasker("tokenize", type_oid::kText, -1);
+  ASSERT_NE(masker, nullptr);
+  std::string out;
+  ASSERT_EQ(masker->Apply(std::string(kMaxTokenizedBytes, 'a'), out), MaskOutput::kValue);
+  EXPECT_EQ(out.size(), kMaxTokenizedBytes);
+  ASSERT_EQ(masker->Apply(std::string(kMaxTokenizedBytes + 1, 'a'), out), MaskOutput::kValue);
+  EXPECT_EQ(out, "***");
 }
 
 TEST(MaskerTest, ReusesTheOutputBuffer) {
