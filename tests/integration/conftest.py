@@ -5,6 +5,7 @@ Options: --pgmask=PATH (or the PGMASK_BIN environment variable) names the pgmask
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -129,13 +130,21 @@ def sql_mutants_bin(request: pytest.FixtureRequest, pgmask_bin: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres():
-    cluster = PostgresCluster(HBA_HOST_RULES)
-    try:
-        cluster.init()
-        cluster.start()
+    with running_cluster() as cluster:
         for name, user in AUTH_USERS.items():
             cluster.psql(f"SET password_encryption = '{user.stored_as}';"
                          f"CREATE ROLE {name} LOGIN PASSWORD '{user.password}'")
+        yield cluster
+
+
+@contextlib.contextmanager
+def running_cluster(settings: dict[str, str] | None = None):
+    """A throwaway cluster (as an unprivileged user), destroyed on leaving the block; a test
+    module that needs server settings the shared one lacks starts its own with this."""
+    cluster = PostgresCluster(HBA_HOST_RULES, settings)
+    try:
+        cluster.init()
+        cluster.start()
         yield cluster
     finally:
         cluster.destroy()

@@ -92,8 +92,8 @@ import yaml
 
 import wire
 from wire import bind_message, close_message, cstr, describe_message, execute_message, parse_message
-from conftest import DEMO_POLICY, HBA_HOST_RULES, key_flags, load_demo
-from pgharness import Pgmask, PostgresCluster
+from conftest import DEMO_POLICY, key_flags, load_demo, running_cluster
+from pgharness import Pgmask
 
 DB = "clinic_adversarial"
 READ_TIMEOUT_SECONDS = 20
@@ -1563,13 +1563,8 @@ def suite_policy() -> dict:
 def postgres():
     """A cluster of the suite's own, with prepared transactions enabled (PostgreSQL allows none by
     default) for the two-phase cases; the other suites' shared cluster keeps the default."""
-    cluster = PostgresCluster(HBA_HOST_RULES, {"max_prepared_transactions": "10"})
-    try:
-        cluster.init()
-        cluster.start()
+    with running_cluster({"max_prepared_transactions": "10"}) as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.fixture(scope="module")

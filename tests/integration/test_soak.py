@@ -30,15 +30,9 @@ RSS_MARGIN_KB = 96 * 1024
 @pytest.fixture(scope="module")
 def postgres():
     """Overrides conftest's cluster: the soak needs more backends than its 200."""
-    from pgharness import PostgresCluster
-    from conftest import HBA_HOST_RULES
-    cluster = PostgresCluster(HBA_HOST_RULES, {"max_connections": "320"})
-    try:
-        cluster.init()
-        cluster.start()
+    from conftest import running_cluster
+    with running_cluster({"max_connections": "320"}) as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 def rss_kb(pid: int) -> int:
