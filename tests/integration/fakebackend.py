@@ -83,6 +83,8 @@ FAKE_CATALOG = [
     (b"c", None, str(PEOPLE_OID).encode(), b"1", b"0", b"0"),
     (b"R", str(PEOPLE_OID).encode(), b"public", b"people", b"r", None, b"false"),
     (b"A", str(PEOPLE_OID).encode(), b"ssn", b"1", b""),
+    # The isolation level and snapshot the catalog was read under (pg_current_snapshot's text).
+    (b"pgmask.snapshot", b"read committed", b"100:100:"),
 ]
 CATALOG_QUERY_MARK = b"pgmask.catalog_fingerprint"
 
