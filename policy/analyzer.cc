@@ -1008,40 +1008,39 @@ std::vector<const RangeColumn*> Analyzer::GeneratedFrom(const RangeItem& target,
 }
 
 void Analyzer::Store(const RangeItem& target, const std::string_view* column) {
+  // The write is compared with every row's value of a column in a unique index (a conflict, or
+  // ON CONFLICT DO NOTHING's row count, answers "is this value there?") and looked up in what a
+  // foreign key references.
+  const auto constraints = [&](const CatalogColumn& checked, const Lineage& written) {
+    if (checked.unique) Use(UsageClause::kUniqueCheck, false, written);
+    Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(checked));
+  };
   const RangeColumn* unlisted = nullptr;
   for (const RangeColumn& c : target.columns) {
     if (c.unlisted) unlisted = &c;
     const bool stored = column == nullptr || (!c.unlisted && c.name == *column);
     if (stored) out_.stored.Merge(c.lineage);
-    // The write is compared with every row's value of the column: a conflict (or ON CONFLICT DO
-    // NOTHING's row count) answers "is this value there?".
-    // Through a view the write lands in the column the view shows. (An unlisted column, of a
-    // relation pgmask does not know, holds only what the session put there.)
-    const CatalogColumn* checked = c.stored;
-    if (stored && checked == nullptr && !c.unlisted && !c.lineage.empty() && !c.lineage.everything()) {
-      const std::optional<ProtectedColumnId> base = c.lineage.DirectColumn();
-      checked = base ? ProtectedCatalogColumn(*base) : nullptr;
-      // A column pgmask cannot place may have any index or foreign key.
-      if (checked == nullptr) Use(UsageClause::kUniqueCheck, false, c.lineage);
-    }
-    if (stored && checked != nullptr) {
-      if (checked->unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
-      Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*checked));
-    }
-    // A row written through a partitioned or inheritance parent lands in (or an UPDATE reaches)
-    // a child, whose own unique indexes and foreign keys check it.
-    for (const CatalogColumn* below : c.below) {
-      if (!stored) break;
-      if (below->unique) Use(UsageClause::kUniqueCheck, false, c.lineage);
-      Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*below));
-    }
-    if (stored && c.stored == nullptr) Use(UsageClause::kForeignKeyCheck, false, target.view_foreign_keys);
-    // PostgreSQL recomputes the generated columns that read it, and checks them in its place.
     if (stored && c.stored != nullptr) {
-      for (const RangeColumn* g : GeneratedFrom(target, *c.stored)) {
-        if (g->stored->unique) Use(UsageClause::kUniqueCheck, false, g->lineage);
-        Use(UsageClause::kForeignKeyCheck, false, ReferencedLineage(*g->stored));
+      constraints(*c.stored, c.lineage);
+      // A row written through a partitioned or inheritance parent lands in (or an UPDATE reaches)
+      // a child, whose own unique indexes and foreign keys check it.
+      for (const CatalogColumn* below : c.below) constraints(*below, c.lineage);
+      // PostgreSQL recomputes the generated columns that read it, and checks them in its place.
+      for (const RangeColumn* g : GeneratedFrom(target, *c.stored)) constraints(*g->stored, g->lineage);
+    } else if (stored) {
+      // Through a view the write lands in the column the view shows. (An unlisted column, of a
+      // relation pgmask does not know, holds only what the session put there.)
+      if (!c.unlisted && !c.lineage.empty() && !c.lineage.everything()) {
+        const std::optional<ProtectedColumnId> base = c.lineage.DirectColumn();
+        const CatalogColumn* checked = base ? ProtectedCatalogColumn(*base) : nullptr;
+        if (checked != nullptr) {
+          constraints(*checked, c.lineage);
+        } else {
+          // A column pgmask cannot place may have any index or foreign key.
+          Use(UsageClause::kUniqueCheck, false, c.lineage);
+        }
       }
+      Use(UsageClause::kForeignKeyCheck, false, target.view_foreign_keys);
     }
     if (column != nullptr && !c.unlisted && c.name == *column) return;
   }

@@ -133,9 +133,9 @@ class Analyzer {
   Lineage ProtectionLineage(const CatalogRelation& relation, std::string_view column);
   // ProtectionLineage, and for a generated column what it is computed from, as derived.
   Lineage StoredColumnLineage(const CatalogRelation& relation, const CatalogColumn& column);
-  // The protection of the columns `column`'s foreign keys reference.
   // Partitions and inheritance children, all levels down (bounded by kMaxInheritanceRelations).
   std::vector<const CatalogRelation*> Descendants(const CatalogRelation& relation) const;
+  // The protection of the columns `column`'s foreign keys reference.
   Lineage ReferencedLineage(const CatalogColumn& column);
   size_t PushWith(const PgQuery__WithClause* with, const Scope* outer);
   const CteEntry* FindCte(std::string_view name) const;

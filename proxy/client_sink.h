@@ -41,12 +41,12 @@ class ClientSink final : public FrameSink {
   std::optional<std::string> ReanalyseExecuted(const QueryPlan& plan);
   // Reanalyse of the statement `st` executes, when it is an EXECUTE.
   std::optional<std::string> ReanalyseExecuted(const PlannedStatement& st);
-  // A Bind of a prepared statement that may no longer run: the statement is replaced by pgmask's
-  // refusal, which raises `message`, before the Bind reaches it.
   // The refusal of a Bind of prepared statement `statement` that the server would plan again
   // against names or a catalog pgmask could not read (names_pending, catalog_outdated, or a policy
   // the session has not applied yet).
   std::optional<std::string> StaleBindRefusal(std::string_view statement) const;
+  // A Bind of a prepared statement that may no longer run: the statement is replaced by pgmask's
+  // refusal, which raises `message`, before the Bind reaches it.
   void ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view message, OutputBatch& out);
   Verdict Guard(const protocol::FrameHeader& h, protocol::Bytes body, OutputBatch& out);
   // A simple Query that starts, ends or names break-glass (proxy/break_glass.h): forwarded or
