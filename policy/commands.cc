@@ -76,8 +76,10 @@ void PrintSummary(const Policy& policy, std::ostream& out) {
   }
   out << "settings: inference "
       << (policy.settings().inference == Inference::kDeny ? "deny" : "allow")
-      << "; trusted functions: " << (trusted.empty() ? "none" : absl::StrJoin(trusted, ", "))
-      << "\n";
+      << "; trusted functions: " << (trusted.empty() ? "none" : absl::StrJoin(trusted, ", "));
+  const std::vector<std::string>& channels = policy.settings().clear_notification_channels;
+  if (!channels.empty()) out << "; notification channels in clear: " << absl::StrJoin(channels, ", ");
+  out << "\n";
   if (policy.break_glass()) {
     out << "break_glass: roles " << absl::StrJoin(policy.break_glass()->roles, ", ")
         << "; at most " << policy.break_glass()->max_minutes << " minutes\n";

@@ -61,6 +61,9 @@ struct RoleRule {
 struct Settings {
   Inference inference = Inference::kDeny;
   std::vector<FunctionName> trusted_functions;
+  // Channels whose notification payloads restricted sessions receive as sent (exact names, as the
+  // server reports them); every other payload reaches them empty.
+  std::vector<std::string> clear_notification_channels;
 };
 
 struct BreakGlass {

@@ -491,8 +491,16 @@ class Loader {
           }
           data_.settings.trusted_functions.push_back(*std::move(fn));
         }
+      } else if (e.key == "clear_notification_channels") {
+        for (const auto& [text, mark] : ScalarList(e, "clear_notification_channels")) {
+          if (text.empty()) {
+            Error(mark, "a notification channel name must not be empty");
+            continue;
+          }
+          data_.settings.clear_notification_channels.push_back(text);
+        }
       } else {
-        UnknownKey(e, "settings", ExpectedList({"inference", "trusted_functions"}));
+        UnknownKey(e, "settings", ExpectedList({"inference", "trusted_functions", "clear_notification_channels"}));
       }
     }
   }

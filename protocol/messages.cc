@@ -212,4 +212,13 @@ absl::StatusOr<ParameterStatusView> ParseParameterStatus(Bytes body) {
   return ParameterStatusView{*name, *value};
 }
 
+absl::StatusOr<NotificationView> ParseNotification(Bytes body) {
+  ByteReader r(body);
+  const auto pid = r.I32();
+  const auto channel = r.CString();
+  const auto payload = r.CString();
+  if (!pid || !channel || !payload || !r.at_end()) return Malformed("NotificationResponse");
+  return NotificationView{*pid, *channel, *payload};
+}
+
 }  // namespace pgmask::protocol

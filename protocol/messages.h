@@ -130,4 +130,12 @@ struct ParameterStatusView {
 };
 absl::StatusOr<ParameterStatusView> ParseParameterStatus(Bytes body);
 
+// NotificationResponse ('A'): the notifying backend's process ID, the channel and the payload.
+struct NotificationView {
+  int32_t process_id = 0;
+  std::string_view channel;
+  std::string_view payload;
+};
+absl::StatusOr<NotificationView> ParseNotification(Bytes body);
+
 }  // namespace pgmask::protocol

@@ -336,6 +336,28 @@ void ServerSink::OnExecuteDone(const PlannedStatementPtr& executed, std::string_
   if (tag == "DECLARE CURSOR" || absl::StartsWith(ToAbsl(tag), "CLOSE CURSOR")) ForgetPortals();
 }
 
+Verdict ServerSink::ScrubNotification(protocol::Bytes body, OutputBatch& out) {
+  const auto notification = protocol::ParseNotification(body);
+  if (!notification.ok()) {
+    s_.server_violation = true;
+    return Verdict::kStop;
+  }
+  if (notification->payload.empty()) return Verdict::kForward;
+  if (s_.catalog.policy != nullptr) {
+    const std::vector<std::string>& clear = s_.catalog.policy->settings().clear_notification_channels;
+    if (std::ranges::find(clear, notification->channel) != clear.end()) return Verdict::kForward;
+  }
+  const size_t start = out.scratch().size();
+  protocol::MessageWriter w(out.scratch());
+  w.Begin(protocol::BackendTag(MessageType::kNotificationResponse))
+      .Int32(notification->process_id)
+      .CString(notification->channel)
+      .CString("");
+  w.End();
+  out.EmitCommitted(start);
+  return Verdict::kDrop;
+}
+
 Verdict ServerSink::RewriteErrorOrNotice(MessageType type, protocol::Bytes body, TextPolicy policy, OutputBatch& out) {
   const auto view = protocol::ParseErrorNotice(body);
   if (!view.ok()) {
@@ -788,7 +810,8 @@ Verdict ServerSink::Handle(const protocol::FrameHeader& h, std::span<uint8_t> fr
       if (text_policy != TextPolicy::kKeep) return RewriteErrorOrNotice(type, body, text_policy, out);
       return Verdict::kForward;  // asynchronous: never part of a refused result
     case MessageType::kNotificationResponse:
-      return Verdict::kForward;
+      if (!s_.restricted) return Verdict::kForward;
+      return ScrubNotification(body, out);
     case MessageType::kCommandComplete: {
       // The statement ran, whether its answer is forwarded or dropped with a refused result.
       if (in_query) {

@@ -78,6 +78,9 @@ class ServerSink final : public FrameSink {
   enum class TextPolicy { kKeep, kHide, kStripContext };
   TextPolicy TextPolicyForFront() const;
   Verdict RewriteErrorOrNotice(protocol::MessageType type, protocol::Bytes body, TextPolicy policy, OutputBatch& out);
+  // A restricted session gets a notification's payload only on a channel the policy lists: another
+  // session, or an administrator's trigger, may have sent a protected value on it.
+  Verdict ScrubNotification(protocol::Bytes body, OutputBatch& out);
   // Catalog, search_path and named state after a command completed.
   void OnCommandTag(std::string_view tag);
   // A ParameterStatus: client_encoding and standard_conforming_strings decide how SQL text reads.

@@ -91,6 +91,9 @@ inline void RunAllViews(std::span<const uint8_t> body) {
   if (auto status = ParseParameterStatus(body); status.ok()) {
     PGMASK_FUZZ_CHECK(Within(body, status->name) && Within(body, status->value));
   }
+  if (auto notification = ParseNotification(body); notification.ok()) {
+    PGMASK_FUZZ_CHECK(Within(body, notification->channel) && Within(body, notification->payload));
+  }
 }
 
 struct DecodedFrame {

@@ -144,7 +144,11 @@ const ErrorCase kErrorCases[] = {
     {.name = "UnknownSetting",
      .yaml = "version: 1\nsettings:\n  inferense: deny\n",
      .errors = {"t.yaml:3:3: unknown key 'inferense' in settings (expected inference, "
-                "trusted_functions)"}},
+                "trusted_functions, clear_notification_channels)"}},
+    {.name = "NotificationChannelsNotStrings",
+     .yaml = "version: 1\nsettings:\n  clear_notification_channels: [jobs, [x], '']\n",
+     .errors = {"t.yaml:3:39: items of clear_notification_channels must be strings",
+                "t.yaml:3:44: a notification channel name must not be empty"}},
     {.name = "BreakGlassBadMinutes",
      .yaml = "version: 1\nbreak_glass: { roles: [oncall], max_minutes: 0 }\n",
      .errors = {"t.yaml:2:46: max_minutes must be a whole number from 1 to 1440"}},
@@ -259,6 +263,7 @@ roles:
 settings:
   inference: allow
   trusted_functions: [lower, "public.my_fn"]
+  clear_notification_channels: [jobs, "Orders Ready"]
 break_glass: { roles: [oncall], max_minutes: 60 }
 )yaml";
   absl::StatusOr<std::shared_ptr<const Policy>> loaded = LoadPolicyString(yaml, "t.yaml");
@@ -278,6 +283,7 @@ break_glass: { roles: [oncall], max_minutes: 60 }
   ASSERT_EQ(policy.settings().trusted_functions.size(), 2u);
   EXPECT_EQ(policy.settings().trusted_functions[0].schema, "");
   EXPECT_EQ(policy.settings().trusted_functions[1].schema, "public");
+  EXPECT_EQ(policy.settings().clear_notification_channels, (std::vector<std::string>{"jobs", "Orders Ready"}));
   ASSERT_TRUE(policy.break_glass().has_value());
   EXPECT_EQ(policy.break_glass()->max_minutes, 60);
   EXPECT_TRUE(policy.UsesHash());

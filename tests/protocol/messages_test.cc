@@ -256,6 +256,23 @@ TEST(SmallMessages, ParseAndRejectMalformed) {
   EXPECT_FALSE(ParseParameterStatus(AsBytes(CStr("TimeZone"))).ok());
 }
 
+TEST(Messages, Notification) {
+  std::string body;
+  PutU32(body, 4242);
+  body += CStr("jobs") + CStr("payload 1");
+  auto n = ParseNotification(AsBytes(body));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->process_id, 4242);
+  EXPECT_EQ(n->channel, "jobs");
+  EXPECT_EQ(n->payload, "payload 1");
+  // Truncated at every length, and with bytes after the payload.
+  for (size_t len = 0; len < body.size(); ++len) {
+    EXPECT_FALSE(ParseNotification(AsBytes(body.substr(0, len))).ok()) << len;
+  }
+  EXPECT_FALSE(ParseNotification(AsBytes(body + "x")).ok());
+  EXPECT_FALSE(ParseNotification(AsBytes(body + CStr("extra"))).ok());
+}
+
 // Found by fuzz_frontend_frames: a string read from an empty body whose span has no buffer at
 // all passed a null pointer to memchr (undefined behaviour, reported by UBSan).
 TEST(Messages, EmptyBodyWithoutBuffer) {
@@ -269,6 +286,7 @@ TEST(Messages, EmptyBodyWithoutBuffer) {
   EXPECT_FALSE(ParseDescribeOrClose(empty).ok());
   EXPECT_FALSE(ParseExecute(empty).ok());
   EXPECT_FALSE(ParseParameterStatus(empty).ok());
+  EXPECT_FALSE(ParseNotification(empty).ok());
   EXPECT_FALSE(ParseErrorNotice(empty).ok());
   EXPECT_FALSE(ParseRowDescription(empty, fields).ok());
   EXPECT_FALSE(ParseDataRow(empty, values).ok());
@@ -288,6 +306,7 @@ TEST(Messages, RandomGarbageNeverCrashes) {
     (void)ParseParse(b);
     (void)ParseErrorNotice(b);
     (void)ParseParameterStatus(b);
+    (void)ParseNotification(b);
   }
 }
 
