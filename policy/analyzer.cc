@@ -771,7 +771,7 @@ std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, cons
   out_.writes_rows = true;
   const size_t ctes = ctes_.size();
   PushWith(stmt.with_clause, outer);
-  RangeItem target = Relation(*stmt.relation);
+  RangeItem target = Relation(*stmt.relation, /*may_be_cte=*/false);
   const std::string table = TableName(target, *stmt.relation);
   RefuseSettingsView(*stmt.relation);
   std::vector<std::string> columns;
@@ -820,7 +820,7 @@ std::vector<OutputColumn> Analyzer::Update(const PgQuery__UpdateStmt& stmt, cons
   out_.writes_rows = true;
   const size_t ctes = ctes_.size();
   PushWith(stmt.with_clause, outer);
-  RangeItem target = Relation(*stmt.relation);
+  RangeItem target = Relation(*stmt.relation, /*may_be_cte=*/false);
   Scope scope{outer, {target}, target.columns};
   for (size_t i = 0; i < stmt.n_from_clause; ++i) {
     std::vector<RangeColumn> star;
@@ -841,7 +841,7 @@ std::vector<OutputColumn> Analyzer::Delete(const PgQuery__DeleteStmt& stmt, cons
   out_.writes_rows = true;
   const size_t ctes = ctes_.size();
   PushWith(stmt.with_clause, outer);
-  RangeItem target = Relation(*stmt.relation);
+  RangeItem target = Relation(*stmt.relation, /*may_be_cte=*/false);
   Scope scope{outer, {target}, target.columns};
   for (size_t i = 0; i < stmt.n_using_clause; ++i) {
     std::vector<RangeColumn> star;
@@ -859,7 +859,7 @@ void Analyzer::Merge(const PgQuery__MergeStmt& stmt, const Scope* outer) {
   out_.writes_rows = true;
   const size_t ctes = ctes_.size();
   PushWith(stmt.with_clause, outer);
-  RangeItem target = Relation(*stmt.relation);
+  RangeItem target = Relation(*stmt.relation, /*may_be_cte=*/false);
   Scope scope{outer, {target}, {}};
   std::vector<RangeColumn> star;
   FromItem(stmt.source_relation, scope, star);

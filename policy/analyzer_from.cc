@@ -26,6 +26,27 @@ std::vector<RangeColumn> FromOutputs(const std::vector<OutputColumn>& outputs) {
   return columns;
 }
 
+// Gives columns the names of a column alias list, by position, as PostgreSQL does. Past an
+// unlisted column (a number of columns the analysis cannot count) positions are unknown: the
+// names there exist but may stand for any of the rest, and the rest's own names may be gone. So
+// the rest becomes those names and one unlisted column, each as strict as all of the rest:
+// never a name PostgreSQL would not find at this level, never one without the lineage it has.
+template <typename Column>
+void RenameByPosition(const std::vector<std::string_view>& names, std::vector<Column>& columns) {
+  size_t i = 0;
+  for (; i < names.size() && i < columns.size() && !columns[i].unlisted; ++i) columns[i].name = names[i];
+  if (i == names.size() || i == columns.size()) return;
+  Lineage rest;
+  for (size_t j = i; j < columns.size(); ++j) rest.Merge(columns[j].lineage);
+  columns.resize(i);
+  for (size_t j = i; j <= names.size(); ++j) {
+    Column& c = columns.emplace_back();
+    c.name = j < names.size() ? std::string(names[j]) : std::string("*");
+    c.lineage = rest;
+    c.unlisted = j == names.size();
+  }
+}
+
 }  // namespace
 
 Lineage NamedColumn(const std::vector<RangeColumn>& columns, std::string_view name) {
@@ -53,11 +74,7 @@ Lineage WholeRow(const RangeItem& item) {
 }
 
 void RenameColumns(const PgQuery__Alias* alias, std::vector<RangeColumn>& columns) {
-  if (alias == nullptr) return;
-  const std::vector<std::string_view> names = Names(alias->colnames, alias->n_colnames);
-  for (size_t i = 0; i < names.size() && i < columns.size(); ++i) {
-    if (!columns[i].unlisted) columns[i].name = names[i];
-  }
+  if (alias != nullptr) RenameByPosition(Names(alias->colnames, alias->n_colnames), columns);
 }
 
 void Analyzer::FromItem(const PgQuery__Node* node, Scope& scope, std::vector<RangeColumn>& star) {
@@ -102,14 +119,25 @@ void Analyzer::FromItem(const PgQuery__Node* node, Scope& scope, std::vector<Ran
       const PgQuery__RangeTableFunc& tf = *node->range_table_func;
       Lineage source = Expr(tf.docexpr, &scope).AsDerived();
       source.MergeDerived(Expr(tf.rowexpr, &scope));
+      // XMLNAMESPACES: each URI is an expression too, and a NULL one is an error.
+      for (size_t i = 0; i < tf.n_namespaces; ++i) {
+        const PgQuery__Node* ns = tf.namespaces[i];
+        const bool target = ns != nullptr && ns->node_case == PG_QUERY__NODE__NODE_RES_TARGET;
+        source.MergeDerived(target ? Expr(ns->res_target->val, &scope) : Expr(ns, &scope));
+      }
       Fallible(source);  // the document is parsed, the row expression compiled as XPath
       RangeItem item{"", tf.alias != nullptr ? std::string(Str(tf.alias->aliasname)) : "", {}};
       for (size_t i = 0; i < tf.n_columns; ++i) {
         const PgQuery__Node* c = tf.columns[i];
         if (c == nullptr || c->node_case != PG_QUERY__NODE__NODE_RANGE_TABLE_FUNC_COL) continue;
+        // A column's PATH is compiled as XPath, and what it matches decides whether the column
+        // is NULL (an error when NOT NULL) and is converted to the column's type, which can fail.
+        Lineage path = Expr(c->range_table_func_col->colexpr, &scope).AsDerived();
+        path.MergeDerived(Expr(c->range_table_func_col->coldefexpr, &scope));
+        Fallible(path);
+        Use(UsageClause::kCondition, false, path);
         Lineage column = source;
-        column.MergeDerived(Expr(c->range_table_func_col->colexpr, &scope));
-        column.MergeDerived(Expr(c->range_table_func_col->coldefexpr, &scope));
+        column.MergeDerived(path);
         item.columns.push_back({std::string(Str(c->range_table_func_col->colname)), std::move(column), false});
       }
       RenameColumns(tf.alias, item.columns);
@@ -213,38 +241,28 @@ void Analyzer::FunctionItem(const PgQuery__RangeFunction& rf, Scope& scope, std:
   // Functions in FROM may refer to earlier FROM items (implicitly LATERAL). A built-in or trusted
   // function's rows derive from its arguments; FuncCall makes anything else untraceable.
   Lineage lineage;
+  // In PostgreSQL's order: each function's columns, named by its column definition list where it
+  // has one; otherwise their number and names are in the catalog, not the text (unlisted).
   std::vector<RangeColumn> columns;
-  bool defined = rf.n_coldeflist > 0;
+  auto define = [&columns](PgQuery__Node* const* defs, size_t n) {
+    for (size_t c = 0; c < n; ++c) {
+      if (defs[c] != nullptr && defs[c]->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
+        columns.push_back({std::string(Str(defs[c]->column_def->colname)), {}, false});
+      }
+    }
+  };
   for (size_t i = 0; i < rf.n_functions; ++i) {
     const PgQuery__Node* entry = rf.functions[i];
     if (entry == nullptr || entry->node_case != PG_QUERY__NODE__NODE_LIST || entry->list->n_items == 0) continue;
     lineage.MergeDerived(Expr(entry->list->items[0], &scope));
-    if (entry->list->n_items > 1 && entry->list->items[1] != nullptr &&
-        entry->list->items[1]->node_case == PG_QUERY__NODE__NODE_LIST && entry->list->items[1]->list->n_items > 0) {
-      defined = true;  // ROWS FROM (f() AS (a int, ...))
-      for (size_t c = 0; c < entry->list->items[1]->list->n_items; ++c) {
-        const PgQuery__Node* def = entry->list->items[1]->list->items[c];
-        if (def != nullptr && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
-          columns.push_back({std::string(Str(def->column_def->colname)), {}, false});
-        }
-      }
+    const PgQuery__Node* defs = entry->list->n_items > 1 ? entry->list->items[1] : nullptr;
+    if (defs != nullptr && defs->node_case == PG_QUERY__NODE__NODE_LIST && defs->list->n_items > 0) {
+      define(defs->list->items, defs->list->n_items);  // ROWS FROM (f() AS (a int, ...), ...)
+    } else if (rf.n_functions == 1 && rf.n_coldeflist > 0) {
+      define(rf.coldeflist, rf.n_coldeflist);  // f() AS t(a int, ...)
+    } else {
+      columns.push_back({"*", {}, true});
     }
-  }
-  for (size_t c = 0; c < rf.n_coldeflist; ++c) {
-    const PgQuery__Node* def = rf.coldeflist[c];
-    if (def != nullptr && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
-      columns.push_back({std::string(Str(def->column_def->colname)), {}, false});
-    }
-  }
-  if (!defined) {
-    // The function's result shape is in the catalog, not the text: named by the alias's column
-    // list as far as it goes, unlisted beyond.
-    if (rf.alias != nullptr) {
-      for (const std::string_view n : Names(rf.alias->colnames, rf.alias->n_colnames)) {
-        columns.push_back({std::string(n), {}, false});
-      }
-    }
-    columns.push_back({"*", {}, true});
   }
   for (RangeColumn& c : columns) c.lineage = lineage;
   if (rf.ordinality) columns.push_back({"ordinality", {}, false});
@@ -256,12 +274,12 @@ void Analyzer::FunctionItem(const PgQuery__RangeFunction& rf, Scope& scope, std:
     name = FigureName(rf.functions[0]->list->items[0]);
   }
   RangeItem item{"", std::move(name), std::move(columns)};
-  if (defined) RenameColumns(rf.alias, item.columns);
+  RenameColumns(rf.alias, item.columns);
   star.insert(star.end(), item.columns.begin(), item.columns.end());
   scope.items.push_back(std::move(item));
 }
 
-RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
+RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv, bool may_be_cte) {
   const std::string_view schema = Str(rv.schemaname);
   const std::string_view name = Str(rv.relname);
   RangeItem item;
@@ -269,7 +287,7 @@ RangeItem Analyzer::Relation(const PgQuery__RangeVar& rv) {
   if (std::optional<std::string_view> reason = ForbiddenRelationReason(name)) {
     Refuse(absl::StrFormat("relation %s is not allowed: %s", name, *reason));
   }
-  const CteEntry* cte = schema.empty() ? FindCte(name) : nullptr;
+  const CteEntry* cte = schema.empty() && may_be_cte ? FindCte(name) : nullptr;
   if (cte != nullptr) {
     if (cte->pending) {
       item.columns.push_back({"*", {}, true});
@@ -383,11 +401,26 @@ std::vector<RangeColumn> Analyzer::ViewColumns(const CatalogRelation& view) {
 size_t Analyzer::PushWith(const PgQuery__WithClause* with, const Scope* outer) {
   if (with == nullptr) return 0;
   const size_t base = ctes_.size();
+  // The CTE's columns, then those SEARCH and CYCLE add: the search order holds the searched
+  // columns' values, the cycle path the compared ones', and the cycle mark says whether they
+  // repeated.
   auto analyze = [&](const PgQuery__CommonTableExpr& cte) {
     std::vector<OutputColumn> outputs = Query(cte.ctequery, outer);
-    const std::vector<std::string_view> names = Names(cte.aliascolnames, cte.n_aliascolnames);
-    for (size_t i = 0; i < names.size() && i < outputs.size(); ++i) {
-      if (!outputs[i].unlisted) outputs[i].name = names[i];
+    RenameByPosition(Names(cte.aliascolnames, cte.n_aliascolnames), outputs);
+    auto values_of = [&outputs](PgQuery__Node* const* list, size_t n) {
+      const std::vector<RangeColumn> columns = FromOutputs(outputs);
+      Lineage l;
+      for (std::string_view name : Names(list, n)) l.MergeDerived(NamedColumn(columns, name));
+      return l;
+    };
+    if (const PgQuery__CTESearchClause* search = cte.search_clause) {
+      Lineage order = values_of(search->search_col_list, search->n_search_col_list);
+      outputs.push_back({std::string(Str(search->search_seq_column)), std::move(order), false});
+    }
+    if (const PgQuery__CTECycleClause* cycle = cte.cycle_clause) {
+      const Lineage compared = values_of(cycle->cycle_col_list, cycle->n_cycle_col_list);
+      outputs.push_back({std::string(Str(cycle->cycle_mark_column)), compared, false});
+      outputs.push_back({std::string(Str(cycle->cycle_path_column)), compared, false});
     }
     return outputs;
   };

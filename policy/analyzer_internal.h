@@ -32,7 +32,7 @@ struct RangeColumn {
   const CatalogColumn* stored = nullptr;
   // A stored relation's column: the same-named columns of its partitions and inheritance
   // children, whose unique indexes and foreign keys a write through it meets as well.
-  std::vector<const CatalogColumn*> below;
+  std::vector<const CatalogColumn*> below = {};
 };
 
 // A FROM item that names can refer to: a relation, subquery, function, CTE or aliased join.
@@ -46,7 +46,7 @@ struct RangeItem {
   // A view: the protected columns that foreign keys of the relations under it reference. A
   // write through the view is checked against them, and the analysis follows only protected
   // columns through a view, so it cannot tell which column a write lands in.
-  Lineage view_foreign_keys;
+  Lineage view_foreign_keys = {};
 };
 
 // A column of a FROM item (or a join's side) by name; with unlisted columns it may be any of them.
@@ -128,7 +128,9 @@ class Analyzer {
   void FromItem(const PgQuery__Node* node, Scope& scope, std::vector<RangeColumn>& star);
   void Join(const PgQuery__JoinExpr& join, Scope& scope, std::vector<RangeColumn>& star);
   void FunctionItem(const PgQuery__RangeFunction& function, Scope& scope, std::vector<RangeColumn>& star);
-  RangeItem Relation(const PgQuery__RangeVar& rv);
+  // A relation, or a CTE of that name unless the name is a statement's target (INSERT INTO,
+  // UPDATE, DELETE FROM, MERGE INTO), which PostgreSQL never resolves to a CTE.
+  RangeItem Relation(const PgQuery__RangeVar& rv, bool may_be_cte = true);
   std::vector<RangeColumn> ViewColumns(const CatalogRelation& view);
   Lineage ProtectionLineage(const CatalogRelation& relation, std::string_view column);
   // ProtectionLineage, and for a generated column what it is computed from, as derived.

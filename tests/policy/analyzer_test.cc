@@ -187,7 +187,53 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"Explain", "EXPLAIN SELECT ssn FROM patients WHERE ssn = 'x'", "QUERY PLAN:-", "WHERE:patients.ssn"},
         Case{"CorrelatedSubquery",
              "SELECT (SELECT max(v.note) FROM visits v WHERE v.patient_id = p.id AND v.ssn = p.ssn) AS m FROM patients p",
-             "m:-", "WHERE:patients.ssn"}),
+             "m:-", "WHERE:patients.ssn"},
+        // Columns the text names only through SEARCH, CYCLE, ROWS FROM or an alias list resolve
+        // at the level PostgreSQL finds them, never at an outer level with a column of that name.
+        Case{"RecursiveSearchColumn",
+             "SELECT (WITH RECURSIVE r AS (SELECT ssn FROM patients UNION ALL SELECT ssn FROM r WHERE false) "
+             "SEARCH DEPTH FIRST BY ssn SET ord SELECT ord FROM r) AS x FROM (SELECT 1 AS ord) o",
+             "x:R(patients.ssn)"},
+        Case{"RecursiveCycleColumns",
+             "SELECT (WITH RECURSIVE r AS (SELECT ssn FROM patients UNION ALL SELECT ssn FROM r WHERE false) "
+             "CYCLE ssn SET c USING path SELECT path FROM r LIMIT 1) AS x, "
+             "(WITH RECURSIVE r AS (SELECT ssn FROM patients UNION ALL SELECT ssn FROM r WHERE false) "
+             "CYCLE ssn SET c USING path SELECT c FROM r LIMIT 1) AS y FROM (SELECT 1 AS path, 2 AS c) o",
+             "x:R(patients.ssn), y:R(patients.ssn)", "COND:patients.ssn"},
+        Case{"RowsFromFunctionWithoutDefinitionList",
+             "SELECT (SELECT concat FROM patients v, ROWS FROM (upper('{}') AS (a int), concat(v.email))) AS x "
+             "FROM (SELECT 1 AS concat) o",
+             "x:R(patients.email)"},
+        Case{"RowsFromAliasPastUnknownColumns",
+             "SELECT (SELECT u FROM patients v, ROWS FROM (upper('{}') AS (a int), upper(v.email)) AS t(a, u)) "
+             "AS x FROM (SELECT 1 AS u) o",
+             "x:R(patients.email)"},
+        Case{"OrdinalityRenamedByAlias",
+             "SELECT (SELECT ordinality FROM generate_series(1, 1) WITH ORDINALITY AS t(a, b)) AS x "
+             "FROM (SELECT ssn AS ordinality FROM patients) o",
+             "x:D(patients.ssn)"},
+        Case{"OrdinalityWithoutAlias", "SELECT ordinality FROM patients p, unnest(ARRAY[p.id]) WITH ORDINALITY",
+             "ordinality:-"},
+        Case{"CteAliasPastUnknownColumns",
+             "SELECT (WITH c(a, b) AS (SELECT * FROM upper('x') f, patients v) "
+             "SELECT b FROM c LIMIT 1) AS x FROM (SELECT 1 AS b) o",
+             "x:R(patients.ssn,patients.email,patients.diagnosis,patients.insurer_id)"},
+        // The target of INSERT, UPDATE, DELETE and MERGE is never a CTE, whatever the WITH names.
+        Case{"UpdateTargetNamedLikeCte",
+             "WITH patients AS (SELECT 1 AS id, 'x' AS ssn) UPDATE patients SET id = id WHERE ssn LIKE '9%' "
+             "RETURNING ssn || '' AS s",
+             "s:R(patients.ssn)", "WHERE:patients.ssn"},
+        Case{"DeleteTargetNamedLikeCte",
+             "WITH patients AS (SELECT 1 AS id, 'x' AS email) DELETE FROM patients WHERE email = 'x' RETURNING upper(email) AS e",
+             "e:R(patients.email)", "WHERE:patients.email"},
+        Case{"InsertTargetNamedLikeCte",
+             "WITH patients AS (SELECT 1 AS id, 'x' AS email) INSERT INTO patients (id) VALUES (1) "
+             "ON CONFLICT (id) DO UPDATE SET name = 'n' RETURNING upper(email) AS e",
+             "e:R(patients.email)", ""},
+        Case{"MergeTargetNamedLikeCte",
+             "WITH patients AS (SELECT 1 AS id, 'x' AS ssn) MERGE INTO patients p USING (SELECT 1 AS id) s "
+             "ON p.id = s.id AND p.ssn LIKE '9%' WHEN MATCHED THEN UPDATE SET name = 'n'",
+             "", "JOIN:patients.ssn"}),
     [](const auto& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(
@@ -368,7 +414,16 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ConvertToUtf8", "SELECT convert_to(ssn, 'UTF8') AS b FROM patients", "b:R(patients.ssn)"},
         Case{"ConvertToLatin1", "SELECT convert_to(ssn, 'LATIN1') AS b FROM patients", "b:R(patients.ssn)",
              "FALLIBLE:patients.ssn"},
-        Case{"UnprotectedArithmetic", "SELECT id / 0 AS n, name::int AS m FROM patients", "n:-, m:-"}),
+        Case{"UnprotectedArithmetic", "SELECT id / 0 AS n, name::int AS m FROM patients", "n:-, m:-"},
+        // XMLNAMESPACES' URIs and a column's PATH are expressions the server evaluates and can
+        // fail on; what PATH matches decides whether the column is NULL.
+        Case{"XmlNamespaceUri",
+             "SELECT 1 AS one FROM patients p, XMLTABLE(XMLNAMESPACES(p.ssn AS n), '/r' PASSING ('<r/>'::xml) "
+             "COLUMNS v text) x",
+             "one:-", "FALLIBLE:patients.ssn"},
+        Case{"XmlTableColumnPath",
+             "SELECT x.v FROM patients p, XMLTABLE('/r' PASSING ('<r/>'::xml) COLUMNS v int PATH p.ssn) x",
+             "v:R(patients.ssn)", "COND:patients.ssn; FALLIBLE:patients.ssn"}),
     [](const auto& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(
