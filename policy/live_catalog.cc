@@ -1,6 +1,8 @@
 #include "policy/live_catalog.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,13 +13,25 @@
 namespace pgmask::policy {
 namespace {
 
-// Rows of a catalog table: count and the sum of their creating transaction ids. Any DDL adds,
-// removes or rewrites rows of one of these tables, which changes one of the two.
+// Known to this process only. A plain sum of transaction ids could be balanced by a role that
+// times its DDL: swap two columns' names in transactions whose ids add up to the old rows', and
+// the fingerprint stays. Keyed hashes of the ids leave nothing to aim at.
+int64_t FingerprintKey() {
+  static const int64_t key = [] {
+    std::random_device device;
+    return static_cast<int64_t>((uint64_t{device()} << 32) | device());
+  }();
+  return key;
+}
+
+// Rows of a catalog table: count and the sum of keyed hashes of their creating transaction ids.
+// Any DDL adds, removes or rewrites rows of one of these tables, which changes one of the two.
 std::string TableFingerprint(std::string_view table, std::string_view where) {
   return absl::StrFormat(
       "(SELECT pg_catalog.count(*)::pg_catalog.text || '.' ||"
-      " coalesce(pg_catalog.sum(xmin::pg_catalog.text::pg_catalog.int8), 0)::pg_catalog.text FROM pg_catalog.%s%s)",
-      table, where);
+      " coalesce(pg_catalog.sum(pg_catalog.hashint8extended(xmin::pg_catalog.text::pg_catalog.int8, %d)), 0)"
+      "::pg_catalog.text FROM pg_catalog.%s%s)",
+      FingerprintKey(), table, where);
 }
 
 constexpr char kNotTemporary[] = " WHERE relpersistence <> 't'";
@@ -104,7 +118,9 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                                    " WHERE a.attrelid IN (SELECT oid FROM pg_catalog.pg_class WHERE relpersistence <> 't')"),
                   " || '/' || ", TableFingerprint("pg_proc", ""), " || '/' || ", TableFingerprint("pg_rewrite", ""),
                   " || '/' || ", TableFingerprint("pg_inherits", ""), " || '/' || ",
-                  TableFingerprint("pg_namespace", ""), ", true);");
+                  TableFingerprint("pg_namespace", ""), " || '/' || ",
+                  // Foreign keys: a write is checked against the columns they reference.
+                  TableFingerprint("pg_constraint", ""), ", true);");
   absl::StrAppend(&sql, " ", MembershipsAndProtectedColumns(policy), ";");
   absl::StrAppend(&sql,
                   " SELECT 'R', c.oid::pg_catalog.text, n.nspname::pg_catalog.text, c.relname::pg_catalog.text,"

@@ -489,3 +489,25 @@ def test_writes_checked_against_a_unique_index_or_foreign_key_of_a_protected_col
         assert cur.rowcount == 0
         cur.execute(f"INSERT INTO badge_uses VALUES ('{VAULT_CODE}')")
     clear.commit()
+
+
+def test_a_foreign_key_added_by_another_connection_is_seen_after_the_recheck(pgmask_factory, connect, clinic,
+                                                                             tmp_path):
+    """A foreign key added between tables that already have foreign keys writes none of the
+    catalog rows of its tables' relations or columns (only constraints, triggers, dependencies):
+    the catalog fingerprint must still change, or a write is checked without the new key."""
+    clinic.psql("DROP TABLE IF EXISTS late_uses, late_codes; CREATE TABLE late_codes (code text PRIMARY KEY); "
+                "CREATE TABLE late_uses (a text REFERENCES late_codes (code), b text); "
+                f"INSERT INTO late_codes VALUES ('{VAULT_CODE}'); "
+                "GRANT SELECT, INSERT ON late_codes, late_uses TO auditor", dbname=DB)
+    policy = yaml.safe_load(DEMO_POLICY.read_text())
+    policy["tables"]["public.late_codes"] = {"columns": {"code": {"class": "PII", "mask": "redact"}}}
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy))
+    port = pgmask_factory("--policy", str(policy_file), "--catalog-recheck", "1", *key_flags(tmp_path)).port
+    conn = connect(port, user="auditor", dbname=DB)
+    rows(conn, f"INSERT INTO late_uses (b) VALUES ('{VAULT_CODE}')")  # no key on b yet: nothing to learn
+    redefine_after_recheck(clinic, "ALTER TABLE late_uses ADD FOREIGN KEY (b) REFERENCES late_codes (code)")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+        rows(conn, f"INSERT INTO late_uses (b) VALUES ('{VAULT_CODE}')")
+    assert "foreign key" in refused.value.diag.message_primary

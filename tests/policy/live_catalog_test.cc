@@ -20,6 +20,17 @@ using Row = std::vector<std::optional<std::string_view>>;
 
 absl::Status Add(LiveCatalogReader& reader, Row row) { return reader.AddRow(row); }
 
+TEST(LiveCatalogQuery, FingerprintIsKeyedAndCoversForeignKeys) {
+  const auto policy = testing::TestPolicy();
+  const std::string sql = LiveCatalogQuery(*policy, "");
+  // A plain sum of transaction ids can be balanced by DDL timed to get the right ids.
+  EXPECT_EQ(sql.find("sum(xmin"), std::string::npos);
+  EXPECT_NE(sql.find("sum(pg_catalog.hashint8extended(xmin::pg_catalog.text::pg_catalog.int8, "), std::string::npos);
+  EXPECT_NE(sql.find("FROM pg_catalog.pg_constraint)"), std::string::npos);
+  // One key for the process: fingerprints of different reads compare.
+  EXPECT_EQ(sql, LiveCatalogQuery(*policy, ""));
+}
+
 TEST(LiveCatalogQuery, ReadsTheSharedPartOnlyWhenTheFingerprintChanged) {
   const auto policy = testing::TestPolicy();
   const std::string sql = LiveCatalogQuery(*policy, "12.34/it's");
