@@ -212,6 +212,9 @@ Lineage Analyzer::Expr(const PgQuery__Node* n, const Scope* scope) {
         bounds.MergeDerived(Expr(step->a_indices->uidx, scope));
         Fallible(bounds);
         acc.MergeDerived(bounds);
+        // Like ->, a subscript of an array, jsonb or hstore is NULL or not by whether the value
+        // has that element or key: a comparison of the subscript with the value's keys.
+        Use(clause_, false, acc);
       }
       return acc;
     }

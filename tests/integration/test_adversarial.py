@@ -1455,8 +1455,55 @@ RULES = [
                                                              Q("EXECUTE ri(90001)", OK))),
 ]
 
+# Names PostgreSQL finds where pgmask's column lists missed or invented one resolved to an outer
+# level's column; targets shadowed by CTEs; unanalysed XMLTABLE parts; sums next to the limit.
+SHAPES = [
+    one("shapes/search-column-named-like-outer", A,
+        "SELECT (WITH RECURSIVE r AS (SELECT ssn, email FROM patients WHERE id = 90001 UNION ALL "
+        "SELECT ssn, email FROM r WHERE false) SEARCH DEPTH FIRST BY ssn, email SET ord SELECT ord::text FROM r) "
+        "FROM (SELECT 1 AS ord) o"),
+    one("shapes/cycle-path-named-like-outer", A,
+        "SELECT (WITH RECURSIVE r AS (SELECT card_number FROM payments WHERE id = 90001 UNION ALL "
+        "SELECT card_number FROM r WHERE false) CYCLE card_number SET c USING path SELECT path::text FROM r) "
+        "FROM (SELECT 1 AS path) o"),
+    one("shapes/rows-from-without-definition-list", SU,
+        "SELECT (SELECT concat FROM visits v, ROWS FROM (json_to_record('{\"a\":1}') AS (a int), "
+        "concat(v.diagnosis, ' | ', v.notes)) WHERE v.id = 90001) FROM (SELECT 1 AS concat) o"),
+    one("shapes/ordinality-renamed-by-alias", SU,
+        "SELECT (SELECT ordinality::text FROM generate_series(1, 1) WITH ORDINALITY AS t(a, b)) "
+        "FROM (SELECT diagnosis AS ordinality FROM visits WHERE id = 90001) o"),
+    case("shapes/xmlnamespaces-expression", A,
+         Q("SELECT 1 FROM XMLTABLE(XMLNAMESPACES((SELECT set_config('my.x', ssn, false) FROM patients "
+           f"{W}) AS n), '/r' PASSING ('<r/>'::xml) COLUMNS v text PATH 'string(1)') x"),
+         Q("SELECT current_setting('my.x', true)"),
+         Q("SELECT 1 FROM XMLTABLE(XMLNAMESPACES((SELECT ssn::int::text FROM patients "
+           f"{W}) AS n), '/r' PASSING ('<r/>'::xml) COLUMNS v text PATH 'string(1)') x")),
+    case("shapes/xmltable-path-fails-on-value", A,
+         I("SELECT x.v FROM patients p, XMLTABLE('/r' PASSING ('<r/>'::xml) COLUMNS v int PATH "
+           "('substring(\"1x\", 1 + (' || substr(p.ssn, 1, 1) || ' > 4), 1)')) x WHERE p.id = 90001", "ssn")),
+    case("shapes/cte-named-like-update-target", CL, *in_transaction(
+        Q("WITH payments AS (SELECT 1 AS id, 'x'::text AS card_number, 1.0 AS amount) UPDATE payments SET id = id "
+          f"{W} RETURNING card_number || '' AS c, amount + 0 AS a"),
+        Q("WITH visits AS (SELECT 1 AS id, 'x'::text AS diagnosis, 'x'::text AS notes) UPDATE visits SET id = id "
+          f"{W} RETURNING diagnosis || '', notes || ''"))),
+    case("shapes/cte-named-like-update-target-condition", CL, *in_transaction(
+        I("WITH patients AS (SELECT 1 AS id, 'x'::text AS ssn) UPDATE patients SET id = id "
+          "WHERE id = 90001 AND ssn LIKE '919-27%'", "ssn"))),
+    case("shapes/cte-named-like-merge-target", CL, *in_transaction(
+        I("WITH patients AS (SELECT 1 AS id, 'x'::text AS ssn) MERGE INTO patients p USING (SELECT 90001 AS id) s "
+          "ON p.id = s.id AND p.ssn LIKE '919%' WHEN MATCHED THEN UPDATE SET id = p.id", "ssn"))),
+    case("shapes/sum-next-to-the-limit", SU,
+         I("SELECT sum(x) FROM (SELECT amount AS x FROM payments WHERE id = 90001 UNION ALL "
+           "SELECT 1e20) s", "amount"),
+         I("SELECT avg(x) FROM (SELECT ascii(substr(ssn, 1, 1)) AS x FROM patients WHERE id = 90001 UNION ALL "
+           "SELECT 1) s", "ssn")),
+    case("shapes/subscript-is-a-key-lookup", A,
+         I(f"SELECT (string_to_array(email, '@'))[3] FROM patients {W}", "email"),
+         I(f"SELECT (to_jsonb(ssn))['k'] FROM patients {W}", "ssn")),
+]
+
 ALL_CASES = (LINEAGE + DENIED_CLASS + RELATIONS + RETURNING + COPYING + REFUSALS + SETTINGS + STARTUP + PARSER
-             + NAMED + EXTENDED + BINARY + CHANNELS + INFERENCE + UTILITY + TWO_PHASE + RULES)
+             + NAMED + EXTENDED + BINARY + CHANNELS + INFERENCE + UTILITY + TWO_PHASE + RULES + SHAPES)
 assert len({c.id for c in ALL_CASES}) == len(ALL_CASES), "case ids must be unique"
 
 # ----------------------------------------------------------------------------------------------
