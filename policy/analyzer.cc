@@ -583,7 +583,14 @@ void Analyzer::Targets(PgQuery__Node* const* targets, size_t n, const Scope& sco
     Lineage lineage = Expr(val, &scope);
     // protobuf-c gives an absent name as "", never null.
     const std::string_view name = Str(rt.name);
-    out.push_back({name.empty() ? FigureName(val) : std::string(name), std::move(lineage), false});
+    if (!name.empty()) {
+      out.push_back({std::string(name), std::move(lineage), false});
+    } else if (std::optional<std::string> figured = FigureName(val)) {
+      out.push_back({*std::move(figured), std::move(lineage), false});
+    } else {
+      // Named after a column only the catalog knows: any name, as a column pgmask cannot list.
+      out.push_back({"?column?", std::move(lineage), true});
+    }
   }
 }
 
@@ -624,7 +631,17 @@ void Analyzer::ClauseItem(const PgQuery__Node* node, const Scope& scope, const s
   if (node->node_case == PG_QUERY__NODE__NODE_A_CONST) out_.literal_sensitive = true;
   if (node->node_case == PG_QUERY__NODE__NODE_A_CONST && node->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
     const int position = node->a_const->ival->ival;
-    if (position >= 1 && static_cast<size_t>(position) <= outputs.size()) lineage = outputs[position - 1].lineage;
+    // Past an output pgmask cannot count (t.* of a function returning records), positions are
+    // unknown: the column may be that one or any after it.
+    size_t uncounted = outputs.size();
+    for (size_t i = 0; i < outputs.size() && uncounted == outputs.size(); ++i) {
+      if (outputs[i].unlisted) uncounted = i;
+    }
+    if (position >= 1 && static_cast<size_t>(position) <= uncounted) {
+      lineage = outputs[position - 1].lineage;
+    } else if (position >= 1) {
+      for (size_t i = uncounted; i < outputs.size(); ++i) lineage.Merge(outputs[i].lineage);
+    }
     Use(clause, equality_kind && lineage.DirectColumn().has_value(), lineage);
     return;
   }
@@ -634,16 +651,21 @@ void Analyzer::ClauseItem(const PgQuery__Node* node, const Scope& scope, const s
       node->column_ref->fields[0]->node_case == PG_QUERY__NODE__NODE_STRING) {
     const std::string_view name = Str(node->column_ref->fields[0]->string->sval);
     bool output = false;
+    // Outputs pgmask cannot list may have the name too.
+    bool open = false;
     for (const OutputColumn& c : outputs) {
-      if (!c.unlisted && c.name == name) {
+      if (c.unlisted) {
+        lineage.Merge(c.lineage);
+        open = true;
+      } else if (c.name == name) {
         lineage.Merge(c.lineage);
         output = true;
       }
     }
-    if (output) {
+    if (output || open) {
       bool resolved = false;
       const Lineage input = ColumnByName(&scope, name, &resolved);
-      if (resolved) lineage.Merge(input);
+      if (resolved || !output) lineage.Merge(input);
       Use(clause, equality_kind && lineage.DirectColumn().has_value(), lineage);
       return;
     }

@@ -70,42 +70,139 @@ std::optional<std::string> Analyzer::Literal(const PgQuery__Node* node) {
   }
 }
 
-std::string FigureName(const PgQuery__Node* node) {
-  if (node == nullptr) return "?column?";
+namespace {
+
+int FigureColname(const PgQuery__Node* node, std::string& name, bool& unknown);
+
+// The name PostgreSQL gives the first column of a subquery; unknown when a `*` expands there.
+std::string FirstColumnName(const PgQuery__SelectStmt* select, bool& unknown) {
+  if (select == nullptr) {
+    unknown = true;
+    return "?column?";
+  }
+  if (select->op != PG_QUERY__SET_OPERATION__SETOP_NONE) return FirstColumnName(select->larg, unknown);
+  if (select->n_values_lists > 0) return "column1";
+  const PgQuery__Node* first = select->n_target_list > 0 ? select->target_list[0] : nullptr;
+  if (first == nullptr || first->node_case != PG_QUERY__NODE__NODE_RES_TARGET) {
+    unknown = true;
+    return "?column?";
+  }
+  const PgQuery__ResTarget& target = *first->res_target;
+  if (!Str(target.name).empty()) return std::string(Str(target.name));
+  const PgQuery__Node* val = target.val;
+  auto ends_in_star = [](PgQuery__Node* const* items, size_t n) {
+    return n > 0 && items[n - 1] != nullptr && items[n - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR;
+  };
+  if (val != nullptr && ((val->node_case == PG_QUERY__NODE__NODE_COLUMN_REF &&
+                          ends_in_star(val->column_ref->fields, val->column_ref->n_fields)) ||
+                         (val->node_case == PG_QUERY__NODE__NODE_A_INDIRECTION &&
+                          ends_in_star(val->a_indirection->indirection, val->a_indirection->n_indirection)))) {
+    unknown = true;  // named by the catalog
+    return "?column?";
+  }
+  std::string name;
+  return FigureColname(val, name, unknown) > 0 ? name : "?column?";
+}
+
+// PostgreSQL's FigureColnameInternal (parser/parse_target.c), node for node: the name and how
+// sure it is (2: a column's or function's name, 1: a type's name or "case", 0: none), so that
+// a cast or CASE keeps a sure name of what is inside it.
+int FigureColname(const PgQuery__Node* node, std::string& name, bool& unknown) {
+  if (node == nullptr) return 0;
+  auto named = [&name](std::string_view n, int strength) {
+    name = std::string(n);
+    return strength;
+  };
   switch (node->node_case) {
     case PG_QUERY__NODE__NODE_COLUMN_REF: {
       const std::vector<std::string_view> names = Names(node->column_ref->fields, node->column_ref->n_fields);
-      const size_t n = node->column_ref->n_fields;
-      if (names.empty() || node->column_ref->fields[n - 1]->node_case != PG_QUERY__NODE__NODE_STRING) return "?column?";
-      return std::string(names.back());
+      return names.empty() ? 0 : named(names.back(), 2);
+    }
+    case PG_QUERY__NODE__NODE_A_INDIRECTION: {
+      const std::vector<std::string_view> names =
+          Names(node->a_indirection->indirection, node->a_indirection->n_indirection);
+      return names.empty() ? FigureColname(node->a_indirection->arg, name, unknown) : named(names.back(), 2);
     }
     case PG_QUERY__NODE__NODE_FUNC_CALL: {
       const std::vector<std::string_view> names = Names(node->func_call->funcname, node->func_call->n_funcname);
-      return names.empty() ? "?column?" : std::string(names.back());
+      return names.empty() ? 0 : named(names.back(), 2);
     }
+    case PG_QUERY__NODE__NODE_A_EXPR:
+      return node->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF ? named("nullif", 2) : 0;
     case PG_QUERY__NODE__NODE_TYPE_CAST: {
-      std::string inner = FigureName(node->type_cast->arg);
-      if (inner != "?column?" || node->type_cast->type_name == nullptr) return inner;
+      const int strength = FigureColname(node->type_cast->arg, name, unknown);
+      if (strength > 1 || node->type_cast->type_name == nullptr) return strength;
       const std::vector<std::string_view> names =
           Names(node->type_cast->type_name->names, node->type_cast->type_name->n_names);
-      return names.empty() ? inner : std::string(names.back());
+      return names.empty() ? strength : named(names.back(), 1);
     }
-    case PG_QUERY__NODE__NODE_A_INDIRECTION: {
-      const std::vector<std::string_view> names = Names(node->a_indirection->indirection, node->a_indirection->n_indirection);
-      return names.empty() ? FigureName(node->a_indirection->arg) : std::string(names.back());
-    }
-    case PG_QUERY__NODE__NODE_CASE_EXPR: return "case";
-    case PG_QUERY__NODE__NODE_COALESCE_EXPR: return "coalesce";
-    case PG_QUERY__NODE__NODE_ROW_EXPR: return "row";
-    case PG_QUERY__NODE__NODE_A_ARRAY_EXPR: return "array";
-    case PG_QUERY__NODE__NODE_MIN_MAX_EXPR:
-      return node->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
+    case PG_QUERY__NODE__NODE_COLLATE_CLAUSE:
+      return FigureColname(node->collate_clause->arg, name, unknown);
+    case PG_QUERY__NODE__NODE_GROUPING_FUNC: return named("grouping", 2);
     case PG_QUERY__NODE__NODE_SUB_LINK:
-      if (node->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK) return "exists";
-      if (node->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK) return "array";
-      return "?column?";
-    default: return "?column?";
+      switch (node->sub_link->sub_link_type) {
+        case PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK: return named("exists", 2);
+        case PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK: return named("array", 2);
+        case PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK: {
+          const PgQuery__Node* sub = node->sub_link->subselect;
+          const PgQuery__SelectStmt* select =
+              sub != nullptr && sub->node_case == PG_QUERY__NODE__NODE_SELECT_STMT ? sub->select_stmt : nullptr;
+          return named(FirstColumnName(select, unknown), 2);
+        }
+        default: return 0;
+      }
+    case PG_QUERY__NODE__NODE_CASE_EXPR: {
+      const int strength = FigureColname(node->case_expr->defresult, name, unknown);
+      return strength > 1 ? strength : named("case", 1);
+    }
+    case PG_QUERY__NODE__NODE_A_ARRAY_EXPR: return named("array", 2);
+    case PG_QUERY__NODE__NODE_ROW_EXPR: return named("row", 2);
+    case PG_QUERY__NODE__NODE_COALESCE_EXPR: return named("coalesce", 2);
+    case PG_QUERY__NODE__NODE_MIN_MAX_EXPR:
+      return named(node->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least", 2);
+    case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
+      switch (node->sqlvalue_function->op) {
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE: return named("current_date", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N: return named("current_time", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: return named("current_timestamp", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N: return named("localtime", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N: return named("localtimestamp", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE: return named("current_role", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER: return named("current_user", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER: return named("user", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER: return named("session_user", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG: return named("current_catalog", 2);
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA: return named("current_schema", 2);
+        default: return 0;
+      }
+    case PG_QUERY__NODE__NODE_XML_EXPR:
+      switch (node->xml_expr->op) {
+        case PG_QUERY__XML_EXPR_OP__IS_XMLCONCAT: return named("xmlconcat", 2);
+        case PG_QUERY__XML_EXPR_OP__IS_XMLELEMENT: return named("xmlelement", 2);
+        case PG_QUERY__XML_EXPR_OP__IS_XMLFOREST: return named("xmlforest", 2);
+        case PG_QUERY__XML_EXPR_OP__IS_XMLPARSE: return named("xmlparse", 2);
+        case PG_QUERY__XML_EXPR_OP__IS_XMLPI: return named("xmlpi", 2);
+        case PG_QUERY__XML_EXPR_OP__IS_XMLROOT: return named("xmlroot", 2);
+        case PG_QUERY__XML_EXPR_OP__IS_XMLSERIALIZE: return named("xmlserialize", 2);
+        default: return 0;
+      }
+    case PG_QUERY__NODE__NODE_XML_SERIALIZE: return named("xmlserialize", 2);
+    default: return 0;
   }
+}
+
+}  // namespace
+
+std::optional<std::string> FigureName(const PgQuery__Node* node) {
+  std::string name;
+  bool unknown = false;
+  const int strength = FigureColname(node, name, unknown);
+  if (unknown) return std::nullopt;
+  return strength > 0 ? name : "?column?";
 }
 
 Lineage Analyzer::Expr(const PgQuery__Node* n, const Scope* scope) {

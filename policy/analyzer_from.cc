@@ -271,7 +271,7 @@ void Analyzer::FunctionItem(const PgQuery__RangeFunction& rf, Scope& scope, std:
     name = Str(rf.alias->aliasname);
   } else if (rf.n_functions == 1 && rf.functions[0]->node_case == PG_QUERY__NODE__NODE_LIST &&
              rf.functions[0]->list->n_items > 0) {
-    name = FigureName(rf.functions[0]->list->items[0]);
+    name = FigureName(rf.functions[0]->list->items[0]).value_or("?column?");
   }
   RangeItem item{"", std::move(name), std::move(columns)};
   RenameColumns(rf.alias, item.columns);

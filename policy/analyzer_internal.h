@@ -230,7 +230,9 @@ class Restore {
 // Free helpers shared by the three files.
 const RangeItem* FindItem(const Scope* scope, std::string_view schema, std::string_view name);
 Lineage WholeRow(const RangeItem& item);
-std::string FigureName(const PgQuery__Node* node);
+// The name PostgreSQL gives a select-list expression without AS; none when it is the name of a
+// column a `*` inside a scalar subquery expands to, which only the catalog knows.
+std::optional<std::string> FigureName(const PgQuery__Node* node);
 // The String nodes of a name list (funcname, operator name, column list).
 std::vector<std::string_view> Names(PgQuery__Node* const* nodes, size_t n);
 void RenameColumns(const PgQuery__Alias* alias, std::vector<RangeColumn>& columns);

@@ -29,7 +29,7 @@ struct CatalogColumn {
   bool generated = false;
   // A generated column: the attnums of the columns its expression reads (pg_depend of its
   // pg_attrdef), whose values it holds in derived form.
-  std::vector<int16_t> generated_from;
+  std::vector<int16_t> generated_from = {};
   // In a unique index or exclusion constraint (pg_index): a value written to it is compared with
   // every row's, and whether the write conflicts tells whether the value exists.
   bool unique = false;
@@ -41,7 +41,7 @@ struct CatalogColumn {
     std::string column;
     bool operator==(const Reference&) const = default;
   };
-  std::vector<Reference> references;
+  std::vector<Reference> references = {};
 };
 
 struct CatalogRelation {

@@ -1497,6 +1497,20 @@ SHAPES = [
            "SELECT 1e20) s", "amount"),
          I("SELECT avg(x) FROM (SELECT ascii(substr(ssn, 1, 1)) AS x FROM patients WHERE id = 90001 UNION ALL "
            "SELECT 1) s", "ssn")),
+    one("shapes/scalar-subquery-named-by-its-column", SU,
+        "SELECT (SELECT zz FROM (SELECT (SELECT v.diagnosis || ' / ' || v.notes AS zz FROM visits v "
+        "WHERE v.id = 90001)) s) FROM (SELECT 1 AS zz) o"),
+    one("shapes/collate-keeps-the-name", A,
+        "SELECT (SELECT ssn FROM (SELECT p.ssn COLLATE \"C\" FROM patients p WHERE p.id = 90001) s) "
+        "FROM (SELECT 1 AS ssn) o"),
+    one("shapes/case-named-by-its-else", A,
+        "SELECT (SELECT \"case\" FROM (SELECT CASE WHEN true THEN 1 ELSE g.x END FROM (SELECT 1 AS x) g) s) "
+        "FROM (SELECT ssn AS \"case\" FROM patients WHERE id = 90001) o"),
+    case("shapes/order-by-position-past-uncounted-star", A,
+         I("SELECT j.*, x.v, x.k FROM (SELECT 0 k, ssn v FROM patients WHERE id = 90001 UNION ALL SELECT 1, '5') x, "
+           "jsonb_each('{\"a\":1}') j ORDER BY 3", "ssn"),
+         I("SELECT j.key, x.v FROM (SELECT ssn v FROM patients WHERE id = 90001 UNION ALL SELECT '5') x, "
+           "jsonb_each('{\"a\":1}') j GROUP BY j.key, j.value, 2", "ssn")),
     case("shapes/subscript-is-a-key-lookup", A,
          I(f"SELECT (string_to_array(email, '@'))[3] FROM patients {W}", "email"),
          I(f"SELECT (to_jsonb(ssn))['k'] FROM patients {W}", "ssn")),
