@@ -335,10 +335,12 @@ std::optional<Verdict> ClientSink::BreakGlass(protocol::Bytes body, OutputBatch&
 }
 
 bool ClientSink::RefreshDue() const {
-  if (std::chrono::steady_clock::now() < s_.refresh_retry_at) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < s_.refresh_retry_at) return false;
   if (s_.catalog_stale || s_.proxy.policies.generation() != s_.policy_generation) return true;
-  // Another connection's DDL is invisible here: restricted sessions look again now and then.
-  return !s_.all_clear && s_.catalog_outdated();
+  // Another connection's DDL is invisible here: every session looks again now and then, the ones
+  // in clear too (a REVOKE of the membership that gives them clear).
+  return s_.catalog_outdated(now);
 }
 
 bool ClientSink::MaybeRefreshCatalog(OutputBatch& out) {

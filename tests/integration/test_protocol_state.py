@@ -760,3 +760,24 @@ def test_a_policy_reload_reaches_a_session_whose_catalog_cannot_be_read(pgmask_f
         sock.sendall(SYNC)
         messages_through(sock)
     assert query(sock, "SET statement_timeout = 0")[1] == {}
+
+
+def test_a_session_in_clear_becomes_restricted_when_its_membership_is_revoked(pgmask_factory, clinic, tmp_path,
+                                                                              secrets):
+    clinic.psql("DROP ROLE IF EXISTS clear_then_not; CREATE ROLE clear_then_not LOGIN;"
+                "GRANT SELECT ON patients TO clear_then_not; GRANT app_backend TO clear_then_not", dbname=DB)
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port, user="clear_then_not")
+    try:
+        assert query(sock, "PREPARE q AS SELECT upper(ssn) AS a, lower(email) AS b FROM patients WHERE id < 4")[1] == {}
+        received, error = query(sock, "EXECUTE q")
+        assert error == {} and all(s in received for s in secrets)  # app_backend sees everything in clear
+        clinic.psql("REVOKE app_backend FROM clear_then_not", dbname=DB)
+        time.sleep(1.5)
+        for sql in ("SELECT upper(ssn) AS a, lower(email) AS b FROM patients WHERE id < 4", "EXECUTE q"):
+            received, error = query(sock, sql)
+            assert error == {} and b"SELECT 3\0" in received, (sql, error)
+            assert_no_secret(received, secrets)
+    finally:
+        sock.close()
+        clinic.psql("DROP OWNED BY clear_then_not; DROP ROLE clear_then_not", dbname=DB)
