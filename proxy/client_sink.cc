@@ -39,7 +39,8 @@ std::string InternalName(std::string_view prefix) {
 }  // namespace
 
 ClientSink::ClientSink(SessionState& s)
-    : s_(s), catalog_statement_(InternalName("pgmask.catalog")), copy_statement_(InternalName("pgmask.copy_columns")) {}
+    : s_(s), catalog_statement_(InternalName("pgmask.catalog")), copy_statement_(InternalName("pgmask.copy_columns")),
+      refusal_name_(InternalName("pgmask.refusal")) {}
 
 bool ClientSink::NeedsWholeFrame(const protocol::FrameHeader& h) {
   return h.type() != MessageType::kCopyData || s_.refresh_in_flight();
@@ -163,6 +164,17 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     }
     if (bind.ok()) verdict = NullBindIfRefused(*bind, out);
   }
+  if (type == MessageType::kExecute && s_.restricted) {
+    const auto execute = protocol::ParseExecute(body);
+    const PlannedStatementPtr bound = execute.ok() ? PortalPlan(execute->portal) : nullptr;
+    if (execute.ok()) {
+      if (const std::optional<std::string> refusal = StaleExecuteRefusal(execute->portal, bound)) {
+        RefuseExecute(bound, *refusal, out);
+        Track(type);
+        return Verdict::kDrop;
+      }
+    }
+  }
   Track(type);
   if (s_.policy_enabled()) Expect(type, body, out);
   return verdict;
@@ -211,8 +223,10 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
       const std::string_view portal = bind.ok() ? bind->portal : std::string_view();
       const std::string_view statement = bind.ok() ? bind->statement : std::string_view();
       pending.MarkBound(portal, statement, bind.ok() ? bind->result_formats : protocol::FormatCodes());
+      PlannedStatementPtr plan = StatementPlan(statement);
       pending.Push(PendingKind::kBind, portal);
       pending.back().name = std::string(statement);
+      pending.back().statement = std::move(plan);
       pending.back().definition = pending.DefinitionOf(statement);
       break;
     }
@@ -335,10 +349,12 @@ std::optional<Verdict> ClientSink::BreakGlass(protocol::Bytes body, OutputBatch&
 }
 
 bool ClientSink::RefreshDue() const {
-  if (std::chrono::steady_clock::now() < s_.refresh_retry_at) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < s_.refresh_retry_at) return false;
   if (s_.catalog_stale || s_.proxy.policies.generation() != s_.policy_generation) return true;
-  // Another connection's DDL is invisible here: restricted sessions look again now and then.
-  return !s_.all_clear && s_.catalog_outdated();
+  // Another connection's DDL is invisible here: every session looks again now and then, the ones
+  // in clear too (a REVOKE of the membership that gives them clear).
+  return s_.catalog_outdated(now);
 }
 
 bool ClientSink::MaybeRefreshCatalog(OutputBatch& out) {
@@ -478,15 +494,17 @@ std::optional<std::string> ClientSink::ReanalyseExecuted(const PlannedStatement&
   return executes ? Reanalyse(st.name) : std::nullopt;
 }
 
+void ClientSink::AuditRefusedStatement(const PlannedStatementPtr& held) {
+  if (s_.audit == nullptr || held == nullptr || held->source == nullptr) return;
+  const QueryPlanPtr plan = PlanQuery(*held->source, s_.catalog.policy, s_.catalog.view, *s_.actions);
+  s_.audit->RecordRefusal(s_, *plan, *held->source, AuditProtocol::kExtended, kPermissionDenied);
+}
+
 void ClientSink::ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view message, OutputBatch& out) {
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, message);
   s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
   const auto it = s_.prepared.find(ToAbsl(bind.statement));
-  const PlannedStatementPtr held = it != s_.prepared.end() ? it->second : nullptr;
-  if (s_.audit != nullptr && held != nullptr && held->source != nullptr) {
-    const QueryPlanPtr plan = PlanQuery(*held->source, s_.catalog.policy, s_.catalog.view, *s_.actions);
-    s_.audit->RecordRefusal(s_, *plan, *held->source, AuditProtocol::kExtended, kPermissionDenied);
-  }
+  AuditRefusedStatement(it != s_.prepared.end() ? it->second : nullptr);
   // The server still holds the statement as the client prepared it: it is closed and prepared
   // again as a refusal, whose answers the client never asked for and does not get. If the
   // server skips them (an earlier error in the batch), it skips the Bind too, and the next Bind
@@ -563,6 +581,14 @@ std::optional<std::string> OutdatedCatalogRefusal(const QueryPlan& plan) {
   return std::nullopt;
 }
 
+// The refusal of a Bind or Execute of `what` (a prepared statement, a portal) that would run
+// against names or a catalog pgmask could not follow.
+std::string CannotRunNow(std::string_view what, bool names_pending) {
+  constexpr std::string_view kRefused = "pgmask: statement refused: ";
+  return absl::StrFormat("%s%s cannot run now: %s", kRefused, what,
+                         std::string_view(names_pending ? kStaleNames : kOutdatedCatalog).substr(kRefused.size()));
+}
+
 // SET alone stays possible while the session reads SQL text differently, so it can set it back.
 bool OnlySettings(const QueryPlan& plan) {
   for (const PlannedStatementPtr& st : plan.statements) {
@@ -581,9 +607,71 @@ std::optional<std::string> ClientSink::StaleBindRefusal(std::string_view stateme
   // pgmask could not follow. One pgmask never planned (forgotten at a reload) may name anything.
   const auto it = s_.prepared.find(ToAbsl(statement));
   if (it != s_.prepared.end() && it->second != nullptr && ResolvesNothing(it->second->kind)) return std::nullopt;
-  return absl::StrFormat("pgmask: statement refused: prepared statement \"%s\" cannot run now: %s", statement,
-                         std::string_view(names_pending ? kStaleNames : kOutdatedCatalog)
-                             .substr(std::string_view("pgmask: statement refused: ").size()));
+  return CannotRunNow(absl::StrFormat("prepared statement \"%s\"", statement), names_pending);
+}
+
+PlannedStatementPtr ClientSink::StatementPlan(std::string_view statement) const {
+  if (s_.refused_statements.contains(ToAbsl(statement))) return PlannedStatement::Refused();
+  if (const PendingResponse* parse = s_.pending.Last(PendingKind::kParse, statement)) return parse->statement;
+  const auto it = s_.prepared.find(ToAbsl(statement));
+  return it != s_.prepared.end() ? it->second : nullptr;
+}
+
+PlannedStatementPtr ClientSink::PortalPlan(std::string_view portal) const {
+  // A Bind still owed was judged under the catalog in force now: no read runs inside a batch.
+  if (const PendingResponse* bind = s_.pending.Last(PendingKind::kBind, portal)) return bind->statement;
+  const auto it = s_.portals.find(ToAbsl(portal));
+  return it != s_.portals.end() ? it->second : nullptr;
+}
+
+std::optional<std::string> ClientSink::StaleExecuteRefusal(std::string_view portal,
+                                                           const PlannedStatementPtr& bound) const {
+  // pgmask's own refusal raises by itself.
+  if (bound != nullptr && bound->refused) return std::nullopt;
+  const bool late = bound != nullptr && bound->ResolvesAtExecute(portal);
+  // A planned portal's plan was fixed at Bind; one that resolves its query now also depends on
+  // what the batch ran since (DDL, a change of search_path).
+  const bool names_pending = late && s_.names_pending;
+  const bool outdated = s_.catalog_outdated();
+  if ((names_pending || outdated) && (bound == nullptr || !ResolvesNothing(bound->kind))) {
+    return CannotRunNow(absl::StrFormat("portal \"%s\"", portal), names_pending);
+  }
+  if (late && !bound->HoldsUnder(s_.catalog.view.get())) {
+    return absl::StrFormat(
+        "pgmask: statement refused: portal \"%s\" resolves its query when it runs, and the catalog changed since it "
+        "was bound (DDL, a change of search_path, or a policy reload); bind it again",
+        portal);
+  }
+  return std::nullopt;
+}
+
+void ClientSink::RefuseExecute(const PlannedStatementPtr& bound, std::string_view message, OutputBatch& out) {
+  Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, message);
+  s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+  AuditRefusedStatement(bound);
+  // The server raises the refusal in the Execute's place, so it arrives in order and fails the
+  // transaction; what pgmask's own Close, Parse and Bind get back is not the client's.
+  const size_t start = out.scratch().size();
+  AppendRefusalExecute(refusal_name_, message, out.scratch());
+  out.EmitCommitted(start);
+  PendingResponses& pending = s_.pending;
+  pending.Push(PendingKind::kClose, {}, /*injected=*/true);
+  pending.back().name = refusal_name_;
+  pending.StatementRedefined(refusal_name_);
+  pending.Push(PendingKind::kClose, refusal_name_, /*injected=*/true, /*closes_portal=*/true);
+  pending.back().name = refusal_name_;
+  pending.ForgetPortal(refusal_name_);
+  pending.Push(PendingKind::kParse, {}, /*injected=*/true);
+  pending.back().name = refusal_name_;
+  pending.back().statement = PlannedStatement::Refused();
+  pending.MarkBound(refusal_name_, refusal_name_, protocol::FormatCodes());
+  pending.MarkDescribed(refusal_name_);  // it raises before any row
+  pending.Push(PendingKind::kBind, refusal_name_, /*injected=*/true);
+  pending.back().name = refusal_name_;
+  pending.back().definition = pending.DefinitionOf(refusal_name_);
+  pending.back().statement = PlannedStatement::Refused();
+  pending.Push(PendingKind::kExecute, refusal_name_);
+  pending.back().refused = true;
 }
 
 QueryPlanPtr ClientSink::Plan(std::string_view sql) {

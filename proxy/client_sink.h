@@ -45,6 +45,19 @@ class ClientSink final : public FrameSink {
   // against names or a catalog pgmask could not read (names_pending, catalog_outdated, or a policy
   // the session has not applied yet).
   std::optional<std::string> StaleBindRefusal(std::string_view statement) const;
+  // The plan prepared statement `statement` holds, or will once the Parse sent for it is
+  // answered; null when pgmask does not know it.
+  PlannedStatementPtr StatementPlan(std::string_view statement) const;
+  // The plan `portal` holds, or will once the Bind sent for it is answered; null when unknown.
+  PlannedStatementPtr PortalPlan(std::string_view portal) const;
+  // The refusal of an Execute of `portal` (holding `bound`) that the server would run against
+  // names or a catalog pgmask could not read, or, for a portal that resolves its query only when
+  // it runs (COPY, EXECUTE), against a catalog other than the one it was analysed under.
+  std::optional<std::string> StaleExecuteRefusal(std::string_view portal, const PlannedStatementPtr& bound) const;
+  // An Execute that may no longer run: pgmask's own portal raising `message` runs in its place.
+  void RefuseExecute(const PlannedStatementPtr& bound, std::string_view message, OutputBatch& out);
+  // Records a refusal of the prepared statement `held` in the audit trail, when one is kept.
+  void AuditRefusedStatement(const PlannedStatementPtr& held);
   // A Bind of a prepared statement that may no longer run: the statement is replaced by pgmask's
   // refusal, which raises `message`, before the Bind reaches it.
   void ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view message, OutputBatch& out);
@@ -63,6 +76,8 @@ class ClientSink final : public FrameSink {
   // cannot take them first. A dot keeps them apart from the names drivers generate.
   const std::string catalog_statement_;
   const std::string copy_statement_;
+  // The statement and portal of pgmask's refusal of an Execute (RefuseExecute).
+  const std::string refusal_name_;
   QueryPlanPtr plan_;  // the plan of the Query or Parse being handled, for Expect
   bool refused_ = false;
 };

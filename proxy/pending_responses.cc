@@ -20,6 +20,14 @@ void PendingResponses::Push(PendingKind kind, std::string_view portal, bool inje
   items_.back().maybe_ignored = sync && copy_in_epoch_ == copy_ends_sent_;
 }
 
+const PendingResponse* PendingResponses::Last(PendingKind kind, std::string_view key) const {
+  for (size_t i = items_.size(); i > head_; --i) {
+    const PendingResponse& item = items_[i - 1];
+    if (item.kind == kind && (kind == PendingKind::kBind ? item.portal : item.name) == key) return &item;
+  }
+  return nullptr;
+}
+
 void PendingResponses::Pop() {
   if (empty()) return;
   ++head_;

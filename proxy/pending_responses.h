@@ -43,7 +43,9 @@ struct PendingResponse {
   // Restricted sessions: how the rows of a kQuery's statements or of a kExecute's portal are
   // treated, and whether their error texts may quote protected values.
   QueryPlanPtr plan;              // kQuery
-  PlannedStatementPtr statement;  // kParse: what the statement will hold once ParseComplete says so
+  // kParse: what the statement will hold once ParseComplete says so; kBind: the plan of the
+  // statement bound, as far as the client side knows it (null: unknown).
+  PlannedStatementPtr statement;
   bool refused = false;           // kQuery/kFunctionCall replaced by pgmask's refusal
   absl::Time arrived;             // kQuery/kExecute of an audited session: when the client sent it
   // kBind: the definition (see PendingResponses::DefinitionOf) the statement had when bound.
@@ -102,6 +104,10 @@ class PendingResponses {
   // Whether a Query, Sync or FunctionCall still waits for its ReadyForQuery (Syncs of unknown
   // fate included).
   bool owes_ready() const;
+
+  // The last entry still owed of `kind` for `key` (a kBind's portal, a kParse's statement), or
+  // null: a name the client defines again in the same batch is judged by what it will hold.
+  const PendingResponse* Last(PendingKind kind, std::string_view key) const;
 
   // Client side: whether a Describe of `portal` has been sent since its last Bind.
   bool described(std::string_view portal) const;

@@ -164,6 +164,20 @@ bool PlannedStatement::HoldsUnder(const policy::CatalogView* view) const {
   return !snapshot.owner_before(view->snapshot()) && !view->snapshot().owner_before(snapshot);
 }
 
+bool PlannedStatement::ResolvesAtExecute(std::string_view portal) const {
+  switch (kind) {
+    case policy::StatementKind::kCopyTo:
+    case policy::StatementKind::kExecute:
+    case policy::StatementKind::kExplain:
+    case policy::StatementKind::kCreateTableAs:
+      return true;
+    case policy::StatementKind::kDeclareCursor:
+      return name != portal;
+    default:
+      return false;
+  }
+}
+
 PlannedStatementPtr WithSource(const PlannedStatementPtr& statement, std::string_view sql) {
   auto own = std::make_shared<PlannedStatement>(*statement);
   own->source = std::make_shared<const std::string>(sql);

@@ -64,6 +64,13 @@ struct PlannedStatement {
 
   bool HoldsUnder(const policy::CatalogView* view) const;
 
+  // Whether a portal named `portal` holding this statement has PostgreSQL resolve names, expand
+  // views or find a prepared statement only when it is executed, against the catalog of that
+  // moment: COPY (query), EXECUTE, EXPLAIN, CREATE TABLE AS and DECLARE run their query through
+  // the rewriter at Execute. A cursor's own portal (a DECLARE named like it) was fixed when
+  // declared.
+  bool ResolvesAtExecute(std::string_view portal) const;
+
   // Whether the audit trail records its results: it uses a protected column, or it is an
   // EXECUTE or FETCH, whose results are those of what it runs.
   bool MayBeRecorded() const {

@@ -208,9 +208,11 @@ PlannedStatementPtr ServerSink::Prepared(const std::string& name) const {
 }
 
 PlannedStatementPtr ServerSink::Portal(const std::string& name) const {
-  // A portal's plan was fixed when it was declared or bound, so only the search_path rule
-  // applies to it.
+  // A planned portal's plan was fixed when it was declared or bound, so only the search_path
+  // rule applies to it. One whose query PostgreSQL resolves when it runs (COPY, EXECUTE) holds
+  // only under the catalog it was analysed under; ClientSink refuses its Execute otherwise.
   return Lookup(s_.portals, name, [&](const PlannedStatement& st) {
+    if (st.ResolvesAtExecute(name)) return st.HoldsUnder(s_.catalog.view.get());
     return s_.catalog.view != nullptr && st.search_path == s_.catalog.view->search_path();
   });
 }
@@ -493,7 +495,7 @@ bool ServerSink::Account(MessageType type, protocol::Bytes body) {
         pending.PortalBound(front.portal, front.name, front.definition);
         pending.Pop();
       }
-      return true;
+      return forward;  // pgmask's own Bind of a refused Execute is not the client's
     case MessageType::kCloseComplete:
       if (front.kind == PendingKind::kClose) {
         if (front.closes_portal) {

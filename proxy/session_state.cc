@@ -46,6 +46,10 @@ void SessionState::ApplyActions() {
   // are recorded (break-glass, or any trail kept), but nothing of it is masked or refused.
   const bool recorded =
       break_glass.has_value() || (proxy.audit != nullptr && (!catalog.columns.empty() || policy_unread));
+  // Named state is not followed while everything is in clear: what a session that becomes
+  // restricted (a REVOKE seen by a recheck) prepared or declared before is untraceable, and
+  // plans kept from an earlier restricted spell may name what it redefined since.
+  if (all_clear && (restricted || recorded)) ForgetNamedState();
   all_clear = !restricted && !recorded;
   masker.Reset(restricted ? &catalog : nullptr, &*actions, &proxy.policies.keys());
 }

@@ -130,9 +130,8 @@ struct SessionState {
   bool refresh_in_flight() const { return refresh != nullptr; }
   // The catalog in force was read, as current, longer than catalog_recheck ago, or not for the
   // policy in force.
-  bool catalog_outdated() const {
-    return policy_unread ||
-           std::chrono::steady_clock::now() - catalog_read_at > absl::ToChronoNanoseconds(proxy.config.catalog_recheck);
+  bool catalog_outdated(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) const {
+    return policy_unread || now - catalog_read_at > absl::ToChronoNanoseconds(proxy.config.catalog_recheck);
   }
   // A policy was loaded after the one this session applies.
   bool policy_behind() const { return proxy.policies.generation() != policy_generation; }

@@ -760,3 +760,108 @@ def test_a_policy_reload_reaches_a_session_whose_catalog_cannot_be_read(pgmask_f
         sock.sendall(SYNC)
         messages_through(sock)
     assert query(sock, "SET statement_timeout = 0")[1] == {}
+
+
+@pytest.fixture
+def swapped(clinic):
+    """A view auditor reads whose unprotected column another connection swaps with ssn by
+    renaming: nothing is dropped, and no lock of a bound COPY or EXECUTE portal stops it."""
+    clinic.psql("DROP VIEW IF EXISTS swap_v; CREATE VIEW swap_v AS SELECT id, ssn AS a, id::text AS b FROM patients;"
+                "GRANT SELECT ON swap_v TO auditor", dbname=DB)
+
+    def swap():
+        clinic.psql("ALTER VIEW swap_v RENAME COLUMN a TO t; ALTER VIEW swap_v RENAME COLUMN b TO a;"
+                    "ALTER VIEW swap_v RENAME COLUMN t TO b", dbname=DB)
+    return swap
+
+
+# Portals whose query PostgreSQL resolves (views expanded, EXECUTE's statement found) only when
+# they run, so their Bind takes no lock that would hold the other connection's DDL back.
+LATE_PORTALS = {
+    "copy": "COPY (SELECT b FROM swap_v WHERE id < 4) TO STDOUT",
+    "execute": "EXECUTE q",
+}
+
+
+@pytest.mark.parametrize("late", LATE_PORTALS)
+def test_a_portal_resolved_when_it_runs_is_refused_after_the_catalog_changed(pgmask_factory, clinic, tmp_path,
+                                                                              secrets, swapped, late):
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    assert query(sock, "PREPARE q AS SELECT b FROM swap_v WHERE id < 4")[1] == {}
+    sock.sendall(wire.parse_message("s", LATE_PORTALS[late]) + SYNC)
+    assert error_of_or_none(messages_through(sock)) is None
+    assert query(sock, "BEGIN")[1] == {}
+    sock.sendall(wire.bind_message("p1", "s") + SYNC)
+    assert error_of_or_none(messages_through(sock)) is None
+    swapped()
+    time.sleep(1.5)
+    assert query(sock, "SELECT 1")[1] == {}  # the catalog is read again: b is ssn now
+    sock.sendall(wire.execute_message("p1") + SYNC)
+    messages = messages_through(sock)
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    error = error_of(messages)
+    assert error.get("C") == "42501" and "changed since it was bound" in error.get("M", ""), error
+    # Refused like a real error: the transaction failed, and the session goes on.
+    assert messages[-1] == (b"Z", b"E")
+    assert query(sock, "ROLLBACK")[1] == {}
+    assert b"SELECT 1\0" in query(sock, "SELECT 1")[0]
+
+
+@pytest.mark.parametrize("portal", ["execute", "select"])
+def test_an_execute_in_a_batch_never_synced_is_refused_once_the_catalog_is_outdated(pgmask_factory, clinic, tmp_path,
+                                                                                     secrets, swapped, portal):
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    assert query(sock, "PREPARE q AS SELECT b FROM swap_v WHERE id < 4")[1] == {}
+    sql = "EXECUTE q" if portal == "execute" else "SELECT b FROM swap_v WHERE id < 4"
+    sock.sendall(wire.parse_message("s", sql) + wire.bind_message("p1", "s") + FLUSH)
+    assert [wire.read_message(sock)[0] for _ in range(2)] == [b"1", b"2"]
+    # A bound SELECT holds its lock on swap_v: only EXECUTE's portal lets the view change.
+    if portal == "execute":
+        swapped()
+    time.sleep(1.5)
+    sock.sendall(wire.describe_message(b"P", "p1") + wire.execute_message("p1") + FLUSH)
+    messages = read_until_result(sock)
+    assert_no_secret(b"".join(tag + body for tag, body in messages), secrets)
+    error = error_of(messages)
+    assert error.get("C") == "42501" and "cannot run now" in error.get("M", ""), error
+    sock.sendall(SYNC)
+    messages_through(sock)
+    received, error = query(sock, "EXECUTE q")
+    assert error == {} and b"SELECT 3\0" in received
+    assert_no_secret(received, secrets)
+
+
+def test_an_execute_of_a_statement_that_resolves_nothing_runs_in_a_batch_never_synced(pgmask_factory, clinic,
+                                                                                       tmp_path):
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port)
+    sock.sendall(wire.parse_message("s", "SHOW search_path") + wire.bind_message("p1", "s") + FLUSH)
+    assert [wire.read_message(sock)[0] for _ in range(2)] == [b"1", b"2"]
+    time.sleep(1.5)
+    sock.sendall(wire.execute_message("p1") + FLUSH)
+    assert error_of_or_none(read_until_result(sock)) is None
+    sock.sendall(SYNC)
+    messages_through(sock)
+
+
+def test_a_session_in_clear_becomes_restricted_when_its_membership_is_revoked(pgmask_factory, clinic, tmp_path,
+                                                                              secrets):
+    clinic.psql("DROP ROLE IF EXISTS clear_then_not; CREATE ROLE clear_then_not LOGIN;"
+                "GRANT SELECT ON patients TO clear_then_not; GRANT app_backend TO clear_then_not", dbname=DB)
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
+    sock = open_session(proxy.port, user="clear_then_not")
+    try:
+        assert query(sock, "PREPARE q AS SELECT upper(ssn) AS a, lower(email) AS b FROM patients WHERE id < 4")[1] == {}
+        received, error = query(sock, "EXECUTE q")
+        assert error == {} and all(s in received for s in secrets)  # app_backend sees everything in clear
+        clinic.psql("REVOKE app_backend FROM clear_then_not", dbname=DB)
+        time.sleep(1.5)
+        for sql in ("SELECT upper(ssn) AS a, lower(email) AS b FROM patients WHERE id < 4", "EXECUTE q"):
+            received, error = query(sock, sql)
+            assert error == {} and b"SELECT 3\0" in received, (sql, error)
+            assert_no_secret(received, secrets)
+    finally:
+        sock.close()
+        clinic.psql("DROP OWNED BY clear_then_not; DROP ROLE clear_then_not", dbname=DB)
