@@ -17,6 +17,17 @@ namespace pgmask::policy {
 namespace analysis_internal {
 namespace {
 
+// The lineage of the output at `index` (0-based). Past an output pgmask cannot count (t.* of a
+// function returning records), positions are unknown: it may be that one or any after it.
+Lineage OutputAt(const std::vector<OutputColumn>& outputs, size_t index) {
+  size_t uncounted = 0;
+  while (uncounted < outputs.size() && !outputs[uncounted].unlisted) ++uncounted;
+  if (index < uncounted) return outputs[index].lineage;
+  Lineage rest;
+  for (size_t i = uncounted; i < outputs.size(); ++i) rest.Merge(outputs[i].lineage);
+  return rest;
+}
+
 bool IsPlainDistinct(const PgQuery__SelectStmt& s) {
   // SELECT DISTINCT is a distinct_clause holding one empty node; DISTINCT ON lists expressions.
   return s.n_distinct_clause == 1 &&
@@ -631,17 +642,7 @@ void Analyzer::ClauseItem(const PgQuery__Node* node, const Scope& scope, const s
   if (node->node_case == PG_QUERY__NODE__NODE_A_CONST) out_.literal_sensitive = true;
   if (node->node_case == PG_QUERY__NODE__NODE_A_CONST && node->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
     const int position = node->a_const->ival->ival;
-    // Past an output pgmask cannot count (t.* of a function returning records), positions are
-    // unknown: the column may be that one or any after it.
-    size_t uncounted = outputs.size();
-    for (size_t i = 0; i < outputs.size() && uncounted == outputs.size(); ++i) {
-      if (outputs[i].unlisted) uncounted = i;
-    }
-    if (position >= 1 && static_cast<size_t>(position) <= uncounted) {
-      lineage = outputs[position - 1].lineage;
-    } else if (position >= 1) {
-      for (size_t i = uncounted; i < outputs.size(); ++i) lineage.Merge(outputs[i].lineage);
-    }
+    if (position >= 1) lineage = OutputAt(outputs, static_cast<size_t>(position - 1));
     Use(clause, equality_kind && lineage.DirectColumn().has_value(), lineage);
     return;
   }
@@ -824,9 +825,7 @@ std::vector<OutputColumn> Analyzer::Insert(const PgQuery__InsertStmt& stmt, cons
   if (stmt.on_conflict_clause != nullptr) {
     // EXCLUDED holds the rows being inserted.
     RangeItem excluded{"", "excluded", {}};
-    for (size_t i = 0; i < columns.size(); ++i) {
-      excluded.columns.push_back({columns[i], i < source.size() ? source[i].lineage : Lineage(), false});
-    }
+    for (size_t i = 0; i < columns.size(); ++i) excluded.columns.push_back({columns[i], OutputAt(source, i), false});
     Scope conflict{outer, {target, excluded}, {}};
     const PgQuery__OnConflictClause& oc = *stmt.on_conflict_clause;
     WriteColumns(target, oc.target_list, oc.n_target_list, conflict);

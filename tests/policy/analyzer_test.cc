@@ -236,6 +236,10 @@ INSTANTIATE_TEST_SUITE_P(
              "x:D(patients.ssn)"},
         Case{"OrderByPositionPastUncountedColumns", "SELECT j.*, p.ssn FROM patients p, upper('x') j ORDER BY 2",
              "*+:-, ssn:D(patients.ssn)", "ORDER:patients.ssn"},
+        Case{"ExcludedPastUncountedColumns",
+             "INSERT INTO events (id, detail) SELECT j.*, 1, p.ssn FROM patients p, upper('x') j "
+             "ON CONFLICT (id) DO UPDATE SET detail = 'x' WHERE excluded.detail = 'y'",
+             "", "REPLACED:events_2024.detail; WHERE:patients.ssn", "", "table events (column ?)<-D(patients.ssn)"},
         // The target of INSERT, UPDATE, DELETE and MERGE is never a CTE, whatever the WITH names.
         Case{"UpdateTargetNamedLikeCte",
              "WITH patients AS (SELECT 1 AS id, 'x' AS ssn) UPDATE patients SET id = id WHERE ssn LIKE '9%' "
