@@ -609,8 +609,13 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
   }
   if (!opens) return false;
   const PlannedStatementPtr source = CurrentStatement();
+  // `own` is the statement the client sent (its text and command go into the record); `source`
+  // is what it runs: the DECLARE or PREPARE behind a FETCH or EXECUTE, whether it came as a
+  // Query or through Parse/Bind/Execute.
   PlannedStatementPtr own = source;
-  if (front.kind == PendingKind::kQuery) {
+  if (front.kind == PendingKind::kExecute && !front.untraceable) {
+    own = Portal(front.portal);
+  } else if (front.kind == PendingKind::kQuery) {
     own = front.plan != nullptr && s_.query_statement < front.plan->statements.size()
               ? front.plan->statements[s_.query_statement]
               : PlannedStatement::Untraceable();

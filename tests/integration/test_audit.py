@@ -564,3 +564,42 @@ def test_policy_reloads_and_refused_connections_are_recorded(pgmask_factory, cli
     assert [(r["reason"], r["user"], r["database"]) for r in refused] == [("too_many_clients", "support", DB)]
     reloads = [(r["outcome"], len(r["policy"])) for r in events if r["type"] == "policy_reload"]
     assert reloads == [("ok", 64), ("rejected", 64)], events
+
+
+def simple(sock, sql: str) -> list[tuple[bytes, bytes]]:
+    sock.sendall(wire.query_message(sql))
+    return wire.read_until_ready(sock)
+
+
+def extended(sock, sql: str) -> list[tuple[bytes, bytes]]:
+    """`sql` through Parse, Bind, Execute and Sync of the unnamed statement and portal."""
+    sock.sendall(wire.parse_message("", sql) + wire.bind_message("", "") + wire.execute_message("")
+                 + wire.message(b"S"))
+    return wire.read_until_ready(sock)
+
+
+def test_fetch_and_execute_through_the_extended_protocol_are_recorded(audited, trail):
+    """A FETCH or EXECUTE sent as Parse/Bind/Execute reads what its DECLARE or PREPARE names, like
+    the same text in a simple Query: one record each, for clear and masked roles."""
+    for user in ("app_backend", "support"):
+        sock = wire.connect(audited.port)
+        try:
+            wire.login(sock, user, DB)
+            simple(sock, "BEGIN")
+            simple(sock, "DECLARE k2 CURSOR FOR SELECT id, ssn FROM patients WHERE id <= 2 ORDER BY id")
+            assert [tag for tag, _ in extended(sock, "FETCH ALL FROM k2")].count(b"D") == 2
+            simple(sock, "COMMIT")
+            simple(sock, "PREPARE q AS SELECT id, email FROM patients WHERE id = 3")
+            assert [tag for tag, _ in extended(sock, "EXECUTE q")].count(b"D") == 1
+        finally:
+            sock.close()
+    records = trail.wait_for_statements(4)
+    assert [(r["user"], r["protocol"], r["command"], r["query"], r["rows"], r["outcome"]) for r in records] == [
+        ("app_backend", "extended", "FETCH", "FETCH ALL FROM k2", 2, "allowed"),
+        ("app_backend", "extended", "EXECUTE", "EXECUTE q", 1, "allowed"),
+        ("support", "extended", "FETCH", "FETCH ALL FROM k2", 2, "masked"),
+        ("support", "extended", "EXECUTE", "EXECUTE q", 1, "masked"),
+    ], records
+    assert [[c["column"] for c in r["columns"]] for r in records] == [
+        ["public.patients.ssn"], ["public.patients.email"]] * 2
+
