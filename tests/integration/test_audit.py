@@ -603,3 +603,31 @@ def test_fetch_and_execute_through_the_extended_protocol_are_recorded(audited, t
     assert [[c["column"] for c in r["columns"]] for r in records] == [
         ["public.patients.ssn"], ["public.patients.email"]] * 2
 
+
+def test_verify_does_not_call_a_trail_cut_before_a_restart_complete(pgmask_factory, pgmask_bin, clinic, connect,
+                                                                   trail, tmp_path):
+    """Records cut off the end of the trail, then a restart: the new run's start record chains onto
+    the cut, so every record authenticates and links; verify cannot show the trail complete and
+    exits 3 with a warning, until the operator accepts that reopen as a crash."""
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path), *trail.flags())
+    conn = connect(proxy.port, user="support", dbname=DB)
+    for patient in (1, 2, 3):
+        run(conn, "SELECT id, email FROM patients WHERE id = %s", (patient,))
+    conn.close()
+    assert proxy.stop() is None
+    verify = ("audit", "verify", "--audit-key-file", str(trail.key_file), str(trail.path))
+    assert pgmask_cli(pgmask_bin, *verify).returncode == 0
+    lines = trail.path.read_text().splitlines(keepends=True)
+    assert json.loads(lines[-1])["type"] == "seal" and json.loads(lines[-2])["type"] == "statement"
+    trail.path.write_text("".join(lines[:-2]))  # the last statement and the seal
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path), *trail.flags())
+    assert proxy.stop() is None
+    start = next(r for r in trail.records() if r["type"] == "start" and r.get("previous") == "unsealed")
+    result = pgmask_cli(pgmask_bin, *verify)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "WARNING" in result.stdout and "cannot be shown complete" in result.stdout, result.stdout
+    assert "audit verify: OK" not in result.stdout
+    # A crash the operator has looked into: accepted by the start record's seq.
+    result = pgmask_cli(pgmask_bin, *verify, "--accept-unsealed", str(start["seq"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "audit verify: OK" in result.stdout
