@@ -677,7 +677,10 @@ void ClientSink::RefuseExecute(const PlannedStatementPtr& bound, std::string_vie
 QueryPlanPtr ClientSink::Plan(std::string_view sql) {
   QueryPlanPtr plan = PlanQuery(sql, s_.catalog.policy, s_.catalog.view, *s_.actions);
   if (!s_.text_settings_refusal.empty() && !plan->refusal && !OnlySettings(*plan)) {
-    auto refused = std::make_shared<QueryPlan>(*plan);
+    // Refused for restricted sessions. A recorded clear session runs it, but pgmask's parse may
+    // not be the server's (a string that ends elsewhere can hide a column): its records name
+    // every protected column.
+    auto refused = std::make_shared<QueryPlan>(s_.restricted ? *plan : *WithUntraceableOutputs(*plan));
     refused->refusal = s_.text_settings_refusal;
     return refused;
   }
@@ -755,7 +758,7 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
   // A session that sees everything in clear is analysed only to be recorded.
   if (!s_.restricted) refusal.reset();
   if (!refusal) {
-    if (s_.audit != nullptr) plan = SessionAudit::WithTexts(plan, sql);
+    if (s_.audit != nullptr) plan = SessionAudit::WithTexts(plan, sql, AuditTextOptionsOf(s_, *plan));
     // COPY TO STDOUT sends no RowDescription: describe its columns first, to mask them.
     plan_ = plan->copy && s_.restricted ? DescribeCopy(*plan, parse.has_value(), out) : plan;
     return Verdict::kForward;

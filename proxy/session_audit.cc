@@ -66,18 +66,26 @@ AuditSessionInfo AuditSessionInfoOf(const SessionState& s) {
   return info;
 }
 
-QueryPlanPtr SessionAudit::WithTexts(const QueryPlanPtr& plan, std::string_view sql) {
+AuditTextOptions AuditTextOptionsOf(const SessionState& s, const QueryPlan& plan) {
+  AuditTextOptions options;
+  options.parsed = !plan.unparsable;
+  // Set while the session's standard_conforming_strings is anything but on.
+  options.standard_strings = s.quoting_refusal.empty();
+  return options;
+}
+
+QueryPlanPtr SessionAudit::WithTexts(const QueryPlanPtr& plan, std::string_view sql, const AuditTextOptions& options) {
   if (plan == nullptr) return plan;
   bool recorded = false;
   for (const PlannedStatementPtr& st : plan->statements) recorded = recorded || st->MayBeRecorded();
   if (!recorded) return plan;
-  const std::vector<AuditStatementText> texts = AuditStatementTexts(sql);
+  const std::vector<AuditStatementText> texts = AuditStatementTexts(sql, options);
   // The scanner's split and the parser's should agree; if not, each statement is recorded with
   // the whole message's text rather than another statement's.
   std::shared_ptr<const AuditStatementText> whole;
   if (texts.size() != plan->statements.size()) {
     AuditStatementText t;
-    t.query = AuditQueryText(sql);
+    t.query = AuditQueryText(sql, options);
     whole = std::make_shared<const AuditStatementText>(std::move(t));
   }
   auto copy = std::make_shared<QueryPlan>(*plan);
@@ -131,14 +139,15 @@ void SessionAudit::RecordRefusal(const SessionState& s, const QueryPlan& plan, s
       break;
     }
   }
-  const std::vector<AuditStatementText> texts = AuditStatementTexts(sql);
+  const AuditTextOptions options = AuditTextOptionsOf(s, plan);
+  const std::vector<AuditStatementText> texts = AuditStatementTexts(sql, options);
   PlannedStatement own;
   if (index < plan.statements.size()) own = *plan.statements[index];
   AuditStatementText text;
   if (texts.size() == plan.statements.size() && index < texts.size()) {
     text = texts[index];
   } else {
-    text.query = AuditQueryText(sql);
+    text.query = AuditQueryText(sql, options);
   }
   own.audit_text = std::make_shared<const AuditStatementText>(std::move(text));
   AuditStatement r = StatementRecord(s, own, own, protocol, absl::Now());

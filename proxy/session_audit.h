@@ -15,6 +15,7 @@
 #include "proxy/audit_record.h"
 #include "proxy/audit_row_keys.h"
 #include "proxy/audit_service.h"
+#include "proxy/audit_statement_text.h"
 #include "proxy/query_plan.h"
 
 namespace pgmask::proxy {
@@ -42,7 +43,7 @@ class SessionAudit {
 
   // `plan` with the audit text of `sql`'s statements attached to those that touch a protected
   // column (copies: cached plans are shared).
-  static QueryPlanPtr WithTexts(const QueryPlanPtr& plan, std::string_view sql);
+  static QueryPlanPtr WithTexts(const QueryPlanPtr& plan, std::string_view sql, const AuditTextOptions& options);
 
   // A statement record for `own` (the statement as sent) whose rows follow `source` (the PREPARE
   // or DECLARE behind an EXECUTE or FETCH; `own` otherwise), with outcome allowed or masked from
@@ -63,6 +64,10 @@ class SessionAudit {
   asio::any_io_executor executor_;
   AuditRowKeyHasher hasher_;
 };
+
+// How the audit text of `plan`'s SQL is read: whether it parsed, and the session's
+// standard_conforming_strings.
+AuditTextOptions AuditTextOptionsOf(const SessionState& s, const QueryPlan& plan);
 
 // A session's fields for its records (also before it has a SessionAudit: refused connections).
 AuditSessionInfo AuditSessionInfoOf(const SessionState& s);
