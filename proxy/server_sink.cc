@@ -576,9 +576,7 @@ void ServerSink::RefuseUnaudited(OutputBatch& out) {
   Logf(LogLevel::kWarn, "session=%s statement refused: its audit record cannot be made durable", s_.id);
   s_.proxy.metrics.StatementRefused(StatementRefusal::kAuditUnavailable);
   const size_t start = out.scratch().size();
-  protocol::WriteErrorResponse(
-      out.scratch(), {"ERROR", kAuditUnavailableSqlstate,
-                      "pgmask: statement refused: the audit trail cannot record it now (audit_on_failure: block)"});
+  protocol::WriteErrorResponse(out.scratch(), {"ERROR", kAuditUnavailableSqlstate, kAuditBlockedRefusal});
   out.EmitCommitted(start);
   s_.suppress_until_ready = true;
   s_.masker.EndResult();
@@ -632,8 +630,10 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
       audit_->SetFields(*fields);
     }
   }
-  if (s_.audit->service().blocks() && s_.audit->service().degraded()) {
-    // The sink already fails: refuse now rather than hold the result to learn it again.
+  if (audit_->reads_only() && s_.audit->service().blocks() && s_.audit->service().degraded()) {
+    // The sink already fails: refuse now rather than hold the result to learn it again. A
+    // statement that may have written has run all the same: its record, submitted as usual,
+    // says so (ClientSink refuses those before they run while the trail is degraded).
     audit_->Refuse(kAuditUnavailableSqlstate);
     RefuseUnaudited(out);
     return false;

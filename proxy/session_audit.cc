@@ -150,7 +150,12 @@ void SessionAudit::RecordRefusal(const SessionState& s, const QueryPlan& plan, s
     text.query = AuditQueryText(sql, options);
   }
   own.audit_text = std::make_shared<const AuditStatementText>(std::move(text));
-  AuditStatement r = StatementRecord(s, own, own, protocol, absl::Now());
+  RecordRefused(s, own, protocol, sqlstate);
+}
+
+void SessionAudit::RecordRefused(const SessionState& s, const PlannedStatement& own, const PlannedStatement& source,
+                                 AuditProtocol protocol, std::string_view sqlstate) {
+  AuditStatement r = StatementRecord(s, own, source, protocol, absl::Now());
   r.outcome = AuditOutcome::kRefused;
   r.sqlstate = std::string(sqlstate);
   service_.Record(r);

@@ -55,6 +55,15 @@ class SessionAudit {
   void RecordRefusal(const SessionState& s, const QueryPlan& plan, std::string_view sql, AuditProtocol protocol,
                      std::string_view sqlstate);
 
+  // pgmask refused `own` (its audit text attached): its record, `refused` with `sqlstate`.
+  void RecordRefused(const SessionState& s, const PlannedStatement& own, AuditProtocol protocol,
+                     std::string_view sqlstate) {
+    RecordRefused(s, own, own, protocol, sqlstate);
+  }
+  // The same for `own` running `source` (an EXECUTE or FETCH, see StatementRecord).
+  void RecordRefused(const SessionState& s, const PlannedStatement& own, const PlannedStatement& source,
+                     AuditProtocol protocol, std::string_view sqlstate);
+
   // The fields of a result that carry a keyed table's row key, found by table OID and column
   // number through the session's catalog.
   std::vector<AuditKeyField> KeyFields(const SessionState& s, const std::vector<protocol::FieldDescription>& fields) const;

@@ -604,6 +604,71 @@ def test_fetch_and_execute_through_the_extended_protocol_are_recorded(audited, t
         ["public.patients.ssn"], ["public.patients.email"]] * 2
 
 
+def test_writes_are_refused_before_they_run_while_the_trail_cannot_be_written(
+        pgmask_factory, clinic, connect, trail, tmp_path, pgmask_bin):
+    """With audit_on_failure block and the sink degraded, a write of a clear or a masked role that
+    would be recorded never reaches PostgreSQL: the client gets 58030 in order, the row is as it
+    was, and the trail says refused. Writes that store nothing protected still run."""
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path),
+                           *trail.flags("--audit-rotate-bytes", "4096"))
+    clinic.psql("GRANT INSERT ON patients TO support", dbname=DB)
+    direct = connect(clinic.port, user="postgres", dbname=DB)
+    before = run(direct, "SELECT id, email, name FROM patients WHERE id IN (5, 6) ORDER BY id")
+    blocker = trail.directory / "audit.jsonl.1"
+    blocker.mkdir()
+    try:
+        app = connect(proxy.port, user="app_backend", dbname=DB)
+        support = connect(proxy.port, user="support", dbname=DB)
+        for patient in range(1, 60):
+            try:
+                run(app, "SELECT id, email FROM patients WHERE id = %s", (patient,))
+            except psycopg.errors.IoError:
+                break
+        else:
+            raise AssertionError("the trail never failed")
+        with pytest.raises(psycopg.errors.IoError, match="audit"):
+            run(app, "UPDATE patients SET email = 'written-while-degraded@example.org' WHERE id = 5")
+        with pytest.raises(psycopg.errors.IoError, match="audit"):
+            run(app, "DELETE FROM patients WHERE email = %s", (before[1][1],))
+        with pytest.raises(psycopg.errors.IoError, match="audit"):
+            run(app, "INSERT INTO patients (id, name, ssn) VALUES (9301, 'Degraded', '999-00-1111')")
+        with pytest.raises(psycopg.errors.IoError, match="audit"):
+            run(support, "INSERT INTO patients (id, name) VALUES (9302, 'Support Wrote This')")
+        # In a transaction the refusal fails it, as any error would.
+        with pytest.raises(psycopg.errors.IoError):
+            with app.transaction():
+                run(app, "UPDATE patients SET email = 'in-transaction@example.org' WHERE id = 5")
+        assert run(direct, "SELECT id, email, name FROM patients WHERE id IN (5, 6) ORDER BY id") == before
+        assert run(direct, "SELECT count(*) FROM patients WHERE id IN (9301, 9302)")[0][0] == 0
+        # Nothing protected stored or filtered on: served.
+        assert run(app, "SELECT count(*) FROM visits")[0][0] > 0
+    finally:
+        clinic.psql("REVOKE INSERT ON patients FROM support", dbname=DB)
+        blocker.rmdir()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            run(app, "SELECT email FROM patients WHERE id = 2")
+            break
+        except psycopg.errors.IoError:
+            assert time.monotonic() < deadline, "the audit sink did not resume"
+            time.sleep(0.2)
+    app.close()
+    support.close()
+    assert proxy.stop() is None
+    writes = [r for r in trail.statements() if r["command"] in ("UPDATE", "DELETE", "INSERT")]
+    assert [(r["user"], r["command"], r["outcome"], r["sqlstate"], r["rows"]) for r in writes] == [
+        ("app_backend", "UPDATE", "refused", "58030", None),
+        ("app_backend", "DELETE", "refused", "58030", None),
+        ("app_backend", "INSERT", "refused", "58030", None),
+        ("support", "INSERT", "refused", "58030", None),
+        ("app_backend", "UPDATE", "refused", "58030", None),
+    ], writes
+    files = [str(p) for p in sorted(trail.directory.glob("audit.jsonl.*"))] + [str(trail.path)]
+    result = pgmask_cli(pgmask_bin, "audit", "verify", "--audit-key-file", str(trail.key_file), *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_query_texts_hold_no_value_whatever_the_quoting(audited, connect, trail):
     """The recorded text follows the session's standard_conforming_strings, keeps a U&"..."
     identifier whole, and is left out for SQL that does not parse (bare words could be values)."""
