@@ -16,6 +16,7 @@ namespace pgmask::proxy {
 struct AuditStatementText {
   std::string query;        // empty when the text could not be scanned
   std::string fingerprint;  // libpg_query fingerprint of `query` (hex); empty when it does not parse
+  std::string command;      // the record's command when no statement kind names it (a FunctionCall)
 };
 
 // How the session's server reads the text.

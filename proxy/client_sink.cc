@@ -95,6 +95,7 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   }
   Verdict verdict = Verdict::kForward;
   plan_.reset();
+  function_call_.reset();
   refused_ = false;
   const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
   if (s_.restricted) {
@@ -116,13 +117,26 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         if (verdict == Verdict::kHold) return verdict;
         break;
       case MessageType::kFunctionCall: {
-        if (!s_.restricted) break;
-        // A function called by OID cannot be analysed: answered like a refused simple Query.
-        const std::string refusal = "pgmask: statement refused: the FunctionCall message is not allowed for this role";
+        // A function called by OID cannot be analysed: restricted sessions may not call one, and
+        // a recorded session's call is recorded as touching every protected column.
+        if (s_.audit != nullptr) function_call_ = SessionAudit::FunctionCallStatement(body);
+        std::string refusal;
+        std::string_view sqlstate = kPermissionDenied;
+        if (s_.restricted) {
+          refusal = "pgmask: statement refused: the FunctionCall message is not allowed for this role";
+        } else if (AuditBlocked()) {
+          refusal = std::string(kAuditBlockedRefusal);
+          sqlstate = kAuditUnavailableSqlstate;
+        } else {
+          break;
+        }
+        // Answered like a refused simple Query.
         Logf(LogLevel::kInfo, "session=%s %s", s_.id, refusal);
-        s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+        s_.proxy.metrics.StatementRefused(sqlstate == kPermissionDenied ? StatementRefusal::kStatement
+                                                                        : StatementRefusal::kAuditUnavailable);
+        if (function_call_ != nullptr) s_.audit->RecordRefused(s_, *function_call_, AuditProtocol::kSimple, sqlstate);
         const size_t start = out.scratch().size();
-        AppendRefusalQuery(refusal, out.scratch());
+        AppendRefusalQuery(refusal, out.scratch(), sqlstate);
         out.EmitCommitted(start);
         refused_ = true;
         verdict = Verdict::kDrop;
@@ -199,6 +213,14 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
     case MessageType::kFunctionCall:
       pending.Push(PendingKind::kFunctionCall);
       pending.back().refused = refused_;
+      if (function_call_ != nullptr && !refused_) {
+        // Its one result is recorded as this statement's (ServerSink::BeginAudit).
+        auto plan = std::make_shared<QueryPlan>();
+        plan->statements.push_back(function_call_);
+        plan->touches_protected = true;
+        pending.back().plan = std::move(plan);
+        pending.back().arrived = absl::Now();
+      }
       break;
     case MessageType::kParse: {
       pending.Push(PendingKind::kParse);

@@ -86,6 +86,8 @@ class ClientSink final : public FrameSink {
   // The statement and portal of pgmask's refusal of an Execute (RefuseExecute).
   const std::string refusal_name_;
   QueryPlanPtr plan_;  // the plan of the Query or Parse being handled, for Expect
+  // The FunctionCall being handled, as its audit record's statement (recorded sessions only).
+  PlannedStatementPtr function_call_;
   bool refused_ = false;
 };
 

@@ -27,6 +27,7 @@ bool EndsResult(MessageType type) {
     case MessageType::kErrorResponse:
     case MessageType::kEmptyQueryResponse:
     case MessageType::kReadyForQuery:
+    case MessageType::kFunctionCallResponse:  // a FunctionCall's one result
       return true;
     default:
       return false;
@@ -594,6 +595,9 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
     case MessageType::kPortalSuspended:
       opens = front.kind == PendingKind::kExecute;
       break;
+    case MessageType::kFunctionCallResponse:
+      opens = front.kind == PendingKind::kFunctionCall;
+      break;
     case MessageType::kDataRow:
     case MessageType::kCommandComplete:
     case MessageType::kErrorResponse:
@@ -601,12 +605,17 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
     case MessageType::kCopyOutResponse:
     case MessageType::kCopyInResponse:
       opens = front.kind == PendingKind::kQuery || front.kind == PendingKind::kExecute;
+      // A FunctionCall's error is its result.
+      if (type == MessageType::kErrorResponse) opens = opens || front.kind == PendingKind::kFunctionCall;
       break;
     default:
       break;
   }
   if (!opens) return false;
-  const PlannedStatementPtr source = CurrentStatement();
+  // A FunctionCall of a recorded session carries its statement (ClientSink); unrecorded ones none.
+  const bool function_call = front.kind == PendingKind::kFunctionCall;
+  if (function_call && (front.plan == nullptr || front.plan->statements.empty())) return false;
+  const PlannedStatementPtr source = function_call ? front.plan->statements.front() : CurrentStatement();
   // `own` is the statement the client sent (its text and command go into the record); `source`
   // is what it runs: the DECLARE or PREPARE behind a FETCH or EXECUTE, whether it came as a
   // Query or through Parse/Bind/Execute.
@@ -684,6 +693,8 @@ bool ServerSink::AuditFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     } else if (type == MessageType::kCommandComplete) {
       const auto tag = protocol::ParseQuery(body);  // same layout: one string
       if (tag.ok()) audit.SetCommandTag(*tag);
+    } else if (type == MessageType::kFunctionCallResponse) {
+      audit.CountRow(nullptr);  // the function's one value
     }
     audit.Submit(sqlstate, /*complete=*/true);
     last_result_end_ = absl::Now();

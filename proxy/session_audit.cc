@@ -105,7 +105,8 @@ AuditStatement SessionAudit::StatementRecord(const SessionState& s, const Planne
   r.time = start;
   r.session = AuditSessionInfoOf(s);
   r.protocol = protocol;
-  r.command = AuditCommandName(own.kind);
+  r.command = own.audit_text != nullptr && !own.audit_text->command.empty() ? own.audit_text->command
+                                                                            : AuditCommandName(own.kind);
   if (own.audit_text != nullptr) {
     r.query = own.audit_text->query;
     r.fingerprint = own.audit_text->fingerprint;
@@ -159,6 +160,22 @@ void SessionAudit::RecordRefused(const SessionState& s, const PlannedStatement& 
   r.outcome = AuditOutcome::kRefused;
   r.sqlstate = std::string(sqlstate);
   service_.Record(r);
+}
+
+PlannedStatementPtr SessionAudit::FunctionCallStatement(protocol::Bytes body) {
+  // The function's OID, never its arguments; a body too short for one is recorded as OID 0.
+  uint32_t oid = 0;
+  if (body.size() >= 4) {
+    oid = (static_cast<uint32_t>(body[0]) << 24) | (static_cast<uint32_t>(body[1]) << 16) |
+          (static_cast<uint32_t>(body[2]) << 8) | static_cast<uint32_t>(body[3]);
+  }
+  // Any function may read any column: recorded as touching every protected column.
+  auto st = std::make_shared<PlannedStatement>(*PlannedStatement::Untraceable());
+  AuditStatementText text;
+  text.query = absl::StrFormat("<function oid %u>", oid);
+  text.command = "FUNCTION CALL";
+  st->audit_text = std::make_shared<const AuditStatementText>(std::move(text));
+  return st;
 }
 
 std::vector<AuditKeyField> SessionAudit::KeyFields(const SessionState& s,

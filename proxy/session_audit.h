@@ -64,6 +64,10 @@ class SessionAudit {
   void RecordRefused(const SessionState& s, const PlannedStatement& own, const PlannedStatement& source,
                      AuditProtocol protocol, std::string_view sqlstate);
 
+  // A FunctionCall message (its body) as the statement its record stands for: it cannot be
+  // analysed, so it touches every protected column; the record names the function's OID only.
+  static PlannedStatementPtr FunctionCallStatement(protocol::Bytes body);
+
   // The fields of a result that carry a keyed table's row key, found by table OID and column
   // number through the session's catalog.
   std::vector<AuditKeyField> KeyFields(const SessionState& s, const std::vector<protocol::FieldDescription>& fields) const;

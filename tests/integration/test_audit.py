@@ -8,6 +8,7 @@ others, no value in any record, and the whole trail verifiable with `pgmask audi
 from __future__ import annotations
 
 import json
+import struct
 import shutil
 import subprocess
 import time
@@ -578,6 +579,17 @@ def extended(sock, sql: str) -> list[tuple[bytes, bytes]]:
     return wire.read_until_ready(sock)
 
 
+def function_call(oid: int, *args: str) -> bytes:
+    """A FunctionCall message with text arguments and a text result."""
+    body = struct.pack("!Ihh", oid, 0, len(args))
+    for a in args:
+        body += struct.pack("!i", len(a.encode())) + a.encode()
+    return wire.message(b"F", body + struct.pack("!h", 0))
+
+
+QUERY_TO_XML = 2924  # query_to_xml(text, boolean, boolean, text)
+
+
 def test_fetch_and_execute_through_the_extended_protocol_are_recorded(audited, trail):
     """A FETCH or EXECUTE sent as Parse/Bind/Execute reads what its DECLARE or PREPARE names, like
     the same text in a simple Query: one record each, for clear and masked roles."""
@@ -602,6 +614,43 @@ def test_fetch_and_execute_through_the_extended_protocol_are_recorded(audited, t
     ], records
     assert [[c["column"] for c in r["columns"]] for r in records] == [
         ["public.patients.ssn"], ["public.patients.email"]] * 2
+
+
+def test_function_calls_are_recorded_as_touching_everything(pgmask_factory, clinic, trail, tmp_path):
+    """A FunctionCall cannot be analysed: a clear role's (and a break-glass session's) is recorded
+    over every protected column with the function's OID and no argument; a restricted role's is
+    refused, and that refusal is recorded too."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEMO_POLICY.read_text() + "break_glass: { roles: [support], max_minutes: 30 }\n")
+    proxy = pgmask_factory("--policy", str(policy), *key_flags(tmp_path), *trail.flags())
+    inner = "SELECT ssn FROM patients WHERE id = 1"
+    for user in ("app_backend", "support", "analyst"):
+        sock = wire.connect(proxy.port)
+        try:
+            wire.login(sock, user, DB)
+            if user == "support":
+                simple(sock, "SET pgmask.break_glass = 'INC-5: function call'")
+            sock.sendall(function_call(QUERY_TO_XML, inner, "f", "f", ""))
+            if user == "analyst":
+                with pytest.raises(wire.ServerError) as refused:
+                    wire.read_until_ready(sock)
+                assert refused.value.fields["C"] == "42501"
+            else:
+                messages = wire.read_until_ready(sock)
+                assert [tag for tag, _ in messages] == [b"V", b"Z"]
+                assert b"<ssn>" in messages[0][1]
+        finally:
+            sock.close()
+    records = trail.wait_for_statements(3)
+    assert [(r["user"], r["command"], r["query"], r["outcome"], r["sqlstate"], r["break_glass"])
+            for r in records] == [
+        ("app_backend", "FUNCTION CALL", f"<function oid {QUERY_TO_XML}>", "allowed", None, None),
+        ("support", "FUNCTION CALL", f"<function oid {QUERY_TO_XML}>", "allowed", None, "INC-5: function call"),
+        ("analyst", "FUNCTION CALL", f"<function oid {QUERY_TO_XML}>", "refused", "42501", None),
+    ], records
+    assert all([c["column"] for c in r["columns"]] == ["*"] for r in records)
+    assert [r["rows"] for r in records] == [1, 1, None]
+    assert "ssn FROM" not in trail.path.read_text()
 
 
 def test_writes_are_refused_before_they_run_while_the_trail_cannot_be_written(
@@ -640,6 +689,17 @@ def test_writes_are_refused_before_they_run_while_the_trail_cannot_be_written(
                 run(app, "UPDATE patients SET email = 'in-transaction@example.org' WHERE id = 5")
         assert run(direct, "SELECT id, email, name FROM patients WHERE id IN (5, 6) ORDER BY id") == before
         assert run(direct, "SELECT count(*) FROM patients WHERE id IN (9301, 9302)")[0][0] == 0
+        # A FunctionCall touches everything: refused too, in order.
+        sock = wire.connect(proxy.port)
+        try:
+            wire.login(sock, "app_backend", DB)
+            sock.sendall(function_call(QUERY_TO_XML, "SELECT 1", "f", "f", ""))
+            with pytest.raises(wire.ServerError) as refused:
+                wire.read_until_ready(sock)
+            assert refused.value.fields["C"] == "58030"
+            assert wire.read_message(sock)[0] == b"Z"
+        finally:
+            sock.close()
         # Nothing protected stored or filtered on: served.
         assert run(app, "SELECT count(*) FROM visits")[0][0] > 0
     finally:
@@ -656,13 +716,14 @@ def test_writes_are_refused_before_they_run_while_the_trail_cannot_be_written(
     app.close()
     support.close()
     assert proxy.stop() is None
-    writes = [r for r in trail.statements() if r["command"] in ("UPDATE", "DELETE", "INSERT")]
+    writes = [r for r in trail.statements() if r["command"] in ("UPDATE", "DELETE", "INSERT", "FUNCTION CALL")]
     assert [(r["user"], r["command"], r["outcome"], r["sqlstate"], r["rows"]) for r in writes] == [
         ("app_backend", "UPDATE", "refused", "58030", None),
         ("app_backend", "DELETE", "refused", "58030", None),
         ("app_backend", "INSERT", "refused", "58030", None),
         ("support", "INSERT", "refused", "58030", None),
         ("app_backend", "UPDATE", "refused", "58030", None),
+        ("app_backend", "FUNCTION CALL", "refused", "58030", None),
     ], writes
     files = [str(p) for p in sorted(trail.directory.glob("audit.jsonl.*"))] + [str(trail.path)]
     result = pgmask_cli(pgmask_bin, "audit", "verify", "--audit-key-file", str(trail.key_file), *files)
