@@ -4,7 +4,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "protocol/string_view_bridge.h"
 #include "proxy/audit_chain.h"
 #include "proxy/audit_pg_sink.h"
@@ -16,13 +18,15 @@ namespace pgmask::proxy {
 namespace {
 
 constexpr std::string_view kAuditUsage = R"(usage:
-  pgmask audit verify [--audit-key-file FILE] [--live] FILE...
+  pgmask audit verify [--audit-key-file FILE] [--live] [--accept-unsealed SEQ[,SEQ...]] FILE...
   pgmask audit who-accessed [--audit-key-file FILE] --table SCHEMA.TABLE --key VALUE (FILE...|--dsn DSN)
   pgmask audit break-glass [--audit-key-file FILE] --since TIME (FILE...|--dsn DSN)
 The key comes from --audit-key-file or the PGMASK_AUDIT_KEY environment variable. FILE... are
 the trail's files in any order (audit.jsonl*); --dsn reads the audit database instead. TIME: 2024-05-01T12:00:00Z, 2024-05-01, 24h, 7d.
-verify exits 0 when the trail is intact, 1 on any fault; --live accepts a trail still being
-written (no shutdown seal yet).
+verify exits 0 when the trail is intact and complete, 1 on any fault, 3 when it is intact but
+pgmask reopened it after a stop without a seal (a crash, or records cut off before a restart)
+and that reopen was not accepted with --accept-unsealed SEQ[,SEQ...] (the seqs of the `start`
+records verify names); --live accepts a trail still being written (no shutdown seal yet).
 )";
 
 struct Parsed {
@@ -32,6 +36,7 @@ struct Parsed {
   std::optional<std::string> row_key;
   std::optional<std::string> since;
   std::optional<std::string> dsn;
+  std::optional<std::string> accept_unsealed;
   std::vector<std::string> files;
 };
 
@@ -67,6 +72,8 @@ bool Parse(const std::vector<std::string_view>& args, Parsed& p, std::ostream& e
       p.since = value;
     } else if (flag == "--dsn") {
       p.dsn = value;
+    } else if (flag == "--accept-unsealed") {
+      p.accept_unsealed = value;
     } else {
       err << "pgmask audit: unknown option " << flag << "\n";
       return false;
@@ -112,12 +119,27 @@ int RunAuditCommand(const std::vector<std::string_view>& args, std::ostream& out
   }
   if (command == "verify") {
     if (p.table || p.row_key || p.since) {
-      err << "pgmask audit verify: takes only --audit-key-file, --live and files\n";
+      err << "pgmask audit verify: takes only --audit-key-file, --live, --accept-unsealed and files\n";
       return 2;
     }
-    const AuditVerifyReport report = VerifyAuditTrail(p.files, *key, {.live = p.live});
+    AuditVerifyOptions options{.live = p.live};
+    if (p.accept_unsealed.has_value()) {
+      for (absl::string_view seq : absl::StrSplit(*p.accept_unsealed, ',')) {
+        uint64_t n = 0;
+        if (!absl::SimpleAtoi(seq, &n) || n == 0) {
+          err << "pgmask audit verify: --accept-unsealed takes the seqs of start records: 84 or 84,130\n";
+          return 2;
+        }
+        options.accepted_unsealed.push_back(n);
+      }
+    }
+    const AuditVerifyReport report = VerifyAuditTrail(p.files, *key, options);
     PrintAuditVerifyReport(report, out);
-    return report.ok() ? 0 : 1;
+    return AuditVerifyExitStatus(report);
+  }
+  if (p.accept_unsealed.has_value()) {
+    err << "pgmask audit " << command << ": --accept-unsealed is verify's\n";
+    return 2;
   }
   AuditTexts texts;
   if (p.dsn.has_value()) {

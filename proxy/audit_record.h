@@ -138,6 +138,9 @@ std::string AuditRecordBody(const AuditRecord& record);
 // class 58 (system errors outside PostgreSQL): pgmask could not write to disk or to the audit
 // database, which is no lack of privilege; a driver may retry later.
 inline constexpr std::string_view kAuditUnavailableSqlstate = "58030";
+// The text of that refusal.
+inline constexpr std::string_view kAuditBlockedRefusal =
+    "pgmask: statement refused: the audit trail cannot record it now (audit_on_failure: block)";
 
 // A statement record's body (AuditRecordBody) as the record of the same statement refused with
 // kAuditUnavailableSqlstate: outcome "refused", no rows, no row keys; every other member as it

@@ -44,6 +44,21 @@ bool IsConstant(PgQuery__Token t) {
   }
 }
 
+// The end of the U&"..." identifier at `start` ("" inside stands for a quote).
+int32_t UnicodeIdentifierEnd(const std::string& text, int32_t start) {
+  const size_t open = text.find('"', static_cast<size_t>(start));
+  if (open == std::string::npos) return start + 1;
+  for (size_t j = open + 1; j < text.size(); ++j) {
+    if (text[j] != '"') continue;
+    if (j + 1 < text.size() && text[j + 1] == '"') {
+      ++j;
+      continue;
+    }
+    return static_cast<int32_t>(j + 1);
+  }
+  return static_cast<int32_t>(text.size());
+}
+
 bool IsComment(PgQuery__Token t) { return t == PG_QUERY__TOKEN__SQL_COMMENT || t == PG_QUERY__TOKEN__C_COMMENT; }
 
 // Tokens [begin, end) of `text` as one statement's audit text.
@@ -60,6 +75,7 @@ std::string Rebuild(const std::string& text, const PgQuery__ScanResult& tokens, 
   bool separated = false;  // whitespace or a comment since the previous token
   for (size_t i = begin; i < end; ++i) {
     const PgQuery__ScanToken& t = *tokens.tokens[i];
+    if (t.start < previous_end) continue;  // inside a U&"..." copied whole
     for (int32_t k = previous_end; k < t.start && !separated; ++k) {
       separated = absl::ascii_isspace(static_cast<unsigned char>(text[k]));
     }
@@ -72,6 +88,11 @@ std::string Rebuild(const std::string& text, const PgQuery__ScanResult& tokens, 
     separated = false;
     if (IsConstant(t.token)) {
       absl::StrAppendFormat(&out, "$%d", ++max_param);
+    } else if (t.token == PG_QUERY__TOKEN__UIDENT) {
+      // The scanner's span of U&"..." covers only the U: the identifier is copied to its quote.
+      const int32_t close = UnicodeIdentifierEnd(text, t.start);
+      out.append(text, t.start, close - t.start);
+      previous_end = close;
     } else {
       out.append(text, t.start, t.end - t.start);
     }
@@ -99,9 +120,126 @@ std::string Fingerprint(const std::string& query) {
   return out;
 }
 
+// Whether `text` parses (guarded against deep nesting as the analysis is).
+bool Parses(const std::string& text) {
+  if (!policy::CheckNesting(text).ok()) return false;
+  PgQueryParseResult result = pg_query_parse(text.c_str());
+  const bool ok = result.error == nullptr;
+  pg_query_free_parse_result(result);
+  return ok;
+}
+
 }  // namespace
 
-std::string AuditQueryText(std::string_view sql) {
+std::optional<std::string> AsTheServerReadsIt(std::string_view sql, const AuditTextOptions& options) {
+  if (options.standard_strings) {
+    if (!options.parsed) return std::nullopt;
+    return std::string(sql);
+  }
+  // The analysis parsed the text as standard_conforming_strings on reads it, so whether it parsed
+  // says nothing here: the text as the server reads it (strings emptied) is parsed instead.
+  std::optional<std::string> read = EmptyStringsWithoutStandardStrings(sql);
+  if (!read || !Parses(*read)) return std::nullopt;
+  return read;
+}
+
+std::optional<std::string> EmptyStringsWithoutStandardStrings(std::string_view sql) {
+  const auto ident = [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+           static_cast<unsigned char>(c) >= 0x80;
+  };
+  std::string out;
+  out.reserve(sql.size());
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      const size_t end = sql.find('\n', i);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      size_t depth = 0;
+      size_t j = i;
+      do {
+        if (j + 1 >= sql.size()) return std::nullopt;
+        if (sql[j] == '/' && sql[j + 1] == '*') {
+          ++depth;
+          j += 2;
+        } else if (sql[j] == '*' && sql[j + 1] == '/') {
+          --depth;
+          j += 2;
+        } else {
+          ++j;
+        }
+      } while (depth > 0);
+      out.append(sql.substr(i, j - i));
+      i = j;
+    } else if (c == '"') {
+      size_t j = i + 1;
+      for (;; ++j) {
+        if (j >= sql.size()) return std::nullopt;
+        if (sql[j] != '"') continue;
+        if (j + 1 < sql.size() && sql[j + 1] == '"') {
+          ++j;
+          continue;
+        }
+        break;
+      }
+      out.append(sql.substr(i, j + 1 - i));
+      i = j + 1;
+    } else if (c == '$' && (i == 0 || !ident(sql[i - 1])) && i + 1 < sql.size() &&
+               !absl::ascii_isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      // A dollar quote $tag$...$tag$ (a '$' that does not end a tag is an operator character).
+      size_t j = i + 1;
+      while (j < sql.size() && ident(sql[j]) && sql[j] != '$') ++j;
+      if (j >= sql.size() || sql[j] != '$') {
+        out.append(sql.substr(i, j - i));
+        i = j;
+        continue;
+      }
+      const std::string_view tag = sql.substr(i, j + 1 - i);
+      const size_t close = sql.find(tag, j + 1);
+      if (close == std::string_view::npos) return std::nullopt;
+      out.append(sql.substr(i, close + tag.size() - i));
+      i = close + tag.size();
+    } else if (c == '\'') {
+      // The identifier glued to the quote is its prefix: E escapes, B and X hold no backslash, U&
+      // is an error with the setting off, anything else (N, none) reads backslashes as escapes.
+      size_t p = out.size();
+      while (p > 0 && ident(out[p - 1])) --p;
+      const std::string prefix = absl::AsciiStrToLower(out.substr(p));
+      const bool unicode = out.size() >= 2 && out.back() == '&' && absl::ascii_tolower(out[out.size() - 2]) == 'u';
+      const bool escapes = !unicode && prefix != "b" && prefix != "x";
+      size_t j = i + 1;
+      for (;; ++j) {
+        if (j >= sql.size()) return std::nullopt;
+        if (escapes && sql[j] == '\\') {
+          ++j;
+          continue;
+        }
+        if (sql[j] != '\'') continue;
+        if (j + 1 < sql.size() && sql[j + 1] == '\'') {
+          ++j;
+          continue;
+        }
+        break;
+      }
+      if (prefix == "n" || prefix == "e") out.resize(p);  // '' needs no prefix
+      out.append("''");
+      i = j + 1;
+    } else {
+      out.push_back(c);
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string AuditQueryText(std::string_view sql, const AuditTextOptions& options) {
+  const std::optional<std::string> read = AsTheServerReadsIt(sql, options);
+  if (!read) return std::string();
+  sql = *read;
   const std::string text(sql);
   const ScanTokens tokens = Scan(text);
   if (tokens == nullptr) return std::string();
@@ -110,8 +248,11 @@ std::string AuditQueryText(std::string_view sql) {
   return out;
 }
 
-std::vector<AuditStatementText> AuditStatementTexts(std::string_view sql) {
+std::vector<AuditStatementText> AuditStatementTexts(std::string_view sql, const AuditTextOptions& options) {
   std::vector<AuditStatementText> out;
+  const std::optional<std::string> read = AsTheServerReadsIt(sql, options);
+  if (!read) return out;
+  sql = *read;
   const std::string text(sql);
   const ScanTokens tokens = Scan(text);
   if (tokens == nullptr) return out;

@@ -1,10 +1,12 @@
 #include "proxy/audit_verify.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "proxy/audit_reader.h"
 
@@ -350,6 +352,11 @@ void Verifier::CheckTail() {
 }
 
 void Verifier::CheckSeals() {
+  std::vector<uint64_t> seals;
+  for (const size_t i : unique_) {
+    if (Rec(i).type == "seal") seals.push_back(Rec(i).seq);
+  }
+  std::sort(seals.begin(), seals.end());
   for (const size_t i : unique_) {
     const AuditLine& rec = Rec(i);
     if (rec.type == "seal") {
@@ -360,9 +367,12 @@ void Verifier::CheckSeals() {
       }
     } else if (rec.type == "start") {
       if (AuditString(rec, "previous") == "unsealed") {
-        r_.notes.push_back(absl::StrFormat("%s: pgmask reopened the trail at seq %d after a stop "
-                                           "without a seal (a crash, or kill -9)",
-                                           At(i), rec.seq));
+        AuditUnsealedReopen reopen{At(i), rec.seq, 0, false};
+        const auto before = std::lower_bound(seals.begin(), seals.end(), rec.seq);
+        if (before != seals.begin()) reopen.sealed_to = *std::prev(before);
+        const std::vector<uint64_t>& accepted = options_.accepted_unsealed;
+        reopen.accepted = std::find(accepted.begin(), accepted.end(), rec.seq) != accepted.end();
+        r_.unsealed_reopens.push_back(std::move(reopen));
       }
       const std::optional<uint64_t> discarded = AuditUint(rec, "discarded_bytes");
       if (discarded.has_value() && *discarded > 0) {
@@ -429,13 +439,49 @@ AuditVerifyReport VerifyAuditTrail(const std::vector<std::string>& files, const 
   return report;
 }
 
+bool AuditVerifyReport::complete() const {
+  if (!ok()) return false;
+  for (const AuditUnsealedReopen& r : unsealed_reopens) {
+    if (!r.accepted) return false;
+  }
+  return true;
+}
+
+int AuditVerifyExitStatus(const AuditVerifyReport& report) {
+  if (!report.ok()) return 1;
+  return report.complete() ? 0 : kAuditVerifyUnproven;
+}
+
 void PrintAuditVerifyReport(const AuditVerifyReport& report, std::ostream& out) {
   for (const AuditFault& f : report.faults) {
     out << (f.where.empty() ? "" : f.where + ": ") << AuditFaultKindName(f.kind) << ": " << f.message
         << "\n";
   }
+  for (const AuditUnsealedReopen& r : report.unsealed_reopens) {
+    const std::string range = r.sealed_to > 0 ? absl::StrFormat("after the seal at seq %d", r.sealed_to)
+                                              : std::string("from seq 1");
+    if (r.accepted) {
+      out << absl::StrFormat("note: %s: pgmask reopened the trail at seq %d after a stop without a seal "
+                             "(accepted as a crash with --accept-unsealed %d)\n",
+                             r.where, r.seq, r.seq);
+    } else {
+      out << absl::StrFormat("WARNING: %s: pgmask reopened the trail at seq %d after a stop without a seal: "
+                             "a crash or kill -9, or records cut off the end of the trail before a restart; "
+                             "the records %s up to seq %d cannot be shown complete\n",
+                             r.where, r.seq, range, r.seq - 1);
+    }
+  }
   for (const std::string& n : report.notes) out << "note: " << n << "\n";
-  if (report.ok()) {
+  if (report.ok() && !report.complete()) {
+    std::string seqs;
+    for (const AuditUnsealedReopen& r : report.unsealed_reopens) {
+      if (!r.accepted) absl::StrAppend(&seqs, seqs.empty() ? "" : ",", r.seq);
+    }
+    out << absl::StrFormat("audit verify: UNPROVEN: %d records in %d file%s, seq 1..%d, every record authentic "
+                           "and linked, but records may have been cut off before a restart (see WARNING); "
+                           "once a crash explains it, --accept-unsealed %s\n",
+                           report.lines, report.files, report.files == 1 ? "" : "s", report.head.seq, seqs);
+  } else if (report.ok()) {
     out << absl::StrFormat("audit verify: OK: %d records in %d file%s, seq 1..%d, %s, head %s\n",
                            report.lines, report.files, report.files == 1 ? "" : "s", report.head.seq,
                            report.sealed ? "sealed at shutdown" : "open (no shutdown seal yet)",

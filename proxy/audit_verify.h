@@ -53,6 +53,19 @@ struct AuditFault {
 struct AuditVerifyOptions {
   // The trail is still being written: an unsealed tail is a note, not a fault.
   bool live = false;
+  // The seqs of `start` records after a stop without a seal that the operator has looked into and
+  // accepts as crashes (--accept-unsealed): they no longer make the trail unproven.
+  std::vector<uint64_t> accepted_unsealed;
+};
+
+// pgmask reopened the trail after a stop without a seal. The new run chains onto whatever the
+// file's last line then was, so records after the last seal may have been cut off before the
+// restart (by anyone who can write the file) as well as lost to a crash: nothing tells them apart.
+struct AuditUnsealedReopen {
+  std::string where;
+  uint64_t seq = 0;         // the `start` record's
+  uint64_t sealed_to = 0;   // the last seal before it (0: none): seqs after it cannot be shown complete
+  bool accepted = false;    // named by accepted_unsealed
 };
 
 struct AuditVerifyReport {
@@ -63,9 +76,17 @@ struct AuditVerifyReport {
   uint64_t authentic = 0;
   AuditChainHead head;  // the authentic record with the highest seq
   bool sealed = false;  // the trail ends with a shutdown seal
+  std::vector<AuditUnsealedReopen> unsealed_reopens;  // in trail order
 
   bool ok() const { return faults.empty(); }
+  // No fault, and no reopen after an unsealed stop left unaccepted: the trail is shown complete.
+  bool complete() const;
 };
+
+// verify's exit status: 0 intact and complete, 1 any fault, 3 intact but not shown complete (an
+// unaccepted reopen after a stop without a seal). 2 is left to usage errors.
+inline constexpr int kAuditVerifyUnproven = 3;
+int AuditVerifyExitStatus(const AuditVerifyReport& report);
 
 AuditVerifyReport VerifyAuditTrail(const std::vector<std::string>& files, const policy::Key& key,
                                    const AuditVerifyOptions& options = {});

@@ -95,6 +95,7 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
   }
   Verdict verdict = Verdict::kForward;
   plan_.reset();
+  function_call_.reset();
   refused_ = false;
   const protocol::Bytes body = frame.subspan(protocol::kFrameHeaderSize);
   if (s_.restricted) {
@@ -116,13 +117,26 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         if (verdict == Verdict::kHold) return verdict;
         break;
       case MessageType::kFunctionCall: {
-        if (!s_.restricted) break;
-        // A function called by OID cannot be analysed: answered like a refused simple Query.
-        const std::string refusal = "pgmask: statement refused: the FunctionCall message is not allowed for this role";
+        // A function called by OID cannot be analysed: restricted sessions may not call one, and
+        // a recorded session's call is recorded as touching every protected column.
+        if (s_.audit != nullptr) function_call_ = SessionAudit::FunctionCallStatement(body);
+        std::string refusal;
+        std::string_view sqlstate = kPermissionDenied;
+        if (s_.restricted) {
+          refusal = "pgmask: statement refused: the FunctionCall message is not allowed for this role";
+        } else if (AuditBlocked()) {
+          refusal = std::string(kAuditBlockedRefusal);
+          sqlstate = kAuditUnavailableSqlstate;
+        } else {
+          break;
+        }
+        // Answered like a refused simple Query.
         Logf(LogLevel::kInfo, "session=%s %s", s_.id, refusal);
-        s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+        s_.proxy.metrics.StatementRefused(sqlstate == kPermissionDenied ? StatementRefusal::kStatement
+                                                                        : StatementRefusal::kAuditUnavailable);
+        if (function_call_ != nullptr) s_.audit->RecordRefused(s_, *function_call_, AuditProtocol::kSimple, sqlstate);
         const size_t start = out.scratch().size();
-        AppendRefusalQuery(refusal, out.scratch());
+        AppendRefusalQuery(refusal, out.scratch(), sqlstate);
         out.EmitCommitted(start);
         refused_ = true;
         verdict = Verdict::kDrop;
@@ -164,15 +178,21 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     }
     if (bind.ok()) verdict = NullBindIfRefused(*bind, out);
   }
-  if (type == MessageType::kExecute && s_.restricted) {
+  if (type == MessageType::kExecute && (s_.restricted || AuditBlocked())) {
     const auto execute = protocol::ParseExecute(body);
     const PlannedStatementPtr bound = execute.ok() ? PortalPlan(execute->portal) : nullptr;
-    if (execute.ok()) {
+    if (execute.ok() && s_.restricted) {
       if (const std::optional<std::string> refusal = StaleExecuteRefusal(execute->portal, bound)) {
         RefuseExecute(bound, *refusal, out);
         Track(type);
         return Verdict::kDrop;
       }
+    }
+    // Bound before the trail failed: refused before the server runs it, as its Parse would be now.
+    if (execute.ok() && AuditBlocked() && (bound == nullptr || (!bound->refused && bound->MayBeRecorded()))) {
+      RefuseExecute(bound, kAuditBlockedRefusal, out, kAuditUnavailableSqlstate);
+      Track(type);
+      return Verdict::kDrop;
     }
   }
   Track(type);
@@ -193,6 +213,14 @@ void ClientSink::Expect(MessageType type, protocol::Bytes body, OutputBatch& out
     case MessageType::kFunctionCall:
       pending.Push(PendingKind::kFunctionCall);
       pending.back().refused = refused_;
+      if (function_call_ != nullptr && !refused_) {
+        // Its one result is recorded as this statement's (ServerSink::BeginAudit).
+        auto plan = std::make_shared<QueryPlan>();
+        plan->statements.push_back(function_call_);
+        plan->touches_protected = true;
+        pending.back().plan = std::move(plan);
+        pending.back().arrived = absl::Now();
+      }
       break;
     case MessageType::kParse: {
       pending.Push(PendingKind::kParse);
@@ -500,6 +528,25 @@ void ClientSink::AuditRefusedStatement(const PlannedStatementPtr& held) {
   s_.audit->RecordRefusal(s_, *plan, *held->source, AuditProtocol::kExtended, kPermissionDenied);
 }
 
+void ClientSink::AuditRefusedExecute(const PlannedStatementPtr& bound, std::string_view sqlstate) {
+  if (s_.audit == nullptr) return;
+  // Recorded as the portal's statement (its text), with the columns of the cursor or prepared
+  // statement a FETCH or EXECUTE would have read.
+  const PlannedStatementPtr own = bound != nullptr ? bound : PlannedStatement::Untraceable();
+  PlannedStatementPtr source = own;
+  const auto named = [](const auto& names, const std::string& name) {
+    const auto it = names.find(name);
+    return it != names.end() && it->second != nullptr ? it->second : PlannedStatement::Untraceable();
+  };
+  if (own->kind == StatementKind::kFetch) source = named(s_.portals, own->name);
+  if (own->kind == StatementKind::kExecute) source = named(s_.prepared, own->name);
+  s_.audit->RecordRefused(s_, *own, *source, AuditProtocol::kExtended, sqlstate);
+}
+
+bool ClientSink::AuditBlocked() const {
+  return s_.audit != nullptr && s_.audit->service().blocks() && s_.audit->service().degraded();
+}
+
 void ClientSink::ReplaceRefusedStatement(const protocol::BindView& bind, std::string_view message, OutputBatch& out) {
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, message);
   s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
@@ -589,6 +636,14 @@ std::string CannotRunNow(std::string_view what, bool names_pending) {
                          std::string_view(names_pending ? kStaleNames : kOutdatedCatalog).substr(kRefused.size()));
 }
 
+// Whether running a statement of `plan` writes a record: the trail must be able to take it.
+bool MayBeRecorded(const QueryPlan& plan) {
+  for (const PlannedStatementPtr& st : plan.statements) {
+    if (st->MayBeRecorded()) return true;
+  }
+  return false;
+}
+
 // SET alone stays possible while the session reads SQL text differently, so it can set it back.
 bool OnlySettings(const QueryPlan& plan) {
   for (const PlannedStatementPtr& st : plan.statements) {
@@ -645,14 +700,20 @@ std::optional<std::string> ClientSink::StaleExecuteRefusal(std::string_view port
   return std::nullopt;
 }
 
-void ClientSink::RefuseExecute(const PlannedStatementPtr& bound, std::string_view message, OutputBatch& out) {
+void ClientSink::RefuseExecute(const PlannedStatementPtr& bound, std::string_view message, OutputBatch& out,
+                               std::string_view sqlstate) {
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, message);
-  s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
-  AuditRefusedStatement(bound);
+  if (sqlstate == kPermissionDenied) {
+    s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
+    AuditRefusedStatement(bound);
+  } else {
+    s_.proxy.metrics.StatementRefused(StatementRefusal::kAuditUnavailable);
+    AuditRefusedExecute(bound, sqlstate);
+  }
   // The server raises the refusal in the Execute's place, so it arrives in order and fails the
   // transaction; what pgmask's own Close, Parse and Bind get back is not the client's.
   const size_t start = out.scratch().size();
-  AppendRefusalExecute(refusal_name_, message, out.scratch());
+  AppendRefusalExecute(refusal_name_, message, out.scratch(), sqlstate);
   out.EmitCommitted(start);
   PendingResponses& pending = s_.pending;
   pending.Push(PendingKind::kClose, {}, /*injected=*/true);
@@ -677,7 +738,10 @@ void ClientSink::RefuseExecute(const PlannedStatementPtr& bound, std::string_vie
 QueryPlanPtr ClientSink::Plan(std::string_view sql) {
   QueryPlanPtr plan = PlanQuery(sql, s_.catalog.policy, s_.catalog.view, *s_.actions);
   if (!s_.text_settings_refusal.empty() && !plan->refusal && !OnlySettings(*plan)) {
-    auto refused = std::make_shared<QueryPlan>(*plan);
+    // Refused for restricted sessions. A recorded clear session runs it, but pgmask's parse may
+    // not be the server's (a string that ends elsewhere can hide a column): its records name
+    // every protected column.
+    auto refused = std::make_shared<QueryPlan>(s_.restricted ? *plan : *WithUntraceableOutputs(*plan));
     refused->refusal = s_.text_settings_refusal;
     return refused;
   }
@@ -754,15 +818,22 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
   if (!refusal && !plan->copy_error.empty()) refusal = "pgmask: " + plan->copy_error;
   // A session that sees everything in clear is analysed only to be recorded.
   if (!s_.restricted) refusal.reset();
+  if (!refusal && AuditBlocked() && MayBeRecorded(*plan)) {
+    // The trail cannot record it now: refused before the server runs any of it, since a write
+    // would be done (and committed) before its result could be refused.
+    refusal = std::string(kAuditBlockedRefusal);
+    sqlstate = kAuditUnavailableSqlstate;
+  }
   if (!refusal) {
-    if (s_.audit != nullptr) plan = SessionAudit::WithTexts(plan, sql);
+    if (s_.audit != nullptr) plan = SessionAudit::WithTexts(plan, sql, AuditTextOptionsOf(s_, *plan));
     // COPY TO STDOUT sends no RowDescription: describe its columns first, to mask them.
     plan_ = plan->copy && s_.restricted ? DescribeCopy(*plan, parse.has_value(), out) : plan;
     return Verdict::kForward;
   }
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, *refusal);
-  s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
-  if (s_.audit != nullptr && sqlstate == kPermissionDenied) {
+  s_.proxy.metrics.StatementRefused(sqlstate == kAuditUnavailableSqlstate ? StatementRefusal::kAuditUnavailable
+                                                                          : StatementRefusal::kStatement);
+  if (s_.audit != nullptr && (sqlstate == kPermissionDenied || sqlstate == kAuditUnavailableSqlstate)) {
     s_.audit->RecordRefusal(s_, *plan, sql, parse ? AuditProtocol::kExtended : AuditProtocol::kSimple, sqlstate);
   }
   refused_ = true;

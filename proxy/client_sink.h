@@ -9,6 +9,7 @@
 #include "policy/copy_statement.h"
 #include "proxy/frame_pump.h"
 #include "proxy/session_state.h"
+#include "proxy/statement_guard.h"
 
 namespace pgmask::proxy {
 
@@ -55,7 +56,13 @@ class ClientSink final : public FrameSink {
   // it runs (COPY, EXECUTE), against a catalog other than the one it was analysed under.
   std::optional<std::string> StaleExecuteRefusal(std::string_view portal, const PlannedStatementPtr& bound) const;
   // An Execute that may no longer run: pgmask's own portal raising `message` runs in its place.
-  void RefuseExecute(const PlannedStatementPtr& bound, std::string_view message, OutputBatch& out);
+  void RefuseExecute(const PlannedStatementPtr& bound, std::string_view message, OutputBatch& out,
+                     std::string_view sqlstate = kPermissionDenied);
+  // Records the refusal (`sqlstate`) of an Execute of a portal holding `bound` (null: unknown).
+  void AuditRefusedExecute(const PlannedStatementPtr& bound, std::string_view sqlstate);
+  // The session is recorded, audit_on_failure is block and a sink is degraded: every statement
+  // that would be recorded is refused before it reaches the server.
+  bool AuditBlocked() const;
   // Records a refusal of the prepared statement `held` in the audit trail, when one is kept.
   void AuditRefusedStatement(const PlannedStatementPtr& held);
   // A Bind of a prepared statement that may no longer run: the statement is replaced by pgmask's
@@ -79,6 +86,8 @@ class ClientSink final : public FrameSink {
   // The statement and portal of pgmask's refusal of an Execute (RefuseExecute).
   const std::string refusal_name_;
   QueryPlanPtr plan_;  // the plan of the Query or Parse being handled, for Expect
+  // The FunctionCall being handled, as its audit record's statement (recorded sessions only).
+  PlannedStatementPtr function_call_;
   bool refused_ = false;
 };
 

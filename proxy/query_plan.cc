@@ -96,6 +96,7 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
   if (!parsed.ok()) {
     // Refused for restricted roles; for the others, results that could hold anything.
     plan->refusal = policy::UnparsableRefusal();
+    plan->unparsable = true;
     plan->statements.push_back(PlannedStatement::Untraceable());
     plan->touches_protected = true;
     return plan;

@@ -93,6 +93,8 @@ struct QueryPlan {
   std::string copy_error;                    // a COPY TO STDOUT pgmask cannot mask
   bool touches_protected = false;
   bool changes_settings = false;
+  // The text does not parse (or nests too deep to parse): its statements are untraceable.
+  bool unparsable = false;
   // Relations the statements name that the session's catalog does not have.
   std::vector<std::string> unknown_relations;
 };

@@ -52,6 +52,24 @@ ResultAudit::State ResultAudit::state() const {
   return complete_ ? State::kCollecting : State::kStreaming;
 }
 
+namespace {
+
+// Statements that change nothing when they run (a cursor's DECLARE stands for its FETCH).
+bool ReadsOnly(policy::StatementKind kind) {
+  switch (kind) {
+    case policy::StatementKind::kSelect:
+    case policy::StatementKind::kCopyTo:
+    case policy::StatementKind::kFetch:
+    case policy::StatementKind::kDeclareCursor:
+    case policy::StatementKind::kShow:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 void ResultAudit::Begin(const PlannedStatementPtr& own, const PlannedStatementPtr& source, AuditProtocol protocol,
                         absl::Time start) {
   active_ = true;
@@ -62,6 +80,8 @@ void ResultAudit::Begin(const PlannedStatementPtr& own, const PlannedStatementPt
   tag_rows_.reset();
   keys_.emplace(&s_.audit->hasher(), kDefaultAuditKeyCap);
   record_ = s_.audit->StatementRecord(s_, *own, *source, protocol, start);
+  // Untraceable statements and FunctionCalls are kUtility: they may have written.
+  reads_only_ = ReadsOnly(own->kind) && ReadsOnly(source->kind);
 }
 
 void ResultAudit::SetFields(const std::vector<protocol::FieldDescription>& fields) {
@@ -109,7 +129,9 @@ void ResultAudit::Submit(std::string_view sqlstate, bool complete) {
     record_.sqlstate = std::string(sqlstate);
   }
   record_.duration = absl::Now() - record_.time;
-  record_.refused_unless_durable = s_.audit->service().blocks();
+  // A statement that may have written ran whatever happens to its result: its record stays as
+  // submitted (what the server did) even when it is written late.
+  record_.refused_unless_durable = s_.audit->service().blocks() && reads_only_;
   released_last_ = false;
   completion_ = std::make_shared<Completion>();
   completion_->owner = this;

@@ -53,6 +53,9 @@ class ResultAudit {
   void Begin(const PlannedStatementPtr& own, const PlannedStatementPtr& source, AuditProtocol protocol,
              absl::Time start);
   void set_protocol(AuditProtocol protocol) { record_.protocol = protocol; }
+  // The statement only reads (SELECT, FETCH, COPY TO, SHOW): refusing its result undoes it all.
+  // Any other has run once its result comes, so its record is never rewritten as refused.
+  bool reads_only() const { return reads_only_; }
   // The result's columns: finds the fields that carry row keys.
   void SetFields(const std::vector<protocol::FieldDescription>& fields);
   // One row sent: a DataRow body (its keys hashed), or null for a row of COPY data.
@@ -99,6 +102,7 @@ class ResultAudit {
   AuditStatement record_;
   std::string held_;
   bool released_last_ = false;  // TakeHeld ran since the last Submit
+  bool reads_only_ = false;
   std::vector<AuditKeyField> key_fields_;
   std::vector<uint32_t> binary_types_;  // per field: its type OID when sent in binary, else 0
   std::vector<protocol::WireValue> values_;

@@ -27,6 +27,7 @@ bool EndsResult(MessageType type) {
     case MessageType::kErrorResponse:
     case MessageType::kEmptyQueryResponse:
     case MessageType::kReadyForQuery:
+    case MessageType::kFunctionCallResponse:  // a FunctionCall's one result
       return true;
     default:
       return false;
@@ -576,9 +577,7 @@ void ServerSink::RefuseUnaudited(OutputBatch& out) {
   Logf(LogLevel::kWarn, "session=%s statement refused: its audit record cannot be made durable", s_.id);
   s_.proxy.metrics.StatementRefused(StatementRefusal::kAuditUnavailable);
   const size_t start = out.scratch().size();
-  protocol::WriteErrorResponse(
-      out.scratch(), {"ERROR", kAuditUnavailableSqlstate,
-                      "pgmask: statement refused: the audit trail cannot record it now (audit_on_failure: block)"});
+  protocol::WriteErrorResponse(out.scratch(), {"ERROR", kAuditUnavailableSqlstate, kAuditBlockedRefusal});
   out.EmitCommitted(start);
   s_.suppress_until_ready = true;
   s_.masker.EndResult();
@@ -596,6 +595,9 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
     case MessageType::kPortalSuspended:
       opens = front.kind == PendingKind::kExecute;
       break;
+    case MessageType::kFunctionCallResponse:
+      opens = front.kind == PendingKind::kFunctionCall;
+      break;
     case MessageType::kDataRow:
     case MessageType::kCommandComplete:
     case MessageType::kErrorResponse:
@@ -603,14 +605,24 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
     case MessageType::kCopyOutResponse:
     case MessageType::kCopyInResponse:
       opens = front.kind == PendingKind::kQuery || front.kind == PendingKind::kExecute;
+      // A FunctionCall's error is its result.
+      if (type == MessageType::kErrorResponse) opens = opens || front.kind == PendingKind::kFunctionCall;
       break;
     default:
       break;
   }
   if (!opens) return false;
-  const PlannedStatementPtr source = CurrentStatement();
+  // A FunctionCall of a recorded session carries its statement (ClientSink); unrecorded ones none.
+  const bool function_call = front.kind == PendingKind::kFunctionCall;
+  if (function_call && (front.plan == nullptr || front.plan->statements.empty())) return false;
+  const PlannedStatementPtr source = function_call ? front.plan->statements.front() : CurrentStatement();
+  // `own` is the statement the client sent (its text and command go into the record); `source`
+  // is what it runs: the DECLARE or PREPARE behind a FETCH or EXECUTE, whether it came as a
+  // Query or through Parse/Bind/Execute.
   PlannedStatementPtr own = source;
-  if (front.kind == PendingKind::kQuery) {
+  if (front.kind == PendingKind::kExecute && !front.untraceable) {
+    own = Portal(front.portal);
+  } else if (front.kind == PendingKind::kQuery) {
     own = front.plan != nullptr && s_.query_statement < front.plan->statements.size()
               ? front.plan->statements[s_.query_statement]
               : PlannedStatement::Untraceable();
@@ -627,8 +639,10 @@ bool ServerSink::BeginAudit(MessageType type, OutputBatch& out) {
       audit_->SetFields(*fields);
     }
   }
-  if (s_.audit->service().blocks() && s_.audit->service().degraded()) {
-    // The sink already fails: refuse now rather than hold the result to learn it again.
+  if (audit_->reads_only() && s_.audit->service().blocks() && s_.audit->service().degraded()) {
+    // The sink already fails: refuse now rather than hold the result to learn it again. A
+    // statement that may have written has run all the same: its record, submitted as usual,
+    // says so (ClientSink refuses those before they run while the trail is degraded).
     audit_->Refuse(kAuditUnavailableSqlstate);
     RefuseUnaudited(out);
     return false;
@@ -679,6 +693,8 @@ bool ServerSink::AuditFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
     } else if (type == MessageType::kCommandComplete) {
       const auto tag = protocol::ParseQuery(body);  // same layout: one string
       if (tag.ok()) audit.SetCommandTag(*tag);
+    } else if (type == MessageType::kFunctionCallResponse) {
+      audit.CountRow(nullptr);  // the function's one value
     }
     audit.Submit(sqlstate, /*complete=*/true);
     last_result_end_ = absl::Now();

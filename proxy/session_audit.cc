@@ -66,18 +66,26 @@ AuditSessionInfo AuditSessionInfoOf(const SessionState& s) {
   return info;
 }
 
-QueryPlanPtr SessionAudit::WithTexts(const QueryPlanPtr& plan, std::string_view sql) {
+AuditTextOptions AuditTextOptionsOf(const SessionState& s, const QueryPlan& plan) {
+  AuditTextOptions options;
+  options.parsed = !plan.unparsable;
+  // Set while the session's standard_conforming_strings is anything but on.
+  options.standard_strings = s.quoting_refusal.empty();
+  return options;
+}
+
+QueryPlanPtr SessionAudit::WithTexts(const QueryPlanPtr& plan, std::string_view sql, const AuditTextOptions& options) {
   if (plan == nullptr) return plan;
   bool recorded = false;
   for (const PlannedStatementPtr& st : plan->statements) recorded = recorded || st->MayBeRecorded();
   if (!recorded) return plan;
-  const std::vector<AuditStatementText> texts = AuditStatementTexts(sql);
+  const std::vector<AuditStatementText> texts = AuditStatementTexts(sql, options);
   // The scanner's split and the parser's should agree; if not, each statement is recorded with
   // the whole message's text rather than another statement's.
   std::shared_ptr<const AuditStatementText> whole;
   if (texts.size() != plan->statements.size()) {
     AuditStatementText t;
-    t.query = AuditQueryText(sql);
+    t.query = AuditQueryText(sql, options);
     whole = std::make_shared<const AuditStatementText>(std::move(t));
   }
   auto copy = std::make_shared<QueryPlan>(*plan);
@@ -97,7 +105,8 @@ AuditStatement SessionAudit::StatementRecord(const SessionState& s, const Planne
   r.time = start;
   r.session = AuditSessionInfoOf(s);
   r.protocol = protocol;
-  r.command = AuditCommandName(own.kind);
+  r.command = own.audit_text != nullptr && !own.audit_text->command.empty() ? own.audit_text->command
+                                                                            : AuditCommandName(own.kind);
   if (own.audit_text != nullptr) {
     r.query = own.audit_text->query;
     r.fingerprint = own.audit_text->fingerprint;
@@ -131,20 +140,42 @@ void SessionAudit::RecordRefusal(const SessionState& s, const QueryPlan& plan, s
       break;
     }
   }
-  const std::vector<AuditStatementText> texts = AuditStatementTexts(sql);
+  const AuditTextOptions options = AuditTextOptionsOf(s, plan);
+  const std::vector<AuditStatementText> texts = AuditStatementTexts(sql, options);
   PlannedStatement own;
   if (index < plan.statements.size()) own = *plan.statements[index];
   AuditStatementText text;
   if (texts.size() == plan.statements.size() && index < texts.size()) {
     text = texts[index];
   } else {
-    text.query = AuditQueryText(sql);
+    text.query = AuditQueryText(sql, options);
   }
   own.audit_text = std::make_shared<const AuditStatementText>(std::move(text));
-  AuditStatement r = StatementRecord(s, own, own, protocol, absl::Now());
+  RecordRefused(s, own, protocol, sqlstate);
+}
+
+void SessionAudit::RecordRefused(const SessionState& s, const PlannedStatement& own, const PlannedStatement& source,
+                                 AuditProtocol protocol, std::string_view sqlstate) {
+  AuditStatement r = StatementRecord(s, own, source, protocol, absl::Now());
   r.outcome = AuditOutcome::kRefused;
   r.sqlstate = std::string(sqlstate);
   service_.Record(r);
+}
+
+PlannedStatementPtr SessionAudit::FunctionCallStatement(protocol::Bytes body) {
+  // The function's OID, never its arguments; a body too short for one is recorded as OID 0.
+  uint32_t oid = 0;
+  if (body.size() >= 4) {
+    oid = (static_cast<uint32_t>(body[0]) << 24) | (static_cast<uint32_t>(body[1]) << 16) |
+          (static_cast<uint32_t>(body[2]) << 8) | static_cast<uint32_t>(body[3]);
+  }
+  // Any function may read any column: recorded as touching every protected column.
+  auto st = std::make_shared<PlannedStatement>(*PlannedStatement::Untraceable());
+  AuditStatementText text;
+  text.query = absl::StrFormat("<function oid %u>", oid);
+  text.command = "FUNCTION CALL";
+  st->audit_text = std::make_shared<const AuditStatementText>(std::move(text));
+  return st;
 }
 
 std::vector<AuditKeyField> SessionAudit::KeyFields(const SessionState& s,

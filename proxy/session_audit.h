@@ -15,6 +15,7 @@
 #include "proxy/audit_record.h"
 #include "proxy/audit_row_keys.h"
 #include "proxy/audit_service.h"
+#include "proxy/audit_statement_text.h"
 #include "proxy/query_plan.h"
 
 namespace pgmask::proxy {
@@ -42,7 +43,7 @@ class SessionAudit {
 
   // `plan` with the audit text of `sql`'s statements attached to those that touch a protected
   // column (copies: cached plans are shared).
-  static QueryPlanPtr WithTexts(const QueryPlanPtr& plan, std::string_view sql);
+  static QueryPlanPtr WithTexts(const QueryPlanPtr& plan, std::string_view sql, const AuditTextOptions& options);
 
   // A statement record for `own` (the statement as sent) whose rows follow `source` (the PREPARE
   // or DECLARE behind an EXECUTE or FETCH; `own` otherwise), with outcome allowed or masked from
@@ -54,6 +55,19 @@ class SessionAudit {
   void RecordRefusal(const SessionState& s, const QueryPlan& plan, std::string_view sql, AuditProtocol protocol,
                      std::string_view sqlstate);
 
+  // pgmask refused `own` (its audit text attached): its record, `refused` with `sqlstate`.
+  void RecordRefused(const SessionState& s, const PlannedStatement& own, AuditProtocol protocol,
+                     std::string_view sqlstate) {
+    RecordRefused(s, own, own, protocol, sqlstate);
+  }
+  // The same for `own` running `source` (an EXECUTE or FETCH, see StatementRecord).
+  void RecordRefused(const SessionState& s, const PlannedStatement& own, const PlannedStatement& source,
+                     AuditProtocol protocol, std::string_view sqlstate);
+
+  // A FunctionCall message (its body) as the statement its record stands for: it cannot be
+  // analysed, so it touches every protected column; the record names the function's OID only.
+  static PlannedStatementPtr FunctionCallStatement(protocol::Bytes body);
+
   // The fields of a result that carry a keyed table's row key, found by table OID and column
   // number through the session's catalog.
   std::vector<AuditKeyField> KeyFields(const SessionState& s, const std::vector<protocol::FieldDescription>& fields) const;
@@ -63,6 +77,10 @@ class SessionAudit {
   asio::any_io_executor executor_;
   AuditRowKeyHasher hasher_;
 };
+
+// How the audit text of `plan`'s SQL is read: whether it parsed, and the session's
+// standard_conforming_strings.
+AuditTextOptions AuditTextOptionsOf(const SessionState& s, const QueryPlan& plan);
 
 // A session's fields for its records (also before it has a SessionAudit: refused connections).
 AuditSessionInfo AuditSessionInfoOf(const SessionState& s);

@@ -61,13 +61,14 @@ void AppendRefusalReplacement(const protocol::BindView& bind, std::string_view m
   WriteRefusalParse(w, bind.statement, message, kPermissionDenied, bind.parameters.size(), [](size_t) { return kTextOid; });
 }
 
-void AppendRefusalExecute(std::string_view name, std::string_view message, std::string& out) {
+void AppendRefusalExecute(std::string_view name, std::string_view message, std::string& out,
+                          std::string_view sqlstate) {
   protocol::MessageWriter w(out);
   w.Begin(protocol::FrontendTag(protocol::MessageType::kClose)).Int8('S').CString(name);
   w.End();
   w.Begin(protocol::FrontendTag(protocol::MessageType::kClose)).Int8('P').CString(name);
   w.End();
-  WriteRefusalParse(w, name, message, kPermissionDenied, 0, [](size_t) { return kTextOid; });
+  WriteRefusalParse(w, name, message, sqlstate, 0, [](size_t) { return kTextOid; });
   w.Begin(protocol::FrontendTag(protocol::MessageType::kBind)).CString(name).CString(name);
   w.Int16(0).Int16(0).Int16(0);
   w.End();

@@ -30,7 +30,8 @@ void AppendRefusalParse(const protocol::ParseView& parse, std::string_view messa
 void AppendRefusalReplacement(const protocol::BindView& bind, std::string_view message, std::string& out);
 // In place of an Execute that may no longer run: Closes of pgmask's own `name` (statement and
 // portal), then a Parse of the refusal under it, a Bind of portal `name` to it and its Execute.
-void AppendRefusalExecute(std::string_view name, std::string_view message, std::string& out);
+void AppendRefusalExecute(std::string_view name, std::string_view message, std::string& out,
+                          std::string_view sqlstate = kPermissionDenied);
 // The Bind `bind` with every parameter value replaced by NULL.
 void AppendNullBind(const protocol::BindView& bind, std::string& out);
 

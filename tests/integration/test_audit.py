@@ -8,6 +8,7 @@ others, no value in any record, and the whole trail verifiable with `pgmask audi
 from __future__ import annotations
 
 import json
+import struct
 import shutil
 import subprocess
 import time
@@ -263,7 +264,7 @@ def test_a_role_that_sees_everything_in_clear_is_recorded_and_sees_what_postgres
     assert [(r["query"], r["outcome"], r["rows"], r["sqlstate"]) for r in records] == [
         ("SELECT id, ssn, email, dob FROM patients WHERE id <= $1 ORDER BY id", "allowed", 3, None),
         ("SELECT ssn::int FROM patients WHERE id = $1", "failed", 0, "22P02"),
-        ("SELEC ssn FROM patients", "failed", 0, "42601"),
+        ("", "failed", 0, "42601"),  # not parsed: no text (a bare word could be a value)
         ("COPY (SELECT id, ssn FROM patients WHERE id <= $1 ORDER BY id) TO STDOUT (FORMAT csv, HEADER)",
          "allowed", 2, None),
         ("SELECT name FROM patients WHERE id = $1", "allowed", 1, None),
@@ -564,3 +565,222 @@ def test_policy_reloads_and_refused_connections_are_recorded(pgmask_factory, cli
     assert [(r["reason"], r["user"], r["database"]) for r in refused] == [("too_many_clients", "support", DB)]
     reloads = [(r["outcome"], len(r["policy"])) for r in events if r["type"] == "policy_reload"]
     assert reloads == [("ok", 64), ("rejected", 64)], events
+
+
+def simple(sock, sql: str) -> list[tuple[bytes, bytes]]:
+    sock.sendall(wire.query_message(sql))
+    return wire.read_until_ready(sock)
+
+
+def extended(sock, sql: str) -> list[tuple[bytes, bytes]]:
+    """`sql` through Parse, Bind, Execute and Sync of the unnamed statement and portal."""
+    sock.sendall(wire.parse_message("", sql) + wire.bind_message("", "") + wire.execute_message("")
+                 + wire.message(b"S"))
+    return wire.read_until_ready(sock)
+
+
+def function_call(oid: int, *args: str) -> bytes:
+    """A FunctionCall message with text arguments and a text result."""
+    body = struct.pack("!Ihh", oid, 0, len(args))
+    for a in args:
+        body += struct.pack("!i", len(a.encode())) + a.encode()
+    return wire.message(b"F", body + struct.pack("!h", 0))
+
+
+QUERY_TO_XML = 2924  # query_to_xml(text, boolean, boolean, text)
+
+
+def test_fetch_and_execute_through_the_extended_protocol_are_recorded(audited, trail):
+    """A FETCH or EXECUTE sent as Parse/Bind/Execute reads what its DECLARE or PREPARE names, like
+    the same text in a simple Query: one record each, for clear and masked roles."""
+    for user in ("app_backend", "support"):
+        sock = wire.connect(audited.port)
+        try:
+            wire.login(sock, user, DB)
+            simple(sock, "BEGIN")
+            simple(sock, "DECLARE k2 CURSOR FOR SELECT id, ssn FROM patients WHERE id <= 2 ORDER BY id")
+            assert [tag for tag, _ in extended(sock, "FETCH ALL FROM k2")].count(b"D") == 2
+            simple(sock, "COMMIT")
+            simple(sock, "PREPARE q AS SELECT id, email FROM patients WHERE id = 3")
+            assert [tag for tag, _ in extended(sock, "EXECUTE q")].count(b"D") == 1
+        finally:
+            sock.close()
+    records = trail.wait_for_statements(4)
+    assert [(r["user"], r["protocol"], r["command"], r["query"], r["rows"], r["outcome"]) for r in records] == [
+        ("app_backend", "extended", "FETCH", "FETCH ALL FROM k2", 2, "allowed"),
+        ("app_backend", "extended", "EXECUTE", "EXECUTE q", 1, "allowed"),
+        ("support", "extended", "FETCH", "FETCH ALL FROM k2", 2, "masked"),
+        ("support", "extended", "EXECUTE", "EXECUTE q", 1, "masked"),
+    ], records
+    assert [[c["column"] for c in r["columns"]] for r in records] == [
+        ["public.patients.ssn"], ["public.patients.email"]] * 2
+
+
+def test_function_calls_are_recorded_as_touching_everything(pgmask_factory, clinic, trail, tmp_path):
+    """A FunctionCall cannot be analysed: a clear role's (and a break-glass session's) is recorded
+    over every protected column with the function's OID and no argument; a restricted role's is
+    refused, and that refusal is recorded too."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEMO_POLICY.read_text() + "break_glass: { roles: [support], max_minutes: 30 }\n")
+    proxy = pgmask_factory("--policy", str(policy), *key_flags(tmp_path), *trail.flags())
+    inner = "SELECT ssn FROM patients WHERE id = 1"
+    for user in ("app_backend", "support", "analyst"):
+        sock = wire.connect(proxy.port)
+        try:
+            wire.login(sock, user, DB)
+            if user == "support":
+                simple(sock, "SET pgmask.break_glass = 'INC-5: function call'")
+            sock.sendall(function_call(QUERY_TO_XML, inner, "f", "f", ""))
+            if user == "analyst":
+                with pytest.raises(wire.ServerError) as refused:
+                    wire.read_until_ready(sock)
+                assert refused.value.fields["C"] == "42501"
+            else:
+                messages = wire.read_until_ready(sock)
+                assert [tag for tag, _ in messages] == [b"V", b"Z"]
+                assert b"<ssn>" in messages[0][1]
+        finally:
+            sock.close()
+    records = trail.wait_for_statements(3)
+    assert [(r["user"], r["command"], r["query"], r["outcome"], r["sqlstate"], r["break_glass"])
+            for r in records] == [
+        ("app_backend", "FUNCTION CALL", f"<function oid {QUERY_TO_XML}>", "allowed", None, None),
+        ("support", "FUNCTION CALL", f"<function oid {QUERY_TO_XML}>", "allowed", None, "INC-5: function call"),
+        ("analyst", "FUNCTION CALL", f"<function oid {QUERY_TO_XML}>", "refused", "42501", None),
+    ], records
+    assert all([c["column"] for c in r["columns"]] == ["*"] for r in records)
+    assert [r["rows"] for r in records] == [1, 1, None]
+    assert "ssn FROM" not in trail.path.read_text()
+
+
+def test_writes_are_refused_before_they_run_while_the_trail_cannot_be_written(
+        pgmask_factory, clinic, connect, trail, tmp_path, pgmask_bin):
+    """With audit_on_failure block and the sink degraded, a write of a clear or a masked role that
+    would be recorded never reaches PostgreSQL: the client gets 58030 in order, the row is as it
+    was, and the trail says refused. Writes that store nothing protected still run."""
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path),
+                           *trail.flags("--audit-rotate-bytes", "4096"))
+    clinic.psql("GRANT INSERT ON patients TO support", dbname=DB)
+    direct = connect(clinic.port, user="postgres", dbname=DB)
+    before = run(direct, "SELECT id, email, name FROM patients WHERE id IN (5, 6) ORDER BY id")
+    blocker = trail.directory / "audit.jsonl.1"
+    blocker.mkdir()
+    try:
+        app = connect(proxy.port, user="app_backend", dbname=DB)
+        support = connect(proxy.port, user="support", dbname=DB)
+        for patient in range(1, 60):
+            try:
+                run(app, "SELECT id, email FROM patients WHERE id = %s", (patient,))
+            except psycopg.errors.IoError:
+                break
+        else:
+            raise AssertionError("the trail never failed")
+        with pytest.raises(psycopg.errors.IoError, match="audit"):
+            run(app, "UPDATE patients SET email = 'written-while-degraded@example.org' WHERE id = 5")
+        with pytest.raises(psycopg.errors.IoError, match="audit"):
+            run(app, "DELETE FROM patients WHERE email = %s", (before[1][1],))
+        with pytest.raises(psycopg.errors.IoError, match="audit"):
+            run(app, "INSERT INTO patients (id, name, ssn) VALUES (9301, 'Degraded', '999-00-1111')")
+        with pytest.raises(psycopg.errors.IoError, match="audit"):
+            run(support, "INSERT INTO patients (id, name) VALUES (9302, 'Support Wrote This')")
+        # In a transaction the refusal fails it, as any error would.
+        with pytest.raises(psycopg.errors.IoError):
+            with app.transaction():
+                run(app, "UPDATE patients SET email = 'in-transaction@example.org' WHERE id = 5")
+        assert run(direct, "SELECT id, email, name FROM patients WHERE id IN (5, 6) ORDER BY id") == before
+        assert run(direct, "SELECT count(*) FROM patients WHERE id IN (9301, 9302)")[0][0] == 0
+        # A FunctionCall touches everything: refused too, in order.
+        sock = wire.connect(proxy.port)
+        try:
+            wire.login(sock, "app_backend", DB)
+            sock.sendall(function_call(QUERY_TO_XML, "SELECT 1", "f", "f", ""))
+            with pytest.raises(wire.ServerError) as refused:
+                wire.read_until_ready(sock)
+            assert refused.value.fields["C"] == "58030"
+            assert wire.read_message(sock)[0] == b"Z"
+        finally:
+            sock.close()
+        # Nothing protected stored or filtered on: served.
+        assert run(app, "SELECT count(*) FROM visits")[0][0] > 0
+    finally:
+        clinic.psql("REVOKE INSERT ON patients FROM support", dbname=DB)
+        blocker.rmdir()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            run(app, "SELECT email FROM patients WHERE id = 2")
+            break
+        except psycopg.errors.IoError:
+            assert time.monotonic() < deadline, "the audit sink did not resume"
+            time.sleep(0.2)
+    app.close()
+    support.close()
+    assert proxy.stop() is None
+    writes = [r for r in trail.statements() if r["command"] in ("UPDATE", "DELETE", "INSERT", "FUNCTION CALL")]
+    assert [(r["user"], r["command"], r["outcome"], r["sqlstate"], r["rows"]) for r in writes] == [
+        ("app_backend", "UPDATE", "refused", "58030", None),
+        ("app_backend", "DELETE", "refused", "58030", None),
+        ("app_backend", "INSERT", "refused", "58030", None),
+        ("support", "INSERT", "refused", "58030", None),
+        ("app_backend", "UPDATE", "refused", "58030", None),
+        ("app_backend", "FUNCTION CALL", "refused", "58030", None),
+    ], writes
+    files = [str(p) for p in sorted(trail.directory.glob("audit.jsonl.*"))] + [str(trail.path)]
+    result = pgmask_cli(pgmask_bin, "audit", "verify", "--audit-key-file", str(trail.key_file), *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_query_texts_hold_no_value_whatever_the_quoting(audited, connect, trail):
+    """The recorded text follows the session's standard_conforming_strings, keeps a U&"..."
+    identifier whole, and is left out for SQL that does not parse (bare words could be values)."""
+    conn = connect(audited.port, user="app_backend", dbname=DB)
+    run(conn, "SET standard_conforming_strings = off")
+    email = run(conn, "SELECT email FROM patients WHERE id = 4")[0][0]
+    found = run(conn, f"SELECT id, ssn FROM patients WHERE email = substr('\\'{email}\\'', 2, {len(email)})")
+    assert [row[0] for row in found] == [4]
+    run(conn, "SET standard_conforming_strings = on")
+    assert run(conn, 'SELECT U&"\\0073sn" FROM patients WHERE id = 1')
+    with pytest.raises(psycopg.errors.SyntaxError):
+        run(conn, "SELECT ssn FROM patients WHERE name = Zebulon Quaxwright")
+    records = trail.statements()
+    queries = [r["query"] for r in records]
+    assert queries[-3:] == [
+        "SELECT id, ssn FROM patients WHERE email = substr($1, $2, $3)",
+        'SELECT U&"\\0073sn" FROM patients WHERE id = $1',
+        "",
+    ], queries
+    assert records[-1]["outcome"] == "failed" and records[-1]["sqlstate"] == "42601"
+    # Analysed as pgmask's parser reads it, which the server did not: any protected column.
+    assert [c["column"] for c in records[-3]["columns"]] == ["*"]
+    assert [c["column"] for c in records[-1]["columns"]] == ["*"]
+    text = trail.path.read_text()
+    assert email not in text and "Zebulon" not in text and "Quaxwright" not in text
+
+
+def test_verify_does_not_call_a_trail_cut_before_a_restart_complete(pgmask_factory, pgmask_bin, clinic, connect,
+                                                                   trail, tmp_path):
+    """Records cut off the end of the trail, then a restart: the new run's start record chains onto
+    the cut, so every record authenticates and links; verify cannot show the trail complete and
+    exits 3 with a warning, until the operator accepts that reopen as a crash."""
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path), *trail.flags())
+    conn = connect(proxy.port, user="support", dbname=DB)
+    for patient in (1, 2, 3):
+        run(conn, "SELECT id, email FROM patients WHERE id = %s", (patient,))
+    conn.close()
+    assert proxy.stop() is None
+    verify = ("audit", "verify", "--audit-key-file", str(trail.key_file), str(trail.path))
+    assert pgmask_cli(pgmask_bin, *verify).returncode == 0
+    lines = trail.path.read_text().splitlines(keepends=True)
+    assert json.loads(lines[-1])["type"] == "seal" and json.loads(lines[-2])["type"] == "statement"
+    trail.path.write_text("".join(lines[:-2]))  # the last statement and the seal
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), *key_flags(tmp_path), *trail.flags())
+    assert proxy.stop() is None
+    start = next(r for r in trail.records() if r["type"] == "start" and r.get("previous") == "unsealed")
+    result = pgmask_cli(pgmask_bin, *verify)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "WARNING" in result.stdout and "cannot be shown complete" in result.stdout, result.stdout
+    assert "audit verify: OK" not in result.stdout
+    # A crash the operator has looked into: accepted by the start record's seq.
+    result = pgmask_cli(pgmask_bin, *verify, "--accept-unsealed", str(start["seq"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "audit verify: OK" in result.stdout

@@ -129,6 +129,44 @@ TEST_F(AuditCommands, VerifyExitsZeroWhenIntactAndOneOnAnyFault) {
   EXPECT_NE(r.out.find("audit verify: 1 fault in 7 records (1 file)"), std::string::npos) << r.out;
 }
 
+TEST_F(AuditCommands, VerifyDoesNotCallATrailCutBeforeARestartComplete) {
+  // The last records and the seal cut off, then pgmask restarted on the file: every record left
+  // authenticates and links, but nothing shows the cut was a crash.
+  std::vector<std::string> lines = ReadLines(trail_);
+  ASSERT_EQ(lines.size(), 8u);
+  lines.resize(5);
+  WriteLines(trail_, lines);
+  {
+    auto sink = OpenTrail(trail_);
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    ASSERT_TRUE((*sink)->Close().ok());
+  }
+  Result r = Run({"verify", "--audit-key-file", key_file_, trail_});
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("WARNING: " + trail_ +
+                       ":6: pgmask reopened the trail at seq 6 after a stop without a seal: a crash or kill -9, or "
+                       "records cut off the end of the trail before a restart; the records from seq 1 up to seq 5 "
+                       "cannot be shown complete"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("audit verify: UNPROVEN: 7 records in 1 file"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--accept-unsealed 6"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("audit verify: OK"), std::string::npos) << r.out;
+
+  // Accepted as the crash it was: intact and complete.
+  r = Run({"verify", "--audit-key-file", key_file_, "--accept-unsealed", "6", trail_});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("accepted as a crash with --accept-unsealed 6"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("audit verify: OK: 7 records"), std::string::npos) << r.out;
+  // Another seq accepts nothing; a fault is still 1 whatever is accepted.
+  EXPECT_EQ(Run({"verify", "--audit-key-file", key_file_, "--accept-unsealed", "5", trail_}).code, 3);
+  EXPECT_EQ(Run({"verify", "--audit-key-file", key_file_, "--accept-unsealed", "x", trail_}).code, 2);
+  lines = ReadLines(trail_);
+  lines.erase(lines.begin() + 2);
+  WriteLines(trail_, lines);
+  EXPECT_EQ(Run({"verify", "--audit-key-file", key_file_, "--accept-unsealed", "6", trail_}).code, 1);
+}
+
 TEST_F(AuditCommands, VerifyTakesTheKeyFromTheEnvironment) {
   setenv("PGMASK_AUDIT_KEY", std::string(64, '0').c_str(), 1);  // the wrong key
   const Result r = Run({"verify", trail_});
