@@ -52,7 +52,8 @@ bool CatalogSnapshot::HasFunction(std::string_view schema, std::string_view name
 
 std::string OperatorFunctionName(std::string_view op) { return "operator " + std::string(op); }
 
-CatalogView::CatalogView(CatalogData data) : search_path_(std::move(data.search_path)) {
+CatalogView::CatalogView(CatalogData data)
+    : search_path_(std::move(data.search_path)), temporary_(data.temporary.begin(), data.temporary.end()) {
   snapshot_ = std::make_shared<const CatalogSnapshot>(std::move(data));
 }
 

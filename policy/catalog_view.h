@@ -15,8 +15,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "policy/identifier.h"
 #include "policy/policy.h"
+#include "protocol/string_view_bridge.h"
 
 namespace pgmask::policy {
 
@@ -76,6 +78,9 @@ struct CatalogData {
   // first unless listed, and relations of schema "pg_temp" before everything (the session's
   // temp schema; functions are never looked up there), as PostgreSQL does.
   std::vector<std::string> search_path;
+  // Names of the session's temporary relations (pg_my_temp_schema()): per session, like
+  // search_path, and not in `relations`.
+  std::vector<std::string> temporary;
   std::vector<CatalogRelation> relations;
   std::vector<CatalogFunction> functions;
   // True when `relations` lists every relation the session can name: a name it does not know is
@@ -123,14 +128,20 @@ class CatalogView {
  public:
   // A view over a snapshot of its own (tests, `pgmask explain`): search_path from `data`.
   explicit CatalogView(CatalogData data);
-  CatalogView(std::shared_ptr<const CatalogSnapshot> snapshot, std::vector<std::string> search_path)
-      : snapshot_(std::move(snapshot)), search_path_(std::move(search_path)) {}
+  CatalogView(std::shared_ptr<const CatalogSnapshot> snapshot, std::vector<std::string> search_path,
+              std::vector<std::string> temporary = {})
+      : snapshot_(std::move(snapshot)),
+        search_path_(std::move(search_path)),
+        temporary_(temporary.begin(), temporary.end()) {}
 
   // Relations and functions; its search_path field is not the session's (see search_path()).
   const CatalogData& data() const { return snapshot_->data(); }
   const std::shared_ptr<const CatalogSnapshot>& snapshot() const { return snapshot_; }
   // current_schemas(false) of the session: see CatalogData::search_path.
   const std::vector<std::string>& search_path() const { return search_path_; }
+  // Whether the session has a temporary relation of that name, which an unqualified name may
+  // mean instead of a relation the snapshot lists.
+  bool IsTemporary(std::string_view name) const { return temporary_.contains(ToAbsl(name)); }
 
   const CatalogRelation* Find(std::string_view schema, std::string_view name) const {
     return snapshot_->Find(schema, name);
@@ -148,6 +159,7 @@ class CatalogView {
  private:
   std::shared_ptr<const CatalogSnapshot> snapshot_;
   std::vector<std::string> search_path_;
+  absl::flat_hash_set<std::string> temporary_;
 };
 
 // The catalog `pgmask explain` assumes without a database: every table of the policy exists with

@@ -111,6 +111,8 @@ std::string LiveCatalogQuery(const Policy& policy, std::string_view known_finger
                   " pg_catalog.set_config('statement_timeout', ", run, ", true);"
                   " SELECT 's', u.s::pg_catalog.text, u.n::pg_catalog.text FROM "
                   "pg_catalog.unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS u(s, n);"
+                  " SELECT 't', c.relname::pg_catalog.text FROM pg_catalog.pg_class c"
+                  " WHERE c.relnamespace = pg_catalog.pg_my_temp_schema();"
                   " SELECT 'x', pg_catalog.set_config('search_path', '', true);");
   absl::StrAppend(&sql, " SELECT 'v', pg_catalog.set_config('pgmask.catalog_fingerprint', ",
                   TableFingerprint("pg_class", kNotTemporary), " || '/' || ",
@@ -311,6 +313,12 @@ absl::Status LiveCatalogReader::AddRow(absl::Span<const std::optional<std::strin
       int position = 0;
       if (row.size() != 3 || !Cell(row, 1, schema) || !Number(row, 2, position)) return BadRow("search_path");
       search_path_.emplace_back(position, std::string(schema));
+      return absl::OkStatus();
+    }
+    case 't': {
+      std::string_view name;
+      if (row.size() != 2 || !Cell(row, 1, name)) return BadRow("temporary relation");
+      catalog_.temporary.emplace_back(name);
       return absl::OkStatus();
     }
     case 'v': {

@@ -54,6 +54,7 @@ struct LiveCatalog {
   std::vector<std::string> roles;  // session_user first, then every role it is a member of
   std::vector<ProtectedColumnLocation> protected_columns;
   std::vector<std::string> search_path;  // current_schemas(false), in order
+  std::vector<std::string> temporary;    // the session's temporary relations
   std::string fingerprint;
   // Relations (temporary ones excepted) and functions; set when the query returned them.
   std::optional<CatalogData> shared;

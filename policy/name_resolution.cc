@@ -51,6 +51,10 @@ void AddRelated(const CatalogView& catalog, const Policy& policy, const CatalogR
 const CatalogRelation* ResolveRelation(const CatalogView& catalog, std::string_view schema,
                                        std::string_view name) {
   if (!schema.empty()) return catalog.Find(schema, name);
+  // The session's temporary relations are not listed, and come first unless search_path places
+  // pg_temp later: the name may be one of them, whose columns and data pgmask does not know.
+  // (A view over one is temporary too, and shadows whatever it is named like.)
+  if (catalog.IsTemporary(name)) return nullptr;
   const std::vector<std::string>& path = catalog.search_path();
   if (!Listed(path, kTempSchema)) {
     if (const CatalogRelation* r = catalog.Find(kTempSchema, name)) return r;

@@ -381,7 +381,10 @@ bool ClientSink::RefreshDue() const {
   if (now < s_.refresh_retry_at) return false;
   if (s_.catalog_stale || s_.proxy.policies.generation() != s_.policy_generation) return true;
   // Another connection's DDL is invisible here: every session looks again now and then, the ones
-  // in clear too (a REVOKE of the membership that gives them clear).
+  // in clear too (a REVOKE of the membership that gives them clear), but those only between
+  // transactions: a read inside one holds its locks to the end and, failing on another's lock,
+  // would abort work of a session that has nothing to hide.
+  if (!s_.restricted && s_.transaction_status != 'I') return false;
   return s_.catalog_outdated(now);
 }
 

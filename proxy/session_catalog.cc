@@ -87,7 +87,8 @@ absl::StatusOr<SessionCatalog> CatalogRefresh::Finish(SharedCatalogs& shared, co
   for (const policy::ProtectedColumnLocation& c : live->protected_columns) {
     catalog.columns[SessionCatalog::Key(c.table_oid, c.attnum)] = c.column;
   }
-  catalog.view = std::make_shared<const policy::CatalogView>(std::move(snapshot), std::move(live->search_path));
+  catalog.view = std::make_shared<const policy::CatalogView>(std::move(snapshot), std::move(live->search_path),
+                                                             std::move(live->temporary));
   return catalog;
 }
 

@@ -1511,6 +1511,14 @@ SHAPES = [
            "jsonb_each('{\"a\":1}') j ORDER BY 3", "ssn"),
          I("SELECT j.key, x.v FROM (SELECT ssn v FROM patients WHERE id = 90001 UNION ALL SELECT '5') x, "
            "jsonb_each('{\"a\":1}') j GROUP BY j.key, j.value, 2", "ssn")),
+    # A temporary table named like a relation pgmask knows turns a view over it temporary, and
+    # the view shadows the catalog relation it is named like.
+    case("shapes/temporary-table-makes-a-view-temporary", SU,
+         Q("CREATE TEMP TABLE pg_am (x int)"),
+         Q("CREATE VIEW pg_roles AS SELECT v.diagnosis || ' / ' || v.notes AS rolname, v.id AS oid FROM visits v "
+           "LEFT JOIN pg_am ON false WHERE v.id = 90001"),  # refused: pg_am is a relation pgmask cannot trace
+         Q("SELECT rolname FROM pg_roles"),
+         Q("SELECT oid FROM pg_roles WHERE rolname LIKE 'X99.1 G%'")),
     case("shapes/subscript-is-a-key-lookup", A,
          I(f"SELECT (string_to_array(email, '@'))[3] FROM patients {W}", "email"),
          I(f"SELECT (to_jsonb(ssn))['k'] FROM patients {W}", "ssn")),

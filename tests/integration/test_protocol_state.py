@@ -846,14 +846,47 @@ def test_an_execute_of_a_statement_that_resolves_nothing_runs_in_a_batch_never_s
     messages_through(sock)
 
 
+def test_a_session_in_clear_reads_the_catalog_again_only_between_transactions(pgmask_factory, clinic, tmp_path,
+                                                                             connect):
+    """A read inside the client's transaction holds its locks to the end, and one that waits on
+    another connection's lock past catalog_timeout fails the transaction: a session in clear has
+    nothing to hide, so its periodic read waits for the transaction to end."""
+    clinic.psql("DROP VIEW IF EXISTS held_v; DROP TABLE IF EXISTS held_bump;"
+                "CREATE VIEW held_v AS SELECT 1 AS x", dbname=DB)
+    proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", "--catalog-timeout", "1",
+                           *key_flags(tmp_path))
+    clear = open_session(proxy.port, "app_backend")
+    holder = connect(clinic.port, dbname=DB)
+    try:
+        assert query(clear, "BEGIN")[1] == {}
+        assert query(clear, "SELECT count(*) FROM patients")[1] == {}
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE held_v IN ACCESS EXCLUSIVE MODE")
+        connect(clinic.port, dbname=DB).execute("CREATE TABLE held_bump (i int)")  # the catalog changed
+        time.sleep(1.5)
+        received, error = query(clear, "SELECT count(*) FROM patients")
+        assert error == {} and b"SELECT 1\0" in received, (error, received)
+        assert query(clear, "COMMIT")[1] == {}
+    finally:
+        holder.execute("ROLLBACK")
+        clear.close()
+        clinic.psql("DROP VIEW IF EXISTS held_v; DROP TABLE IF EXISTS held_bump", dbname=DB)
+
+
 def test_a_session_in_clear_becomes_restricted_when_its_membership_is_revoked(pgmask_factory, clinic, tmp_path,
                                                                               secrets):
+    # clear_scratch: an unprotected table the session's temporary view of the same name shadows.
     clinic.psql("DROP ROLE IF EXISTS clear_then_not; CREATE ROLE clear_then_not LOGIN;"
-                "GRANT SELECT ON patients TO clear_then_not; GRANT app_backend TO clear_then_not", dbname=DB)
+                "GRANT SELECT ON patients TO clear_then_not; GRANT app_backend TO clear_then_not;"
+                "DROP TABLE IF EXISTS clear_scratch; CREATE TABLE clear_scratch (id int, a text, b text);"
+                "GRANT SELECT ON clear_scratch TO clear_then_not", dbname=DB)
     proxy = pgmask_factory("--policy", str(DEMO_POLICY), "--catalog-recheck", "1", *key_flags(tmp_path))
     sock = open_session(proxy.port, user="clear_then_not")
     try:
         assert query(sock, "PREPARE q AS SELECT upper(ssn) AS a, lower(email) AS b FROM patients WHERE id < 4")[1] == {}
+        # A temporary view made while in clear outlives the membership: it must not read in clear after.
+        assert query(sock, "CREATE TEMP VIEW clear_scratch AS SELECT id, upper(ssn) AS a, lower(email) AS b "
+                           "FROM public.patients")[1] == {}
         received, error = query(sock, "EXECUTE q")
         assert error == {} and all(s in received for s in secrets)  # app_backend sees everything in clear
         clinic.psql("REVOKE app_backend FROM clear_then_not", dbname=DB)
@@ -862,6 +895,10 @@ def test_a_session_in_clear_becomes_restricted_when_its_membership_is_revoked(pg
             received, error = query(sock, sql)
             assert error == {} and b"SELECT 3\0" in received, (sql, error)
             assert_no_secret(received, secrets)
+        # The temporary view's columns are untraceable now: refused like any temporary relation's.
+        received, error = query(sock, "SELECT a, b FROM clear_scratch WHERE id < 4")
+        assert error.get("C") == "42P01", error
+        assert_no_secret(received, secrets)
     finally:
         sock.close()
-        clinic.psql("DROP OWNED BY clear_then_not; DROP ROLE clear_then_not", dbname=DB)
+        clinic.psql("DROP OWNED BY clear_then_not; DROP ROLE clear_then_not; DROP TABLE clear_scratch", dbname=DB)

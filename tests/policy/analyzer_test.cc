@@ -23,6 +23,7 @@ struct Case {
   std::string refusal = "";  // substring of the first refusal trigger; empty: none
   std::string writes = "";   // RenderWrites
   std::vector<std::string> search_path = {"public"};
+  std::vector<std::string> temporary = {};  // the session's temporary relations
 };
 
 class AnalyzerTest : public ::testing::TestWithParam<Case> {};
@@ -31,7 +32,9 @@ TEST_P(AnalyzerTest, Analyses) {
   const Case& c = GetParam();
   const auto policy = testing::TestPolicy();
   ASSERT_NE(policy, nullptr);
-  const CatalogView catalog(testing::TestCatalogData(c.search_path));
+  CatalogData data = testing::TestCatalogData(c.search_path);
+  data.temporary = c.temporary;
+  const CatalogView catalog(std::move(data));
   auto parsed = ParsedSql::Parse(c.sql);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const std::vector<StatementAnalysis> analyses = AnalyzeStatements(*parsed, *policy, catalog);
@@ -652,6 +655,13 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ExtraFloatDigitsExact", "SET extra_float_digits = 3", ""},
         Case{"SearchPathWithUser", "SET search_path = \"$user\", public", ""},
         Case{"ViewOverAnUnknownRelation", "CREATE VIEW v9 AS SELECT * FROM my_temp_table", "", "", "temporary views"},
+        // A temporary table named like a relation pgmask knows is what the name means: a view
+        // over it is temporary, and shadows the catalog relation it is named like.
+        Case{"ViewOverATemporaryTableNamedLikeAKnownOne",
+             "CREATE VIEW pg_roles AS SELECT v.ssn AS rolname FROM visits v LEFT JOIN events ON false", "", "",
+             "temporary views", "", {"public"}, {"events"}},
+        Case{"TemporaryRelationShadowsATable", "SELECT ssn FROM patients", "ssn:*", "", "", "", {"public"},
+             {"patients"}},
         Case{"TemporaryOperator", "SELECT OPERATOR(pg_temp.#@) 'x'", "?column?:*", "", "operator #@"},
         Case{"UnknownOperatorSymbol", "SELECT 1 #@ 2", "?column?:*", "", "operator #@"},
         Case{"SubLinkOperator", "SELECT 1 OPERATOR(pg_temp.=) ANY (SELECT id FROM visits)", "?column?:-", "",

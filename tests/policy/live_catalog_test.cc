@@ -27,6 +27,8 @@ TEST(LiveCatalogQuery, FingerprintIsKeyedAndCoversForeignKeys) {
   EXPECT_EQ(sql.find("sum(xmin"), std::string::npos);
   EXPECT_NE(sql.find("sum(pg_catalog.hashint8extended(xmin::pg_catalog.text::pg_catalog.int8, "), std::string::npos);
   EXPECT_NE(sql.find("FROM pg_catalog.pg_constraint)"), std::string::npos);
+  // The session's temporary relations, which unqualified names may mean.
+  EXPECT_NE(sql.find("pg_catalog.pg_my_temp_schema()"), std::string::npos);
   // One key for the process: fingerprints of different reads compare.
   EXPECT_EQ(sql, LiveCatalogQuery(*policy, ""));
 }
@@ -125,6 +127,7 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   ASSERT_TRUE(Add(reader, {"x", "\"$user\", public"}).ok());
   ASSERT_TRUE(Add(reader, {"s", "public", "2"}).ok());
   ASSERT_TRUE(Add(reader, {"s", "app", "1"}).ok());
+  ASSERT_TRUE(Add(reader, {"t", "scratch"}).ok());
   ASSERT_TRUE(Add(reader, {"v", "10.20/30"}).ok());
   ASSERT_TRUE(Add(reader, {"r", "alice", std::nullopt, std::nullopt, std::nullopt, std::nullopt}).ok());
   ASSERT_TRUE(Add(reader, {"r", "analyst", std::nullopt, std::nullopt, std::nullopt, std::nullopt}).ok());
@@ -150,6 +153,7 @@ TEST(LiveCatalogReader, FoldsEveryPart) {
   auto catalog = std::move(reader).Finish();
   ASSERT_TRUE(catalog.ok()) << catalog.status();
   EXPECT_EQ(catalog->search_path, (std::vector<std::string>{"app", "public"}));
+  EXPECT_EQ(catalog->temporary, (std::vector<std::string>{"scratch"}));
   EXPECT_EQ(catalog->fingerprint, "10.20/30");
   EXPECT_EQ(catalog->roles, (std::vector<std::string>{"alice", "analyst"}));
   ASSERT_EQ(catalog->protected_columns.size(), 1u);
@@ -202,6 +206,8 @@ TEST(LiveCatalogReader, RefusesWhatItDoesNotKnow) {
                                          {"zz", "1"},
                                          {"s", "public"},
                                          {"s", "public", "x"},
+                                         {"t"},
+                                         {"t", std::nullopt},
                                          {"v"},
                                          {"c", std::nullopt, "1", "2", "99", "0"},
                                          {"c", std::nullopt, "oid", "2", "0", "0"},
