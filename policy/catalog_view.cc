@@ -1,6 +1,7 @@
 #include "policy/catalog_view.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "protocol/string_view_bridge.h"
@@ -53,8 +54,19 @@ bool CatalogSnapshot::HasFunction(std::string_view schema, std::string_view name
 std::string OperatorFunctionName(std::string_view op) { return "operator " + std::string(op); }
 
 CatalogView::CatalogView(CatalogData data)
-    : search_path_(std::move(data.search_path)), temporary_(data.temporary.begin(), data.temporary.end()) {
+    : search_path_(std::move(data.search_path)), temporary_(std::move(data.temporary)) {
+  std::sort(temporary_.begin(), temporary_.end());
   snapshot_ = std::make_shared<const CatalogSnapshot>(std::move(data));
+}
+
+CatalogView::CatalogView(std::shared_ptr<const CatalogSnapshot> snapshot, std::vector<std::string> search_path,
+                         std::vector<std::string> temporary)
+    : snapshot_(std::move(snapshot)), search_path_(std::move(search_path)), temporary_(std::move(temporary)) {
+  std::sort(temporary_.begin(), temporary_.end());
+}
+
+bool CatalogView::IsTemporary(std::string_view name) const {
+  return std::binary_search(temporary_.begin(), temporary_.end(), name, std::less<>());
 }
 
 CatalogView OfflineCatalog(const Policy& policy) {

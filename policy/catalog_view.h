@@ -15,10 +15,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "policy/identifier.h"
 #include "policy/policy.h"
-#include "protocol/string_view_bridge.h"
 
 namespace pgmask::policy {
 
@@ -129,10 +127,7 @@ class CatalogView {
   // A view over a snapshot of its own (tests, `pgmask explain`): search_path from `data`.
   explicit CatalogView(CatalogData data);
   CatalogView(std::shared_ptr<const CatalogSnapshot> snapshot, std::vector<std::string> search_path,
-              std::vector<std::string> temporary = {})
-      : snapshot_(std::move(snapshot)),
-        search_path_(std::move(search_path)),
-        temporary_(temporary.begin(), temporary.end()) {}
+              std::vector<std::string> temporary = {});
 
   // Relations and functions; its search_path field is not the session's (see search_path()).
   const CatalogData& data() const { return snapshot_->data(); }
@@ -141,7 +136,9 @@ class CatalogView {
   const std::vector<std::string>& search_path() const { return search_path_; }
   // Whether the session has a temporary relation of that name, which an unqualified name may
   // mean instead of a relation the snapshot lists.
-  bool IsTemporary(std::string_view name) const { return temporary_.contains(ToAbsl(name)); }
+  bool IsTemporary(std::string_view name) const;
+  // Those names, sorted: what resolves to a temporary relation, as search_path does (plans key on both).
+  const std::vector<std::string>& temporary() const { return temporary_; }
 
   const CatalogRelation* Find(std::string_view schema, std::string_view name) const {
     return snapshot_->Find(schema, name);
@@ -159,7 +156,7 @@ class CatalogView {
  private:
   std::shared_ptr<const CatalogSnapshot> snapshot_;
   std::vector<std::string> search_path_;
-  absl::flat_hash_set<std::string> temporary_;
+  std::vector<std::string> temporary_;
 };
 
 // The catalog `pgmask explain` assumes without a database: every table of the policy exists with

@@ -117,6 +117,7 @@ QueryPlanPtr Build(std::string_view sql, const policy::Policy& policy, const pol
     s->redefines_names = RedefinesNames(a) || i >= tree.n_stmts || tree.stmts[i]->stmt == nullptr ||
                          policy::MayRedefineNames(*tree.stmts[i]->stmt);
     s->search_path = catalog.search_path();
+    s->temporary = catalog.temporary();
     s->snapshot = catalog.snapshot();
     if (a.kind == policy::StatementKind::kPrepare) {
       const size_t begin = std::min(sql.size(), static_cast<size_t>(std::max(a.location, 0)));
@@ -159,7 +160,7 @@ QueryPlanPtr WithUntraceableOutputs(const QueryPlan& plan) {
 }
 
 bool PlannedStatement::HoldsUnder(const policy::CatalogView* view) const {
-  if (view == nullptr || search_path != view->search_path()) return false;
+  if (view == nullptr || search_path != view->search_path() || temporary != view->temporary()) return false;
   // The same snapshot, by its control block: the weak reference keeps that alive, so a new
   // snapshot can never take its place.
   return !snapshot.owner_before(view->snapshot()) && !view->snapshot().owner_before(snapshot);
@@ -234,6 +235,12 @@ QueryPlanPtr PlanQuery(std::string_view sql, const std::shared_ptr<const policy:
   for (policy::Action a : actions.all()) key.push_back(static_cast<char>(a));
   for (const std::string& schema : catalog->search_path()) {
     key.append(schema);
+    key.push_back('\0');
+  }
+  // The session's temporary relations take the names they have.
+  key.push_back('\1');
+  for (const std::string& name : catalog->temporary()) {
+    key.append(name);
     key.push_back('\0');
   }
   const size_t prefix = key.size();

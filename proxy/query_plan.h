@@ -57,6 +57,7 @@ struct PlannedStatement {
   // replaced, a table dropped and a view created in its place), so its plan holds only under
   // both (HoldsUnder).
   std::vector<std::string> search_path;
+  std::vector<std::string> temporary;  // the session's temporary relations then
   std::weak_ptr<const policy::CatalogSnapshot> snapshot;
   // SQL PREPARE, and the session's copy of a named protocol-level statement (WithSource): the text
   // to analyse again once the plan no longer holds.
