@@ -36,6 +36,11 @@ std::string InternalName(std::string_view prefix) {
   return name;
 }
 
+// The metric label of a refusal pgmask raises with `sqlstate`: the trail's, or the statement's own.
+StatementRefusal RefusalOf(std::string_view sqlstate) {
+  return sqlstate == kAuditUnavailableSqlstate ? StatementRefusal::kAuditUnavailable : StatementRefusal::kStatement;
+}
+
 }  // namespace
 
 ClientSink::ClientSink(SessionState& s)
@@ -132,8 +137,7 @@ Verdict ClientSink::OnFrame(const protocol::FrameHeader& h, std::span<uint8_t> f
         }
         // Answered like a refused simple Query.
         Logf(LogLevel::kInfo, "session=%s %s", s_.id, refusal);
-        s_.proxy.metrics.StatementRefused(sqlstate == kPermissionDenied ? StatementRefusal::kStatement
-                                                                        : StatementRefusal::kAuditUnavailable);
+        s_.proxy.metrics.StatementRefused(RefusalOf(sqlstate));
         if (function_call_ != nullptr) s_.audit->RecordRefused(s_, *function_call_, AuditProtocol::kSimple, sqlstate);
         const size_t start = out.scratch().size();
         AppendRefusalQuery(refusal, out.scratch(), sqlstate);
@@ -706,11 +710,10 @@ std::optional<std::string> ClientSink::StaleExecuteRefusal(std::string_view port
 void ClientSink::RefuseExecute(const PlannedStatementPtr& bound, std::string_view message, OutputBatch& out,
                                std::string_view sqlstate) {
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, message);
+  s_.proxy.metrics.StatementRefused(RefusalOf(sqlstate));
   if (sqlstate == kPermissionDenied) {
-    s_.proxy.metrics.StatementRefused(StatementRefusal::kStatement);
     AuditRefusedStatement(bound);
   } else {
-    s_.proxy.metrics.StatementRefused(StatementRefusal::kAuditUnavailable);
     AuditRefusedExecute(bound, sqlstate);
   }
   // The server raises the refusal in the Execute's place, so it arrives in order and fails the
@@ -834,8 +837,7 @@ Verdict ClientSink::Guard(const protocol::FrameHeader& h, protocol::Bytes body, 
     return Verdict::kForward;
   }
   Logf(LogLevel::kInfo, "session=%s statement refused: %s", s_.id, *refusal);
-  s_.proxy.metrics.StatementRefused(sqlstate == kAuditUnavailableSqlstate ? StatementRefusal::kAuditUnavailable
-                                                                          : StatementRefusal::kStatement);
+  s_.proxy.metrics.StatementRefused(RefusalOf(sqlstate));
   if (s_.audit != nullptr && (sqlstate == kPermissionDenied || sqlstate == kAuditUnavailableSqlstate)) {
     s_.audit->RecordRefusal(s_, *plan, sql, parse ? AuditProtocol::kExtended : AuditProtocol::kSimple, sqlstate);
   }
